@@ -1,0 +1,242 @@
+"""Chemistry checks that span fields, run before anything touches a lab.
+
+Each finding is a ``Finding`` with the field it belongs to, so the loader can point at the line.
+Errors make a recipe unusable; warnings say where it leaves what the paper shows or is likely to
+disappoint (too little salt for a full transfer).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from mscrobot.chemistry import CLUSTERS, OLEYLAMINE, find_salt, find_solvent
+from mscrobot.recipe.models import AddSalt, Extend, Recipe
+from mscrobot.recipe.vessels import VESSELS
+from mscrobot.units import format_quantity as fq
+from mscrobot.yamldoc import Location
+
+#: Bands must sit this far above a solvent's UV cutoff to be measurable (assumed).
+CUTOFF_MARGIN_NM = 10.0
+#: Temperature must stay this far below the lowest boiling point (assumed).
+BOILING_MARGIN_C = 10.0
+#: At most this fraction of a phase may be drawn off by monitoring samples (assumed).
+MAX_SAMPLED_FRACTION = 0.5
+#: Salt absorbance (per cm) above which a salt blank is required at a band (assumed).
+SALT_ABSORBANCE_LIMIT = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    loc: Location
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+def check_recipe(recipe: Recipe) -> list[Finding]:
+    """Every cross-field problem in ``recipe``: errors first in field order, then warnings."""
+    found: list[Finding] = []
+    for check in (_phases, _hydrate, _equivalents, _paper_support, _temperature, _timing,
+                  _volumes, _wavelengths, _back_exchange, _stall_policy):
+        found.extend(check(recipe))
+    return sorted(found, key=lambda f: f.severity != "error")
+
+
+def _phases(r: Recipe) -> list[Finding]:
+    top, bottom = find_solvent(r.cluster.solvent), find_solvent(r.salt.solvent)
+    out = []
+    if top.role != "nonpolar" or not top.miscible_with_alkanes.value or top.name == "toluene":
+        out.append(Finding(("cluster", "solvent"), f"{top.name} cannot hold the clusters as "
+                           "the upper alkane phase; use hexane or hexene"))
+    if bottom.role != "polar":
+        out.append(Finding(("salt", "solvent"), f"{bottom.name} is not a polar solvent; the "
+                           "salt phase must be polar (DMF, NMF, ...)"))
+    elif bottom.miscible_with_alkanes.value:
+        out.append(Finding(("salt", "solvent"), f"{bottom.name} mixes with {top.name}: there is "
+                           "no second phase to transfer into; use DMF or NMF"))
+    elif bottom.density_g_per_ml.value <= top.density_g_per_ml.value:
+        out.append(Finding(("salt", "solvent"), f"{bottom.name} "
+                           f"({bottom.density_g_per_ml.value} g/mL) is not denser than "
+                           f"{top.name} ({top.density_g_per_ml.value} g/mL); the salt phase "
+                           "must be the bottom layer"))
+    return out
+
+
+def _hydrate(r: Recipe) -> list[Finding]:
+    salt, _ = find_salt(r.salt.compound)
+    if r.salt.hydrate in salt.molar_masses:
+        return []
+    known = ", ".join(map(str, sorted(salt.molar_masses)))
+    return [Finding(("salt", "hydrate"), f"{salt.name} with {r.salt.hydrate} H2O is not in "
+                    f"the knowledge base; known hydrates: {known}")]
+
+
+def _equivalents(r: Recipe) -> list[Finding]:
+    cluster = CLUSTERS[f"{r.cluster.material}{r.cluster.size}"]
+    salt, _ = find_salt(r.salt.compound)
+    eq = r.equivalents_per_cluster()
+    needed = cluster.zn_loading_per_cluster.value[0]
+    if eq >= needed:
+        return []
+    return [Finding(("salt", "concentration"), f"{eq:.3g} {salt.metal} per cluster is below the "
+                    f"~{needed:g} the paper found bound per ({cluster.material}){cluster.size} "
+                    f"cluster; expect a partial, stalled transfer", "warning")]
+
+
+def _paper_support(r: Recipe) -> list[Finding]:
+    cluster_key = f"{r.cluster.material}{r.cluster.size}"
+    salt, _ = find_salt(r.salt.compound)
+    if salt.assumed:
+        return [Finding(("salt", "compound"), f"{salt.name}: {salt.transfers.note}; the "
+                        "exchange is an assumption, not a result", "warning")]
+    if cluster_key not in salt.transfers.value:
+        shown = ", ".join(salt.transfers.value)
+        return [Finding(("salt", "compound"), f"the paper shows {salt.name} transferring "
+                        f"{shown}, not {cluster_key}", "warning")]
+    return []
+
+
+def _temperature(r: Recipe) -> list[Finding]:
+    t = r.exchange.temperature.m_as("degC")
+    out = []
+    for name in (r.cluster.solvent, r.salt.solvent):
+        bp = find_solvent(name).boiling_point_c.value
+        if t > bp - BOILING_MARGIN_C:
+            out.append(Finding(("exchange", "temperature"), f"{t:g} °C is too close to the "
+                               f"boiling point of {name} ({bp:g} °C)"))
+    return out
+
+
+def _timing(r: Recipe) -> list[Finding]:
+    ex, mon = r.exchange, r.monitoring
+    out = []
+    if ex.sampling_interval > ex.max_time:
+        out.append(Finding(("exchange", "sampling_interval"), "is longer than max_time: no "
+                           "sample would be taken"))
+    elif mon.n_confirm * ex.sampling_interval > ex.max_time:
+        out.append(Finding(("monitoring", "n_confirm"), f"{mon.n_confirm} confirmations at "
+                           f"one per {fq(ex.sampling_interval)} do not fit in max_time "
+                           f"{fq(ex.max_time)}"))
+    if ex.settle_time >= ex.max_time:
+        out.append(Finding(("exchange", "settle_time"), "is as long as max_time"))
+    return out
+
+
+def samples_per_phase(r: Recipe) -> int:
+    """Most monitoring samples one phase can give: forward stage with every extension, blanks
+    excluded, plus the back-exchange confirmations."""
+    stir = r.exchange.max_time + sum(
+        (a.by * a.times for a in r.on_stall if isinstance(a, Extend)),
+        start=0 * r.exchange.max_time,
+    )
+    forward = 1 + math.ceil(float(stir / r.exchange.sampling_interval))
+    back = 0
+    if r.back_exchange.enabled:
+        back = 1 + math.ceil(float(r.back_exchange.max_time / r.back_exchange.stir_time))
+    return forward + back
+
+
+def _volumes(r: Recipe) -> list[Finding]:
+    vessel = VESSELS[r.vessel]
+    ul = {
+        "cluster": r.cluster.volume.m_as("uL"),
+        "salt": r.salt.volume.m_as("uL"),
+        "added salt": sum(a.volume.m_as("uL") * a.times for a in r.on_stall
+                          if isinstance(a, AddSalt)),
+        "OLA": _ola_volume_ul(r) if r.back_exchange.enabled else 0.0,
+        "fresh hexane": r.back_exchange.hexane_volume.m_as("uL") if r.back_exchange.enabled
+        else 0.0,
+    }
+    out = []
+    total = sum(ul.values())
+    if total > vessel.max_fill_ml * 1000:
+        parts = " + ".join(f"{v:g} uL {k}" for k, v in ul.items() if v)
+        out.append(Finding(("vessel",), f"{parts} = {total:g} uL can exceed the "
+                           f"{vessel.max_fill_ml * 1000:g} uL a {vessel.name} may be filled to"))
+    if not r.monitoring.return_samples:
+        n = samples_per_phase(r)
+        drawn = n * r.monitoring.sample_volume.m_as("uL")
+        for phase, loc in (("nonpolar", ("cluster", "volume")), ("polar", ("salt", "volume"))):
+            if phase not in r.monitoring.phases:
+                continue
+            volume = ul["cluster"] if phase == "nonpolar" else ul["salt"]
+            if drawn > MAX_SAMPLED_FRACTION * volume:
+                out.append(Finding(loc, f"monitoring may draw {n} samples x "
+                                   f"{fq(r.monitoring.sample_volume)} = {drawn:g} uL, more than "
+                                   f"{MAX_SAMPLED_FRACTION:.0%} of this {volume:g} uL phase; "
+                                   "use more volume, smaller samples or return_samples"))
+    return out
+
+
+def _ola_volume_ul(r: Recipe) -> float:
+    ola = r.back_exchange.ola
+    if ola.check("[length] ** 3"):
+        return float(ola.m_as("uL"))
+    grams = ola.m_as("mol") * OLEYLAMINE.molar_mass_g_per_mol.value
+    return grams / OLEYLAMINE.density_g_per_ml.value * 1000.0
+
+
+def _wavelengths(r: Recipe) -> list[Finding]:
+    bands = r.monitoring.bands
+    assert bands is not None  # filled by the model from the knowledge base
+    blanks = r.monitoring.blanks or []
+    out = []
+    if len(bands.nonpolar) != len(bands.polar):
+        out.append(Finding(("monitoring", "bands"), "nonpolar and polar need the same number of "
+                           "bands (paired in order)"))
+    for phase, solvent_name, values in (("nonpolar", r.cluster.solvent, bands.nonpolar),
+                                        ("polar", r.salt.solvent, bands.polar)):
+        solvent = find_solvent(solvent_name)
+        cutoff = solvent.uv_cutoff_nm.value
+        for i, band in enumerate(values):
+            loc = ("monitoring", "bands", phase, i)
+            nm = band.m_as("nm")
+            if cutoff is None:
+                if phase == "polar" and "polar_salt" not in blanks:
+                    out.append(Finding(loc, f"{solvent.name} has no dependable UV cutoff: "
+                                       "measure the polar_salt blank"))
+            elif nm < cutoff + CUTOFF_MARGIN_NM:
+                out.append(Finding(loc, f"{nm:g} nm is hidden by {solvent.name}, which absorbs "
+                                   f"below ~{cutoff:g} nm"))
+    salt, _ = find_salt(r.salt.compound)
+    if salt.absorption is not None and "polar" in r.monitoring.phases:
+        a = salt.absorption
+        scale = r.salt.concentration.m_as("M") / 0.1 * a.absorbance_per_cm_at_0_1_m
+        for band in bands.polar:
+            at_band = scale * math.exp(-0.5 * ((band.m_as("nm") - a.peak_nm) / a.half_width_nm)
+                                       ** 2)
+            if at_band > SALT_ABSORBANCE_LIMIT and "polar_salt" not in blanks:
+                out.append(Finding(("monitoring", "blanks"), f"{salt.name} absorbs "
+                                   f"~{at_band:.2g} AU/cm at {fq(band)}: measure the "
+                                   "polar_salt blank"))
+                break
+    return out
+
+
+def _back_exchange(r: Recipe) -> list[Finding]:
+    be = r.back_exchange
+    if not be.enabled:
+        return []
+    out = []
+    if "nonpolar" not in r.monitoring.phases:
+        out.append(Finding(("back_exchange", "enabled"), "the back-exchange is confirmed "
+                           "against the run's own pre-exchange alkane spectrum: "
+                           "monitoring.phases must include nonpolar"))
+    salt, _ = find_salt(r.salt.compound)
+    if salt.back_exchange.value is None:
+        out.append(Finding(("back_exchange", "enabled"), f"{salt.back_exchange.note}; the "
+                           "back-exchange is an assumption here", "warning"))
+    if "nonpolar_ola" not in (r.monitoring.blanks or []):
+        out.append(Finding(("monitoring", "blanks"), "technical OLA tints hexane in the near "
+                           "UV: add the nonpolar_ola blank", "warning"))
+    return out
+
+
+def _stall_policy(r: Recipe) -> list[Finding]:
+    out = []
+    for i, action in enumerate(r.on_stall[:-1]):
+        if action.action == "stop":
+            out.append(Finding(("on_stall", i), "'stop' must be the last action: the ones after "
+                               "it would never run"))
+    return out

@@ -1,0 +1,63 @@
+"""Recipe files in, validated recipes (and warnings) out; recipes back out as YAML.
+
+``load_recipe_text`` is pure; ``load_recipe`` reads a file. Both raise ``RecipeError`` (a
+``DocumentError``) whose problems name file, line, column and field.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mscrobot.recipe.checks import check_recipe
+from mscrobot.recipe.models import Recipe
+from mscrobot.yamldoc import (
+    Document,
+    DocumentError,
+    Problem,
+    parse_document,
+    read_document,
+    validate_document,
+)
+
+RecipeError = DocumentError
+
+
+@dataclass
+class LoadedRecipe:
+    recipe: Recipe
+    source: str
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def _validate(doc: Document) -> LoadedRecipe:
+    recipe = validate_document(Recipe, doc)
+    findings = check_recipe(recipe)
+    problems = [doc.problem(f.loc, f.message, f.severity) for f in findings]
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise RecipeError(problems)
+    return LoadedRecipe(recipe, doc.source, problems)
+
+
+def load_recipe_text(text: str | bytes, source: str = "<recipe>") -> LoadedRecipe:
+    """Parse and validate recipe text (YAML or JSON)."""
+    return _validate(parse_document(text, source))
+
+
+def load_recipe(path: str | Path) -> LoadedRecipe:
+    """Read, parse and validate a recipe file."""
+    return _validate(read_document(path))
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    """The recipe as YAML, every default written out; loads back to an equal recipe."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    buffer = io.StringIO()
+    yaml.dump(recipe.model_dump(mode="json"), buffer)
+    return buffer.getvalue()

@@ -1,0 +1,155 @@
+"""Quantities as chemists write them (``"500 uL"``, ``"0.05 M"``), parsed with pint.
+
+Strings are split into a number and a unit expression by a strict grammar before pint sees
+them: pint's expression evaluator would happily compute ``10**10**10`` from a hostile recipe,
+and chemists never need arithmetic in a quantity. Every parse error is a ``QuantityError``
+(a ``ValueError``) with a message fit for a chemist.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pint
+
+__all__ = [
+    "DIMENSIONS",
+    "QuantityError",
+    "format_quantity",
+    "parse_quantity",
+    "ureg",
+]
+
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?"
+_TERM = r"[A-Za-zµμ°Ω%][A-Za-z_µμ°]*(?:\^-?[1-4]|\*\*-?[1-4])?"
+_UNIT = rf"{_TERM}(?:\s*(?:/|\*|·|\s)\s*{_TERM})*"
+_QUANTITY = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>{_UNIT})\s*$")
+_COMMA_DECIMAL = re.compile(r"^\s*[-+]?\d+,\d+")
+
+#: Physical dimension names used in messages, keyed by pint dimensionality strings.
+DIMENSIONS: dict[str, str] = {
+    "[length] ** 3": "volume",
+    "[substance] / [length] ** 3": "molar concentration",
+    "[mass] / [length] ** 3": "mass concentration",
+    "1 / [time]": "rotation rate",
+    "[time]": "time",
+    "[temperature]": "temperature",
+    "[length]": "length",
+    "[substance]": "amount of substance",
+    "[mass]": "mass",
+    "[mass] / [substance]": "molar mass",
+    "dimensionless": "dimensionless number",
+}
+
+
+class QuantityError(ValueError):
+    """A string that is not a quantity of the expected kind."""
+
+
+@cache
+def ureg() -> pint.UnitRegistry:
+    """The one unit registry of the process (built on first use: it costs ~0.3 s)."""
+    import pint
+
+    registry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    registry.formatter.default_format = "~"
+    return registry
+
+
+def dimension_name(q: pint.Quantity) -> str:
+    """A readable name for the dimension of ``q`` ('volume', 'time', ...)."""
+    key = str(q.dimensionality)
+    return DIMENSIONS.get(key, key)
+
+
+def parse_quantity(text: Any, expected: tuple[str, ...] | None = None) -> pint.Quantity:
+    """Parse ``"500 uL"`` into a pint Quantity whose dimension is one of ``expected``.
+
+    ``expected`` holds pint dimensionality strings such as ``"[length] ** 3"``. Bare numbers
+    are refused: a recipe must say which unit it means.
+    """
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise QuantityError(f"expected a quantity with a unit such as {_example(expected)}, "
+                            f"got {_describe(text)}")
+    if isinstance(text, int | float):
+        raise QuantityError(f"{text!r} has no unit; write it with one, e.g. {_example(expected)}")
+    if len(text) > 64:
+        raise QuantityError("quantity is longer than 64 characters")
+    match = _QUANTITY.match(text)
+    if match is None:
+        if _COMMA_DECIMAL.match(text):
+            raise QuantityError(f"cannot read {text!r}: use a decimal point, not a comma")
+        if re.fullmatch(rf"\s*{_NUMBER}\s*", text):
+            raise QuantityError(f"{text!r} has no unit; write it with one, e.g. "
+                                f"{_example(expected)}")
+        raise QuantityError(f"cannot read {text!r} as a quantity; write a number and a unit, "
+                            f"e.g. {_example(expected)}")
+    magnitude = float(match["number"])
+    if not math.isfinite(magnitude):
+        raise QuantityError(f"{text!r} is not a finite number")
+    registry = ureg()
+    unit_text = match["unit"].replace("μ", "µ")
+    try:
+        unit = registry.parse_units(unit_text)
+    except Exception as exc:  # pint raises several unrelated types for unknown units
+        raise QuantityError(f"unknown unit {match['unit']!r} in {text!r}") from exc
+    q = registry.Quantity(magnitude, unit)
+    if expected is not None and str(q.dimensionality) not in expected:
+        wanted = " or ".join(DIMENSIONS.get(e, e) for e in expected)
+        raise QuantityError(f"{text!r} is a {dimension_name(q)}, expected a {wanted} "
+                            f"(e.g. {_example(expected)})")
+    return q
+
+
+_SHORT_FIXES = ((re.compile(r"µ"), "u"), (re.compile(r"(?<![A-Za-z])([munpk]?)l\b"), r"\1L"),
+                (re.compile(r"°C"), "degC"), (re.compile(r"°F"), "degF"))
+
+
+def format_quantity(q: pint.Quantity) -> str:
+    """Write ``q`` back the way a chemist would (``"500 uL"``); parses back to an equal value."""
+    magnitude = repr(float(q.magnitude))
+    if magnitude.endswith(".0"):
+        magnitude = magnitude[:-2]
+    short = format(q.units, "~")
+    for pattern, repl in _SHORT_FIXES:
+        short = pattern.sub(repl, short)
+    text = f"{magnitude} {short}"
+    try:
+        back = parse_quantity(text)
+    except QuantityError:
+        back = None
+    if back is None or back.units != q.units:
+        text = f"{magnitude} {q.units}"
+    return text
+
+
+_EXAMPLES = {
+    "[length] ** 3": "'500 uL'",
+    "[substance] / [length] ** 3": "'0.05 M'",
+    "[mass] / [length] ** 3": "'2 mg/mL'",
+    "1 / [time]": "'1000 rpm'",
+    "[time]": "'5 min'",
+    "[temperature]": "'25 degC'",
+    "[length]": "'365 nm'",
+    "[substance]": "'0.1 mmol'",
+}
+
+
+def _example(expected: tuple[str, ...] | None) -> str:
+    if not expected:
+        return "'500 uL'"
+    return _EXAMPLES.get(expected[0], "'1 unit'")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {value!r}"[:80]

@@ -1,0 +1,404 @@
+"""YAML documents that remember where every value came from, and errors that say so.
+
+Recipes, lab configs and campaign files are YAML written by people. Whatever they contain —
+empty files, binary garbage, UTF-16, alias bombs, lists where maps belong, unknown keys — the
+reader answers with ``DocumentError``: a list of ``Problem``s, each naming file, line, column and
+field path. Nothing else escapes, so no traceback reaches a user.
+
+Parsing is pure (text in, data and marks out); ``read_document`` is the one function that reads
+a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_NODES",
+    "Document",
+    "DocumentError",
+    "Location",
+    "Problem",
+    "parse_document",
+    "read_document",
+    "validate_document",
+]
+
+MAX_BYTES = 1 << 20
+MAX_NODES = 50_000
+
+Location = tuple[str | int, ...]
+Severity = Literal["error", "warning"]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong (or worth a warning) in a document, at a place a person can find."""
+
+    source: str
+    line: int
+    column: int
+    path: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}:{self.column}: "
+        kind = "warning: " if self.severity == "warning" else ""
+        field_path = f"{self.path}: " if self.path else ""
+        return f"{where}{kind}{field_path}{self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.source, "line": self.line, "column": self.column,
+            "field": self.path, "message": self.message, "severity": self.severity,
+        }
+
+
+class DocumentError(Exception):
+    """A document that cannot be used; ``problems`` says every reason found, with places."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(map(str, problems)))
+
+
+@dataclass
+class Document:
+    """Plain data (dicts, lists, scalars) plus the line and column of every key and value."""
+
+    source: str
+    data: Any
+    value_marks: dict[Location, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[Location, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, loc: Location) -> tuple[int, int, str, bool]:
+        """Line, column and dotted field path of ``loc``; the flag says the last part is absent.
+
+        Parts of ``loc`` that are not in the data (union tags, function names pydantic adds) are
+        skipped, except a last part, which names a missing field.
+        """
+        node, path = self.data, ()
+        missing = False
+        for i, part in enumerate(loc):
+            in_map = isinstance(node, dict) and part in node
+            in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+            if in_map or in_list:
+                node, path = node[part], (*path, part)
+            elif i == len(loc) - 1 and isinstance(part, str) and isinstance(node, dict):
+                missing = True
+        line, col = self.value_marks.get(path, (1, 1))
+        shown = _dotted((*path, loc[-1]) if missing else path)
+        return line, col, shown, missing
+
+    def problem(self, loc: Location, message: str, severity: Severity = "error",
+                *, at_key: bool = False) -> Problem:
+        line, col, shown, _ = self.locate(loc)
+        if at_key and loc in self.key_marks:
+            line, col = self.key_marks[loc]
+        return Problem(self.source, line, col, shown, message, severity)
+
+
+def _dotted(path: Location) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def read_document(path: str | Path) -> Document:
+    """Read and parse a YAML (or JSON) file; every failure is a ``DocumentError``."""
+    source = str(path)
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise DocumentError([Problem(source, 1, 1, "", "is a directory, not a file")])
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise DocumentError([Problem(source, 1, 1, "", f"file is {size} bytes; documents "
+                                         f"are at most {MAX_BYTES} bytes")])
+        content = p.read_bytes()
+    except FileNotFoundError:
+        raise DocumentError([Problem(source, 1, 1, "", "no such file")]) from None
+    except OSError as exc:
+        raise DocumentError([Problem(source, 1, 1, "", f"cannot read: {exc.strerror or exc}")]
+                            ) from None
+    return parse_document(content, source)
+
+
+def parse_document(content: bytes | str, source: str = "<text>") -> Document:
+    """Parse YAML text into plain data with marks; refuse what is not a safe, small document."""
+    text = _decode(content, source)
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
+                               for ln in text.splitlines()):
+        raise DocumentError([Problem(source, 1, 1, "", "file is empty; expected a mapping of "
+                                     "fields (key: value lines)")])
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            root_node = yaml.compose(text)
+            _check_size(root_node, source)
+            raw = yaml.load(text)
+    except DocumentError:
+        raise
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        message = " ".join(str(m).strip() for m in (exc.context, exc.problem) if m)
+        raise DocumentError([Problem(source, line, col, "", f"not valid YAML: {message}")]
+                            ) from None
+    except RecursionError:
+        raise DocumentError([Problem(source, 1, 1, "", "nested too deeply")]) from None
+    except (YAMLError, Exception) as exc:  # ruamel raises assorted types on hostile input
+        raise DocumentError([Problem(source, 1, 1, "", f"not valid YAML: {exc}".strip())]
+                            ) from None
+    doc = Document(source, None)
+    doc.data = _plain(raw, (), doc)
+    return doc
+
+
+def _decode(content: bytes | str, source: str) -> str:
+    if isinstance(content, str):
+        text = content
+    else:
+        if len(content) > MAX_BYTES:
+            raise DocumentError([Problem(source, 1, 1, "", f"file is {len(content)} bytes; "
+                                         f"documents are at most {MAX_BYTES} bytes")])
+        if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise DocumentError([Problem(source, 1, 1, "", "file is UTF-16; save it as UTF-8")])
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = content[: exc.start].count(b"\n") + 1
+            col = exc.start - (content.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise DocumentError([Problem(source, line, col, "", f"not UTF-8 text (byte "
+                                         f"0x{content[exc.start]:02x}); save it as UTF-8")]
+                                ) from None
+    for i, line_text in enumerate(text.splitlines(), start=1):
+        bad = re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", line_text)
+        if bad:
+            raise DocumentError([Problem(source, i, bad.start() + 1, "", "binary data: control "
+                                         f"character 0x{ord(bad.group()):02x}; not a text file")])
+    return text
+
+
+def _check_size(node: Any, source: str) -> None:
+    """Refuse alias bombs and recursive aliases before anything is expanded."""
+    if node is None:
+        return
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n: Any) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise DocumentError([Problem(source, n.start_mark.line + 1, n.start_mark.column + 1,
+                                         "", "recursive alias: a value contains itself")])
+        active.add(key)
+        total = 1
+        value = n.value
+        if isinstance(value, list):
+            for item in value:
+                total += sum(size(x) for x in item) if isinstance(item, tuple) else size(item)
+                if total > MAX_NODES:
+                    break
+        active.discard(key)
+        if total > MAX_NODES:
+            raise DocumentError([Problem(source, n.start_mark.line + 1, n.start_mark.column + 1,
+                                         "", f"document expands to more than {MAX_NODES} values "
+                                         "(aliases repeated too often?)")])
+        sizes[key] = total
+        return total
+
+    size(node)
+
+
+def _plain(node: Any, path: Location, doc: Document) -> Any:
+    """ruamel's round-trip types → plain Python, recording the marks of every key and value."""
+    lc = getattr(node, "lc", None)
+    if lc is not None and path not in doc.value_marks:
+        doc.value_marks[path] = (lc.line + 1, lc.col + 1)
+    if isinstance(node, dict):
+        out: dict[Any, Any] = {}
+        for key, value in node.items():
+            k = _plain_key(key)
+            child = (*path, k)
+            try:
+                kl, kc = lc.key(key)
+                doc.key_marks[child] = (kl + 1, kc + 1)
+                vl, vc = lc.value(key)
+                doc.value_marks[child] = (vl + 1, vc + 1)
+            except (AttributeError, KeyError, TypeError):
+                doc.value_marks.setdefault(child, doc.value_marks.get(path, (1, 1)))
+            out[k] = _plain(value, child, doc)
+        return out
+    if isinstance(node, list):
+        items = []
+        for i, value in enumerate(node):
+            child = (*path, i)
+            try:
+                il, ic = lc.item(i)
+                doc.value_marks[child] = (il + 1, ic + 1)
+            except (AttributeError, KeyError, TypeError):
+                doc.value_marks.setdefault(child, doc.value_marks.get(path, (1, 1)))
+            items.append(_plain(value, child, doc))
+        return items
+    return _plain_scalar(node)
+
+
+def _plain_key(key: Any) -> Any:
+    key = _plain_scalar(key)
+    try:
+        hash(key)
+    except TypeError:
+        return str(key)
+    return key
+
+
+def _plain_scalar(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return bool(value) if type(value).__name__ == "ScalarBoolean" else int(value)
+    if isinstance(value, float):
+        return float(value)
+    if hasattr(value, "tag") and hasattr(value, "value"):  # TaggedScalar
+        return f"{value.tag} {value.value}"
+    return value
+
+
+# --- pydantic errors → problems -------------------------------------------------------------
+
+def validate_document(model: type[M], doc: Document) -> M:
+    """Validate ``doc`` against ``model``; any failure becomes a ``DocumentError`` with places."""
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        problems = [_problem_from_error(model, doc, err) for err in exc.errors()]
+        raise DocumentError(_dedupe(problems)) from None
+    except RecursionError:
+        raise DocumentError([Problem(doc.source, 1, 1, "", "nested too deeply")]) from None
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[int, int, str, str]] = set()
+    out = []
+    for p in problems:
+        key = (p.line, p.column, p.path, p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+_TYPE_WORDS = {
+    "model_type": "a mapping of fields (key: value lines)",
+    "model_attributes_type": "a mapping of fields (key: value lines)",
+    "dict_type": "a mapping (key: value lines)",
+    "list_type": "a list",
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+
+
+def _problem_from_error(model: type[BaseModel], doc: Document, err: ErrorDetails) -> Problem:
+    loc: Location = tuple(err["loc"])
+    line, col, shown, _ = doc.locate(loc) if loc else (1, 1, "", False)
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "missing":
+        message = f"missing required field {loc[-1]!r}"
+    elif kind == "extra_forbidden":
+        name = str(loc[-1])
+        if loc in doc.key_marks:
+            line, col = doc.key_marks[loc]
+        known = _field_names(model, loc[:-1])
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "known fields: " + ", ".join(known)
+        message = f"unknown field {name!r}; {hint}"
+    elif kind in _TYPE_WORDS:
+        message = f"expected {_TYPE_WORDS[kind]}, got {_describe(value)}"
+    elif kind in ("literal_error", "enum"):
+        expected = err.get("ctx", {}).get("expected", "")
+        options = re.findall(r"'([^']*)'", str(expected))
+        message = f"{_describe(value)} is not one of {', '.join(options)}"
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, options, n=1, cutoff=0.5)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+    else:
+        message = err["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+    return Problem(doc.source, line, col, shown, message)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _field_names(model: type[BaseModel], loc: Location) -> list[str]:
+    """Field names of the model(s) that sit at ``loc`` inside ``model``."""
+    current: list[Any] = [model]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        nxt: list[Any] = []
+        for m in _models_in(current):
+            if part in m.model_fields:
+                nxt.append(m.model_fields[part].annotation)
+        if nxt:
+            current = nxt
+    names: list[str] = []
+    for m in _models_in(current):
+        names.extend(n for n in m.model_fields if n not in names)
+    return names
+
+
+def _models_in(annotations: list[Any]) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    stack = list(annotations)
+    while stack:
+        a = stack.pop()
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            found.append(a)
+        elif typing.get_origin(a) is not None or isinstance(a, types.UnionType):
+            stack.extend(typing.get_args(a))
+    return found
