@@ -87,23 +87,26 @@ class Document:
     key_marks: dict[Location, tuple[int, int]] = field(default_factory=dict)
 
     def locate(self, loc: Location) -> tuple[int, int, str, bool]:
-        """Line, column and dotted field path of ``loc``; the flag says the last part is absent.
+        """Line, column and dotted field path of ``loc``; the flag says part of it is absent.
 
-        Parts of ``loc`` that are not in the data (union tags, function names pydantic adds) are
-        skipped, except a last part, which names a missing field.
+        Union tags pydantic puts in a location are skipped. Parts absent from the data (a
+        missing field, or a field left at its default) are shown in the path and placed at the
+        nearest enclosing value that is present.
         """
         node, path = self.data, ()
-        missing = False
+        absent: Location = ()
         for i, part in enumerate(loc):
             in_map = isinstance(node, dict) and part in node
             in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
             if in_map or in_list:
                 node, path = node[part], (*path, part)
-            elif i == len(loc) - 1 and isinstance(part, str) and isinstance(node, dict):
-                missing = True
+            elif isinstance(node, dict) and i < len(loc) - 1 and _is_tag(part, node):
+                continue
+            else:
+                absent = tuple(loc[i:])
+                break
         line, col = self.value_marks.get(path, (1, 1))
-        shown = _dotted((*path, loc[-1]) if missing else path)
-        return line, col, shown, missing
+        return line, col, _dotted((*path, *absent)), bool(absent)
 
     def problem(self, loc: Location, message: str, severity: Severity = "error",
                 *, at_key: bool = False) -> Problem:
@@ -111,6 +114,14 @@ class Document:
         if at_key and loc in self.key_marks:
             line, col = self.key_marks[loc]
         return Problem(self.source, line, col, shown, message, severity)
+
+
+def _is_tag(part: object, node: dict[Any, Any]) -> bool:
+    """Whether ``part`` is a discriminated-union tag pydantic put in a location."""
+    try:
+        return part in node.values()
+    except TypeError:
+        return False
 
 
 def _dotted(path: Location) -> str:
