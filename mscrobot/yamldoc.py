@@ -211,6 +211,14 @@ def _decode(content: bytes | str, source: str) -> str:
     return text
 
 
+_STANDARD_TAGS = tuple(f"tag:yaml.org,2002:{t}" for t in
+                       ("str", "int", "float", "bool", "null", "seq", "map", "merge"))
+
+
+def _short_tag(tag: object) -> str:
+    return str(tag).replace("tag:yaml.org,2002:", "!!")
+
+
 def _check_size(node: Any, source: str) -> None:
     """Refuse alias bombs and recursive aliases before anything is expanded."""
     if node is None:
@@ -222,6 +230,12 @@ def _check_size(node: Any, source: str) -> None:
         key = id(n)
         if key in sizes:
             return sizes[key]
+        tag = getattr(n, "tag", None)
+        tag = getattr(tag, "value", tag)
+        if tag and not str(tag).startswith(_STANDARD_TAGS):
+            raise DocumentError([Problem(source, n.start_mark.line + 1, n.start_mark.column + 1,
+                                         "", f"YAML tag {_short_tag(tag)!r} is not allowed "
+                                         "here")])
         if key in active:
             raise DocumentError([Problem(source, n.start_mark.line + 1, n.start_mark.column + 1,
                                          "", "recursive alias: a value contains itself")])
@@ -340,6 +354,16 @@ _TYPE_WORDS = {
 }
 
 
+_BOUND_WORDS = {
+    "greater_than": "must be more than",
+    "greater_than_equal": "must be at least",
+    "less_than": "must be less than",
+    "less_than_equal": "must be at most",
+    "too_short": "is too short; the least allowed length is",
+    "too_long": "is too long; the most allowed length is",
+}
+
+
 def _problem_from_error(model: type[BaseModel], doc: Document, err: ErrorDetails) -> Problem:
     loc: Location = tuple(err["loc"])
     line, col, shown, _ = doc.locate(loc) if loc else (1, 1, "", False)
@@ -365,6 +389,13 @@ def _problem_from_error(model: type[BaseModel], doc: Document, err: ErrorDetails
             close = difflib.get_close_matches(value, options, n=1, cutoff=0.5)
             if close:
                 message += f"; did you mean {close[0]!r}?"
+    elif kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        options = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+        message = f"{ctx.get('tag')!r} is not one of {', '.join(options)}"
+    elif kind in _BOUND_WORDS:
+        bound = next(iter(err.get("ctx", {}).values()), "?")
+        message = f"{_describe(value)} {_BOUND_WORDS[kind]} {bound}"
     else:
         message = err["msg"]
         for prefix in ("Value error, ", "Assertion failed, "):

@@ -51,9 +51,9 @@ def quantity(
         m = q.m_as(unit) if same else q.magnitude
         shown = format_quantity(q)
         if gt is not None and not m > (gt if same else 0):
-            raise QuantityError(f"{shown} must be more than {gt:g} {unit}")
+            raise QuantityError(f"{shown} must be more than {_bound(gt, unit)}")
         if ge is not None and not m >= (ge if same else 0):
-            raise QuantityError(f"{shown} must be at least {ge:g} {unit}")
+            raise QuantityError(f"{shown} must be at least {_bound(ge, unit)}")
         if le is not None and same and not m <= le:
             raise QuantityError(f"{shown} is more than the {le:g} {unit} allowed for a {what}")
         return q
@@ -75,8 +75,12 @@ def quantity(
     return Annotated[pint.Quantity, GetPydanticSchema(get_schema), WithJsonSchema(json_schema)]
 
 
-Volume = quantity(VOLUME, unit="uL", gt=0, le=1_000_000, what="volume", example="500 uL")
-NonNegativeVolume = quantity(VOLUME, unit="uL", ge=0, le=1_000_000, what="volume", example="0 uL")
+def _bound(value: float, unit: str) -> str:
+    return "zero" if value == 0 else f"{value:g} {unit}"
+
+
+Volume = quantity(VOLUME, unit="mL", gt=0, le=1000, what="volume", example="500 uL")
+NonNegativeVolume = quantity(VOLUME, unit="mL", ge=0, le=1000, what="volume", example="0 uL")
 MolarConcentration = quantity(MOLAR, unit="M", gt=0, le=10, what="molar concentration",
                               example="0.05 M")
 ClusterConcentration = quantity(MOLAR, MASS_CONC, unit="M", gt=0, le=0.1,
@@ -88,5 +92,5 @@ Temperature = quantity(TEMPERATURE, unit="degC", ge=-40, le=150, what="temperatu
 Wavelength = quantity(LENGTH, unit="nm", ge=190, le=1100, what="wavelength", example="365 nm")
 WavelengthTolerance = quantity(LENGTH, unit="nm", gt=0, le=30, what="wavelength tolerance",
                                example="3 nm")
-ReagentAmount = quantity(VOLUME, AMOUNT, unit="uL", gt=0, le=1_000_000,
+ReagentAmount = quantity(VOLUME, AMOUNT, unit="mL", gt=0, le=1000,
                          what="amount (volume or moles)", example="50 uL")
