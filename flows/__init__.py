@@ -1,0 +1,1 @@
+"""Prefect flows that wrap the mscrobot engine (campaign issue). Prefect is imported only here."""

@@ -165,9 +165,15 @@ def parse_document(content: bytes | str, source: str = "<text>") -> Document:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            root_node = yaml.compose(text)
-            _check_size(root_node, source)
-            raw = yaml.load(text)
+            # Compose once, check the node graph, then construct from the same graph: an alias
+            # bomb is refused before it is expanded, and the text is parsed only once.
+            constructor, parser = yaml.get_constructor_parser(text)
+            try:
+                root_node = constructor.composer.get_single_node()
+                _check_size(root_node, source)
+                raw = None if root_node is None else constructor.construct_document(root_node)
+            finally:
+                parser.dispose()
     except DocumentError:
         raise
     except MarkedYAMLError as exc:
