@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -94,13 +94,10 @@ def parse_quantity(text: Any, expected: tuple[str, ...] | None = None) -> pint.Q
     magnitude = float(match["number"])
     if not math.isfinite(magnitude):
         raise QuantityError(f"{text!r} is not a finite number")
-    registry = ureg()
-    unit_text = match["unit"].replace("μ", "µ")
-    try:
-        unit = registry.parse_units(unit_text)
-    except Exception as exc:  # pint raises several unrelated types for unknown units
-        raise QuantityError(f"unknown unit {match['unit']!r} in {text!r}") from exc
-    q = registry.Quantity(magnitude, unit)
+    unit = _unit(match["unit"].replace("μ", "µ"))
+    if unit is None:
+        raise QuantityError(f"unknown unit {match['unit']!r} in {text!r}")
+    q = ureg().Quantity(magnitude, unit)
     if expected is not None and str(q.dimensionality) not in expected:
         wanted = " or ".join(DIMENSIONS.get(e, e) for e in expected)
         raise QuantityError(f"{text!r} is a {dimension_name(q)}, expected a {wanted} "
@@ -108,26 +105,42 @@ def parse_quantity(text: Any, expected: tuple[str, ...] | None = None) -> pint.Q
     return q
 
 
+@lru_cache(maxsize=512)
+def _unit(text: str) -> pint.Unit | None:
+    """pint's parse of a unit expression, cached: recipes repeat a handful of units."""
+    try:
+        return ureg().parse_units(text)
+    except Exception:  # pint raises several unrelated types for unknown units
+        return None
+
+
 _SHORT_FIXES = ((re.compile(r"µ"), "u"), (re.compile(r"(?<![A-Za-z])([munpk]?)l\b"), r"\1L"),
                 (re.compile(r"°C"), "degC"), (re.compile(r"°F"), "degF"))
 
 
 def format_quantity(q: pint.Quantity) -> str:
-    """Write ``q`` back the way a chemist would (``"500 uL"``); parses back to an equal value."""
+    """Write ``q`` back the way a chemist would (``"500 uL"``); parses back to an equal value.
+
+    The short symbol is used when it reads back as the same unit; otherwise pint's long name
+    (``"30 angstrom"`` rather than ``"30 Å"``).
+    """
     magnitude = repr(float(q.magnitude))
     if magnitude.endswith(".0"):
         magnitude = magnitude[:-2]
     short = format(q.units, "~")
     for pattern, repl in _SHORT_FIXES:
         short = pattern.sub(repl, short)
-    text = f"{magnitude} {short}"
-    try:
-        back = parse_quantity(text)
-    except QuantityError:
-        back = None
-    if back is None or back.units != q.units:
-        text = f"{magnitude} {q.units}"
-    return text
+    for unit_text in (short, format(q.units, "D")):
+        text = f"{magnitude} {_POWER.sub('**', unit_text)}"
+        try:
+            if parse_quantity(text).units == q.units:
+                return text
+        except QuantityError:
+            continue
+    return f"{magnitude} {_POWER.sub('**', format(q.units, 'D'))}"
+
+
+_POWER = re.compile(r"\s*\*\*\s*")
 
 
 _EXAMPLES = {

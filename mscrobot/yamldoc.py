@@ -15,7 +15,6 @@ import difflib
 import re
 import types
 import typing
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -152,31 +151,24 @@ def read_document(path: str | Path) -> Document:
 
 
 def parse_document(content: bytes | str, source: str = "<text>") -> Document:
-    """Parse YAML text into plain data with marks; refuse what is not a safe, small document."""
+    """Parse YAML text into plain data with marks; refuse what is not a safe, small document.
+
+    PyYAML's C composer builds the node graph (every node knows its line and column); the graph
+    is checked for tags and alias bombs, then turned into plain data here, so duplicate keys and
+    merge keys are handled with their places known.
+    """
     text = _decode(content, source)
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
                                for ln in text.splitlines()):
         raise DocumentError([Problem(source, 1, 1, "", "file is empty; expected a mapping of "
                                      "fields (key: value lines)")])
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    import yaml
 
-    yaml = YAML(typ="rt")
+    text = _ESCAPED_PAIR.sub(_pair_to_char, text)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # Compose once, check the node graph, then construct from the same graph: an alias
-            # bomb is refused before it is expanded, and the text is parsed only once.
-            constructor, parser = yaml.get_constructor_parser(text)
-            try:
-                root_node = constructor.composer.get_single_node()
-                _check_size(root_node, source)
-                raw = None if root_node is None else constructor.construct_document(root_node)
-            finally:
-                parser.dispose()
-    except DocumentError:
-        raise
-    except MarkedYAMLError as exc:
+        root = yaml.compose(text, Loader=loader)
+    except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = " ".join(str(m).strip() for m in (exc.context, exc.problem) if m)
@@ -184,11 +176,15 @@ def parse_document(content: bytes | str, source: str = "<text>") -> Document:
                             ) from None
     except RecursionError:
         raise DocumentError([Problem(source, 1, 1, "", "nested too deeply")]) from None
-    except (YAMLError, Exception) as exc:  # ruamel raises assorted types on hostile input
+    except Exception as exc:  # reader errors and the like on hostile input
         raise DocumentError([Problem(source, 1, 1, "", f"not valid YAML: {exc}".strip())]
                             ) from None
+    _check_size(root, source)
     doc = Document(source, None)
-    doc.data = _plain(raw, (), doc)
+    try:
+        doc.data = _Builder(doc, yaml.constructor.SafeConstructor()).build(root, ())
+    except RecursionError:
+        raise DocumentError([Problem(source, 1, 1, "", "nested too deeply")]) from None
     return doc
 
 
@@ -218,7 +214,8 @@ def _decode(content: bytes | str, source: str) -> str:
 
 
 _STANDARD_TAGS = tuple(f"tag:yaml.org,2002:{t}" for t in
-                       ("str", "int", "float", "bool", "null", "seq", "map", "merge"))
+                       ("str", "int", "float", "bool", "null", "seq", "map", "merge",
+                        "timestamp"))
 
 
 def _short_tag(tag: object) -> str:
@@ -237,7 +234,6 @@ def _check_size(node: Any, source: str) -> None:
         if key in sizes:
             return sizes[key]
         tag = getattr(n, "tag", None)
-        tag = getattr(tag, "value", tag)
         if tag and not str(tag).startswith(_STANDARD_TAGS):
             raise DocumentError([Problem(source, n.start_mark.line + 1, n.start_mark.column + 1,
                                          "", f"YAML tag {_short_tag(tag)!r} is not allowed "
@@ -264,41 +260,82 @@ def _check_size(node: Any, source: str) -> None:
     size(node)
 
 
-def _plain(node: Any, path: Location, doc: Document) -> Any:
-    """ruamel's round-trip types → plain Python, recording the marks of every key and value."""
-    lc = getattr(node, "lc", None)
-    if lc is not None and path not in doc.value_marks:
-        doc.value_marks[path] = (lc.line + 1, lc.col + 1)
-    if isinstance(node, dict):
-        out: dict[Any, Any] = {}
-        for key, value in node.items():
-            k = _plain_key(key)
-            child = (*path, k)
-            try:
-                kl, kc = lc.key(key)
-                doc.key_marks[child] = (kl + 1, kc + 1)
-                vl, vc = lc.value(key)
-                doc.value_marks[child] = (vl + 1, vc + 1)
-            except (AttributeError, KeyError, TypeError):
-                doc.value_marks.setdefault(child, doc.value_marks.get(path, (1, 1)))
-            out[k] = _plain(value, child, doc)
-        return out
-    if isinstance(node, list):
-        items = []
-        for i, value in enumerate(node):
-            child = (*path, i)
-            try:
-                il, ic = lc.item(i)
-                doc.value_marks[child] = (il + 1, ic + 1)
-            except (AttributeError, KeyError, TypeError):
-                doc.value_marks.setdefault(child, doc.value_marks.get(path, (1, 1)))
-            items.append(_plain(value, child, doc))
-        return items
-    return _plain_scalar(node)
+class _Builder:
+    """Node graph → plain Python, recording the marks of every key and value."""
+
+    def __init__(self, doc: Document, constructor: Any) -> None:
+        self.doc, self.constructor = doc, constructor
+
+    def _fail(self, node: Any, message: str) -> DocumentError:
+        mark = node.start_mark
+        return DocumentError([Problem(self.doc.source, mark.line + 1, mark.column + 1, "",
+                                      message)])
+
+    def build(self, node: Any, path: Location) -> Any:
+        if node is None:
+            return None
+        mark = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.doc.value_marks.setdefault(path, mark)
+        kind = type(node).__name__
+        if kind == "MappingNode":
+            out: dict[Any, Any] = {}
+            for key_node, value_node in self._pairs(node):
+                key = _plain_key(self.build(key_node, ("<key>",)))
+                if key in out:
+                    raise self._fail(key_node, f"not valid YAML: duplicate key {key!r}")
+                child = (*path, key)
+                self.doc.key_marks[child] = (key_node.start_mark.line + 1,
+                                             key_node.start_mark.column + 1)
+                self.doc.value_marks[child] = (value_node.start_mark.line + 1,
+                                               value_node.start_mark.column + 1)
+                out[key] = self.build(value_node, child)
+            return out
+        if kind == "SequenceNode":
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except Exception as exc:  # a scalar the safe constructor cannot read
+            raise self._fail(node, f"not valid YAML: {exc}") from None
+        return _plain_scalar(value)
+
+    def _pairs(self, node: Any) -> list[tuple[Any, Any]]:
+        """The mapping's own pairs, with ``<<`` merge keys expanded (explicit keys win)."""
+        own, merged = [], []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                sources = value_node.value if type(value_node).__name__ == "SequenceNode" \
+                    else [value_node]
+                for src in sources:
+                    if type(src).__name__ != "MappingNode":
+                        raise self._fail(src, "not valid YAML: '<<' needs a mapping")
+                    merged.extend(self._pairs(src))
+            else:
+                own.append((key_node, value_node))
+        keys = {getattr(k, "value", None) for k, _ in own}
+        return own + [(k, v) for k, v in merged if getattr(k, "value", None) not in keys]
+
+
+_ESCAPED_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def _pair_to_char(match: re.Match[str]) -> str:
+    """JSON writes characters beyond U+FFFF as escaped surrogate pairs, which libyaml refuses;
+    write the character itself instead (same meaning inside a double-quoted scalar)."""
+    high, low = int(match[1], 16), int(match[2], 16)
+    return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+
+
+def _join_surrogates(text: str) -> str:
+    """JSON's escaped pairs (``\\ud83e\\uddea``) arrive as two half-characters; join them."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        return text
 
 
 def _plain_key(key: Any) -> Any:
-    key = _plain_scalar(key)
     try:
         hash(key)
     except TypeError:
@@ -307,17 +344,7 @@ def _plain_key(key: Any) -> Any:
 
 
 def _plain_scalar(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return bool(value) if type(value).__name__ == "ScalarBoolean" else int(value)
-    if isinstance(value, float):
-        return float(value)
-    if hasattr(value, "tag") and hasattr(value, "value"):  # TaggedScalar
-        return f"{value.tag} {value.value}"
-    return value
+    return _join_surrogates(value) if isinstance(value, str) else value
 
 
 # --- pydantic errors → problems -------------------------------------------------------------

@@ -100,7 +100,8 @@ SALTS: dict[str, Salt] = {
             assumed(None, "not shown"),
             assumed(None, "not shown"),
             SaltAbsorption(302.0, 2.1, 20.0,
-                           assumed("nitrate band scaled by 3 nitrates per formula unit (3/2 of Zn(NO3)2)")),
+                           assumed("nitrate band scaled by 3 nitrates per formula unit "
+                                   "(3/2 of Zn(NO3)2)")),
             "Assumed: the paper names In3+ and NO3- only in its abstract.",
             hydrate_names={5: "pentahydrate"},
         ),

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,11 +52,7 @@ def load_recipe(path: str | Path) -> LoadedRecipe:
 
 def dump_recipe(recipe: Recipe) -> str:
     """The recipe as YAML, every default written out; loads back to an equal recipe."""
-    from ruamel.yaml import YAML
+    import yaml
 
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
-    buffer = io.StringIO()
-    yaml.dump(recipe.model_dump(mode="json"), buffer)
-    return buffer.getvalue()
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True,
+                          default_flow_style=False, width=100)

@@ -260,8 +260,10 @@ class Recipe(Model):
     """One biphasic ligand exchange, and optionally its OLA back-exchange."""
 
     recipe_version: Literal[1] = RECIPE_VERSION
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f]+$")
-    description: str = Field("", max_length=4000)
+    name: str = Field(min_length=1, max_length=80,
+                      pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$")
+    description: str = Field("", max_length=4000,
+                             pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]*$")
     cluster: ClusterPhase
     salt: SaltPhase
     vessel: VesselName = DEFAULT_VESSEL
@@ -308,4 +310,6 @@ class Recipe(Model):
 
     def equivalents_per_cluster(self) -> float:
         """Metal ions per cluster in the vial at the start."""
-        return float(self.metal_moles() / self.cluster_moles())
+        clusters = float(self.cluster_moles().m_as("nmol"))
+        metal = float(self.metal_moles().m_as("nmol"))
+        return metal / clusters if clusters > 0 else float("inf")

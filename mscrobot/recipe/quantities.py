@@ -35,27 +35,42 @@ def quantity(
     le: float | None = None,
     what: str,
     example: str,
+    alt: tuple[float | None, float | None, float | None, str] = (None, None, None, ""),
 ) -> Any:
-    """An annotated Quantity field type of dimension ``dims``, bounded in ``unit``."""
+    """An annotated Quantity field type of dimension ``dims``, bounded in ``unit``.
+
+    ``alt`` = (gt, ge, le, unit) bounds a second allowed dimension.
+    """
 
     def validate(value: Any) -> pint.Quantity:
+        try:
+            return _checked(value)
+        except QuantityError:
+            raise
+        except (pint.errors.PintError, TypeError, ValueError, ArithmeticError) as exc:
+            raise QuantityError(f"cannot use {value!r} as a {what}: {exc}") from None
+
+    def _checked(value: Any) -> pint.Quantity:
         if isinstance(value, pint.Quantity):
             q = value
             if str(q.dimensionality) not in dims:
                 raise QuantityError(f"expected a {what}, got {format_quantity(q)}")
         else:
             q = parse_quantity(value, dims)
-        # Bounds apply in ``unit`` only for the dimension it belongs to; a second allowed
-        # dimension (mass vs molar concentration) is checked for sign only.
-        same = str(q.dimensionality) == str(ureg().Quantity(1, unit).dimensionality)
-        m = q.m_as(unit) if same else q.magnitude
-        shown = format_quantity(q)
-        if gt is not None and not m > (gt if same else 0):
-            raise QuantityError(f"{shown} must be more than {_bound(gt, unit)}")
-        if ge is not None and not m >= (ge if same else 0):
-            raise QuantityError(f"{shown} must be at least {_bound(ge, unit)}")
-        if le is not None and same and not m <= le:
-            raise QuantityError(f"{shown} is more than the {le:g} {unit} allowed for a {what}")
+        # Bounds apply in ``unit`` for its own dimension and in ``alt_unit`` for a second
+        # allowed one (mass vs molar concentration).
+        same = str(q.dimensionality) == dims[0]
+        lo_gt, lo_ge, hi, in_unit = (gt, ge, le, unit) if same else alt
+        m = q.m_as(in_unit)
+        if lo_gt is not None and not m > lo_gt:
+            raise QuantityError(f"{format_quantity(q)} must be more than "
+                                f"{_bound(lo_gt, in_unit)}")
+        if lo_ge is not None and not m >= lo_ge:
+            raise QuantityError(f"{format_quantity(q)} must be at least "
+                                f"{_bound(lo_ge, in_unit)}")
+        if hi is not None and not m <= hi:
+            raise QuantityError(f"{format_quantity(q)} is more than the {_bound(hi, in_unit)} "
+                                f"allowed for a {what}")
         return q
 
     def get_schema(_source: Any, _handler: Any) -> core_schema.CoreSchema:
@@ -76,21 +91,29 @@ def quantity(
 
 
 def _bound(value: float, unit: str) -> str:
-    return "zero" if value == 0 else f"{value:g} {unit}"
+    """A limit in the unit a chemist would say it in (1e6 uL → '1 L')."""
+    if value == 0:
+        return "zero"
+    if 1e-3 <= abs(value) < 1e4:
+        return f"{value:g} {unit}"
+    q = ureg().Quantity(value, unit).to_compact()
+    return format_quantity(ureg().Quantity(float(f"{q.magnitude:.6g}"), q.units))
 
 
-Volume = quantity(VOLUME, unit="mL", gt=0, le=1000, what="volume", example="500 uL")
-NonNegativeVolume = quantity(VOLUME, unit="mL", ge=0, le=1000, what="volume", example="0 uL")
-MolarConcentration = quantity(MOLAR, unit="M", gt=0, le=10, what="molar concentration",
+Volume = quantity(VOLUME, unit="uL", ge=1, le=1e6, what="volume", example="500 uL")
+NonNegativeVolume = quantity(VOLUME, unit="uL", ge=0, le=1e6, what="volume", example="0 uL")
+MolarConcentration = quantity(MOLAR, unit="M", ge=1e-9, le=10, what="molar concentration",
                               example="0.05 M")
-ClusterConcentration = quantity(MOLAR, MASS_CONC, unit="M", gt=0, le=0.1,
-                                what="cluster concentration (molar or mass)", example="20 uM")
+ClusterConcentration = quantity(MOLAR, MASS_CONC, unit="uM", ge=0.001, le=1e5,
+                                what="cluster concentration (molar or mass)", example="20 uM",
+                                alt=(None, 1e-5, 1e3, "mg/mL"))
 StirRate = quantity(RATE, unit="rpm", gt=0, le=3000, what="stir rate", example="1000 rpm")
-Duration = quantity(TIME, unit="s", gt=0, le=7 * 24 * 3600, what="duration", example="5 min")
+Duration = quantity(TIME, unit="s", ge=1, le=7 * 24 * 3600, what="duration", example="5 min")
 Temperature = quantity(TEMPERATURE, unit="degC", ge=-40, le=150, what="temperature",
                        example="25 degC")
 Wavelength = quantity(LENGTH, unit="nm", ge=190, le=1100, what="wavelength", example="365 nm")
 WavelengthTolerance = quantity(LENGTH, unit="nm", gt=0, le=30, what="wavelength tolerance",
                                example="3 nm")
-ReagentAmount = quantity(VOLUME, AMOUNT, unit="mL", gt=0, le=1000,
-                         what="amount (volume or moles)", example="50 uL")
+ReagentAmount = quantity(VOLUME, AMOUNT, unit="uL", ge=0.1, le=1e6,
+                         what="amount (volume or moles)", example="50 uL",
+                         alt=(None, 1e-6, 1e3, "mmol"))

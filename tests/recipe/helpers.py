@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
 BASE: dict[str, Any] = {
     "name": "test recipe",
@@ -28,8 +28,4 @@ def recipe_yaml(**changes: Any) -> str:
             node.pop(leaf, None)
         else:
             node[leaf] = value
-    import io
-
-    buffer = io.StringIO()
-    YAML(typ="safe", pure=True).dump(data, buffer)
-    return buffer.getvalue()
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -135,4 +135,4 @@ def test_bands_default_from_the_knowledge_base_per_phase() -> None:
     bands = load_recipe_text(recipe_yaml()).recipe.monitoring.bands
     assert bands is not None
     assert [b.m_as("nm") for b in bands.nonpolar] == [365, 335]
-    assert [b.m_as("nm") for b in bands.polar][0] == 356
+    assert bands.polar[0].m_as("nm") == 356

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from ruamel.yaml import YAML
+import yaml
 
 from mscrobot.chemistry import CLUSTERS, SALTS
 from mscrobot.recipe import dump_recipe, load_recipe, load_recipe_text
@@ -39,7 +39,7 @@ def test_example_is_valid_and_round_trips(path: Path) -> None:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_schema_validates_example(path: Path) -> None:
-    data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     jsonschema.validate(data, recipe_schema(), cls=jsonschema.Draft202012Validator)
 
 

@@ -1,7 +1,8 @@
 """Golden tests: what `mscrobot recipe check` says about malformed recipes.
 
 Each file in ``malformed/`` has a ``.expected`` twin holding the exact stderr lines. To accept new
-output after a deliberate change: ``UPDATE_GOLDEN=1 uv run pytest tests/recipe/test_golden_errors.py``
+output after a deliberate change, run
+``UPDATE_GOLDEN=1 uv run pytest tests/recipe/test_golden_errors.py``
 and review the diff.
 """
 
