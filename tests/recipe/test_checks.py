@@ -136,3 +136,11 @@ def test_bands_default_from_the_knowledge_base_per_phase() -> None:
     assert bands is not None
     assert [b.m_as("nm") for b in bands.nonpolar] == [365, 335]
     assert bands.polar[0].m_as("nm") == 356
+
+
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029", "\x9b"])
+def test_line_separators_and_c1_controls_are_refused_in_text(char: str) -> None:
+    for field in ("name", "description"):
+        escaped = f'"x\\u{ord(char):04x}y"'  # written as an escape: YAML would fold a raw one
+        text = recipe_yaml(**{field: "PLACEHOLDER"}).replace("PLACEHOLDER", escaped)
+        assert any(field in e for e in errors(text)), field
