@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+# Small dense fits (band fitting) are far slower with a multi-threaded OpenBLAS on 2 cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile("dev", max_examples=100, deadline=None)

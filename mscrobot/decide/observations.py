@@ -1,0 +1,107 @@
+"""What the decision logic is given: analysed samples, tracked volumes, what was done so far.
+
+The engine builds one ``Observation`` per monitoring sample (both phases measured) and keeps the
+list; the rules are pure functions of that list, so a resumed run re-derives the same verdicts
+from its journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from mscrobot.recipe.models import AddSalt, Extend, Recipe, Stop
+from mscrobot.spectra.types import SampleAnalysis
+
+#: Sample flags that make a measurement unusable: it is refused, never read as progress.
+REFUSING_FLAGS = frozenset({"nonfinite", "shape_mismatch", "saturated", "low_signal",
+                            "no_solvent"})
+
+
+class Stage(StrEnum):
+    FORWARD = "forward"
+    BACK = "back"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One monitoring sample: both phases as analysed, with the volumes the engine tracks.
+
+    ``stirred_s`` is the stirring time of the stage so far; ``actions_taken`` lists the policy
+    actions already carried out in this stage ('extend', 'add_salt'), so the next stall goes one
+    rung further up the recipe's ladder.
+    """
+
+    stage: Stage
+    time_s: float
+    stirred_s: float
+    samples: Mapping[str, SampleAnalysis | None]
+    volumes_ul: Mapping[str, float]
+    actions_taken: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DecisionSettings:
+    """Recipe numbers the rules use (DESIGN.md §4), in plain floats."""
+
+    n_confirm: int
+    complete_fraction: float
+    mass_balance_tolerance: float
+    scatter_limit: float
+    stall_change: float
+    stall_samples: int
+    degraded_broadening: float
+    degraded_loss: float
+    band_tolerance_nm: float
+    max_stir_s: float
+    sampling_interval_s: float
+    ladder: tuple[tuple[str, int, float], ...]  # (action, times, seconds or uL)
+    back_n_confirm: int = 2
+    back_position_tolerance_nm: float = 3.0
+    back_min_recovery: float = 0.8
+    back_max_stir_s: float = 600.0
+    identity_fraction: float = 0.06
+    new_band_fraction: float = 0.06
+    red_tail_fraction: float = 0.04
+    max_resettles: int = 4
+    extra: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe) -> DecisionSettings:
+        th, mon = recipe.monitoring.thresholds, recipe.monitoring
+        ladder: list[tuple[str, int, float]] = []
+        for step in recipe.on_stall:
+            if isinstance(step, Extend):
+                ladder.append(("extend", step.times, float(step.by.m_as("s"))))
+            elif isinstance(step, AddSalt):
+                ladder.append(("add_salt", step.times, float(step.volume.m_as("uL"))))
+            elif isinstance(step, Stop):
+                ladder.append(("stop", 1, 0.0))
+        be = recipe.back_exchange
+        return cls(
+            n_confirm=mon.n_confirm,
+            complete_fraction=th.complete_fraction,
+            mass_balance_tolerance=th.mass_balance_tolerance,
+            scatter_limit=th.scatter_limit,
+            stall_change=th.stall_change,
+            stall_samples=th.stall_samples,
+            degraded_broadening=th.degraded_broadening,
+            degraded_loss=th.degraded_loss,
+            band_tolerance_nm=float(th.band_tolerance.m_as("nm")),
+            max_stir_s=float(recipe.exchange.max_time.m_as("s")),
+            sampling_interval_s=float(recipe.exchange.sampling_interval.m_as("s")),
+            ladder=tuple(ladder),
+            back_n_confirm=be.confirm.n_confirm,
+            back_position_tolerance_nm=float(be.confirm.position_tolerance.m_as("nm")),
+            back_min_recovery=be.confirm.min_recovery,
+            back_max_stir_s=float(be.max_time.m_as("s")),
+        )
+
+
+def refusal(sample: SampleAnalysis | None) -> str | None:
+    """Why a sample cannot be read at all, or None when it can."""
+    if sample is None:
+        return "no sample"
+    bad = sorted(sample.flags & REFUSING_FLAGS)
+    return ", ".join(bad) if bad else None

@@ -1,0 +1,339 @@
+"""Phase-transfer and back-exchange verdicts from the run's history (pure; DESIGN.md §4).
+
+Decisions are made on amounts (band height × tracked phase volume), not absorbances, relative to
+the run's own pre-exchange alkane sample. A sample that cannot be trusted — flagged by the
+analysis, scattering, or showing the other phase's bands — is ``ambiguous`` and never counts as
+progress. ``complete`` needs ``n_confirm`` consecutive trustworthy samples in which the alkane
+phase holds at most ``complete_fraction`` of its initial amount *and* the polar phase shows the
+shifted band with the amount mass balance predicts (absorptivity ratio fitted from the run).
+Degradation rules need two consecutive samples, so one odd spectrum cannot stop a run.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mscrobot.decide.observations import DecisionSettings, Observation, refusal
+from mscrobot.decide.verdicts import Action, State, Verdict, check_transition
+from mscrobot.spectra.types import SampleAnalysis
+
+NONPOLAR, POLAR = "nonpolar", "polar"
+#: A band counts as present above this many standard deviations and this fraction of H0.
+_SIGNIFICANT_SD, _SIGNIFICANT_FRACTION = 3.0, 0.02
+#: Absorptivity ratio polar/alkane accepted from the fit (outside: the fit is not trusted).
+_EPS_RANGE = (0.5, 2.0)
+#: Bands narrower than this fraction of H0 are not used to judge broadening.
+_WIDTH_MIN_FRACTION = 0.3
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The run's own pre-exchange alkane spectrum, the reference for every later judgement."""
+
+    height: float
+    amount: float
+    fwhm_nm: float
+    positions_nm: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One trustworthy observation turned into fractions of the initial amount."""
+
+    remaining: float  # alkane amount / initial alkane amount
+    remaining_sd: float
+    polar_raw: float  # polar amount / initial alkane amount, absorptivity ratio 1
+    issues: tuple[str, ...]  # degradation signs seen in this sample
+
+
+def baseline_of(obs: Observation) -> Baseline | None:
+    sample = obs.samples.get(NONPOLAR)
+    if refusal(sample) is not None or sample is None:
+        return None
+    band = sample.sets[NONPOLAR][0]
+    volume = obs.volumes_ul[NONPOLAR]
+    if not band.found or band.height <= 0:
+        return None
+    return Baseline(band.height, band.height * volume, band.fwhm_nm,
+                    tuple(b.position_nm for b in sample.sets[NONPOLAR]))
+
+
+def _trust(obs: Observation, base: Baseline, s: DecisionSettings) -> tuple[str, Action] | None:
+    """Why this observation cannot be read as progress (and what to do), or None."""
+    for phase, sample in obs.samples.items():
+        why = refusal(sample)
+        if why is not None:
+            action = Action.RESETTLE if "no_solvent" not in why else Action.RESAMPLE
+            return f"{phase} sample refused: {why}", action
+        assert sample is not None
+        if sample.scatter.at_band > s.scatter_limit:
+            return (f"{phase} sample scatters {sample.scatter.at_band:.3f} AU "
+                    f"(limit {s.scatter_limit}): droplets still settling", Action.RESETTLE)
+        other = POLAR if phase == NONPOLAR else NONPOLAR
+        intruder = sample.height(other)
+        if intruder > s.identity_fraction * base.height and _significant(sample, other, base):
+            where = ("droplets of the polar phase or a wrong sampling depth" if phase == NONPOLAR
+                     else "alkane dragged into the polar sample")
+            return (f"{phase} sample shows the {other} bands ({intruder:.3f} AU): {where}",
+                    Action.RESETTLE if phase == NONPOLAR else Action.RESAMPLE)
+    return None
+
+
+def _significant(sample: SampleAnalysis, band_set: str, base: Baseline) -> bool:
+    band = sample.sets[band_set][0]
+    return (band.found and band.height > _SIGNIFICANT_SD * max(band.height_sd, 1e-6)
+            and band.height > _SIGNIFICANT_FRACTION * base.height)
+
+
+def _read(obs: Observation, base: Baseline, s: DecisionSettings) -> Reading:
+    remaining = remaining_sd = polar_raw = 0.0
+    for phase, sample in obs.samples.items():
+        assert sample is not None
+        band = sample.sets[phase][0]
+        amount = max(band.height, 0.0) * obs.volumes_ul[phase] / base.amount
+        if phase == NONPOLAR:
+            remaining = amount
+            remaining_sd = band.height_sd * obs.volumes_ul[phase] / base.amount
+        else:
+            polar_raw = amount
+    return Reading(remaining, remaining_sd, polar_raw, degradation_signs(obs, base, s))
+
+
+def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings
+                      ) -> tuple[str, ...]:
+    """Signs of damaged clusters in one observation: a new band, a red tail, a broadened band.
+
+    Judged only where a phase holds enough clusters for its band shape to mean something.
+    """
+    issues: list[str] = []
+    for phase, sample in obs.samples.items():
+        if sample is None:
+            continue
+        band = sample.sets[phase][0]
+        if sample.extra_band_height > s.new_band_fraction * base.height:
+            issues.append(f"new band at {sample.extra_band_nm:.0f} nm in the {phase} sample "
+                          f"({sample.extra_band_height:.3f} AU)")
+        if band.height > _WIDTH_MIN_FRACTION * base.height:
+            if sample.red_tail > s.red_tail_fraction * base.height:
+                issues.append(f"red tail {sample.red_tail:.3f} AU in the {phase} sample")
+            if band.fwhm_nm > s.degraded_broadening * base.fwhm_nm:
+                issues.append(f"{phase} band {band.fwhm_nm:.1f} nm wide, "
+                              f"{band.fwhm_nm / base.fwhm_nm:.2f}x the pre-exchange width")
+    return tuple(issues)
+
+
+def _epsilon(readings: Sequence[Reading]) -> float | None:
+    """Polar/alkane absorptivity ratio from the run: polar amount per amount that left."""
+    ratios = [r.polar_raw / (1 - r.remaining) for r in readings if 1 - r.remaining > 0.3]
+    if not ratios:
+        return None
+    return statistics.median(ratios[:3])
+
+
+def _ladder(obs: Observation, s: DecisionSettings) -> tuple[Action, str]:
+    for action, times, _ in s.ladder:
+        if action == "stop":
+            break
+        if obs.actions_taken.count(action) < times:
+            return Action(action), f"policy: {action}"
+    return Action.STOP_FOR_OPERATOR, "policy: stop for the operator"
+
+
+def _granted_s(obs: Observation, s: DecisionSettings) -> float:
+    extend = [amount for action, _, amount in s.ladder if action == "extend"]
+    return s.max_stir_s + obs.actions_taken.count("extend") * (extend[0] if extend else 0.0)
+
+
+def judge_forward(history: Sequence[Observation], s: DecisionSettings,
+                  back_exchange: bool = True) -> Verdict:
+    """The verdict on the last observation of the forward stage."""
+    return judge_forward_all(history, s, back_exchange)[-1]
+
+
+def judge_forward_all(history: Sequence[Observation], s: DecisionSettings,
+                      back_exchange: bool = True) -> list[Verdict]:
+    """Verdicts for every observation in order; a pure function of the history, so a resumed
+    run re-derives exactly the verdicts it journaled."""
+    judge = ForwardJudge(s, back_exchange)
+    return [judge.feed(obs) for obs in history]
+
+
+class ForwardJudge:
+    """The forward-stage verdict state machine, fed one observation at a time."""
+
+    def __init__(self, s: DecisionSettings, back_exchange: bool = True) -> None:
+        self.s, self.back_exchange = s, back_exchange
+        self.state = State.NOT_STARTED
+        self.base: Baseline | None = None
+        self.readings: list[Reading] = []
+        self.since_action: list[Reading] = []
+        self.actions: tuple[str, ...] = ()
+        self.complete_streak = self.ambiguous_streak = 0
+        self.last: Verdict | None = None
+
+    def feed(self, obs: Observation) -> Verdict:
+        if self.last is not None and self.state in (State.COMPLETE, State.DEGRADED):
+            return self.last
+        if obs.actions_taken != self.actions:
+            self.since_action, self.actions = [], obs.actions_taken
+        verdict, reading, complete_sample = self._judge(obs)
+        check_transition(self.state, verdict.state)
+        self.state, self.last = verdict.state, verdict
+        self.ambiguous_streak = self.ambiguous_streak + 1 if reading is None else 0
+        if reading is not None:
+            self.readings.append(reading)
+            self.since_action.append(reading)
+            self.complete_streak = self.complete_streak + 1 if complete_sample else 0
+        return verdict
+
+    def _judge(self, obs: Observation) -> tuple[Verdict, Reading | None, bool]:
+        s = self.s
+        if self.base is None:
+            self.base = baseline_of(obs)
+            if self.base is None:
+                stop = self.ambiguous_streak + 1 > s.max_resettles
+                return Verdict(State.AMBIGUOUS,
+                               Action.STOP_FOR_OPERATOR if stop else Action.RESAMPLE,
+                               ("no readable cluster band in the pre-exchange alkane "
+                                "sample",)), None, False
+            b = self.base
+            return Verdict(State.NOT_STARTED, Action.CONTINUE,
+                           ("pre-exchange alkane spectrum recorded",),
+                           {"initial_height": b.height, "initial_fwhm_nm": b.fwhm_nm}
+                           ), None, False
+        base = self.base
+        distrust = _trust(obs, base, s)
+        if distrust is not None:
+            why, action = distrust
+            if self.ambiguous_streak + 1 > s.max_resettles:
+                action = Action.STOP_FOR_OPERATOR
+                why += f"; {self.ambiguous_streak + 1} unreadable samples in a row"
+            return Verdict(State.AMBIGUOUS, action, (why,)), None, False
+        r = _read(obs, base, s)
+        eps = _epsilon([*self.readings, r])
+        polar = r.polar_raw / _clip_eps(eps)
+        total = r.remaining + polar
+        numbers = {"remaining": r.remaining, "remaining_sd": r.remaining_sd, "polar": polar,
+                   "polar_raw": r.polar_raw, "total": total, "epsilon_ratio": _clip_eps(eps)}
+        previous = self.readings[-1] if self.readings else None
+        if r.issues and previous is not None and previous.issues:
+            return Verdict(State.DEGRADED, Action.STOP_FOR_OPERATOR, r.issues, numbers), r, False
+        if previous is not None and self._lost(r, eps) and self._lost(previous, eps):
+            return Verdict(State.DEGRADED, Action.STOP_FOR_OPERATOR,
+                           (f"absorbance lost without scatter: {total:.0%} of the clusters "
+                            "accounted for",), numbers), r, False
+        if (r.remaining + 2.0 * r.remaining_sd <= s.complete_fraction
+                and polar >= (1 - s.mass_balance_tolerance) * (1 - r.remaining)
+                and r.polar_raw >= 0.5):
+            confirmations = self.complete_streak + 1
+            if confirmations >= s.n_confirm:
+                action = Action.START_BACK_EXCHANGE if self.back_exchange else Action.FINISH
+                return Verdict(State.COMPLETE, action,
+                               (f"alkane holds {r.remaining:.1%} of its clusters and the polar "
+                                f"phase {polar:.0%}, on {confirmations} samples in a row",),
+                               numbers), r, True
+            return Verdict(State.IN_PROGRESS, Action.CONTINUE,
+                           (f"alkane holds {r.remaining:.1%}: confirming "
+                            f"({confirmations}/{s.n_confirm})",), numbers), r, True
+        if obs.stirred_s >= _granted_s(obs, s) - 1e-6:
+            action, why = _ladder(obs, s)
+            return Verdict(State.STALLED, action,
+                           (f"stirred {obs.stirred_s / 60:.0f} min without completing; {why}",),
+                           numbers), r, False
+        window = [*self.since_action, r][-s.stall_samples:]
+        change = window[0].remaining - window[-1].remaining
+        if len(window) >= s.stall_samples and r.remaining > 0.05 and change < s.stall_change:
+            action, why = _ladder(obs, s)
+            numbers["change"] = change
+            return Verdict(State.STALLED, action,
+                           (f"alkane amount moved {change:.1%} over {len(window)} samples with "
+                            f"{r.remaining:.0%} left; {why}",), numbers), r, False
+        return Verdict(State.IN_PROGRESS, Action.CONTINUE,
+                       (f"alkane holds {r.remaining:.0%}, polar phase {polar:.0%}",),
+                       numbers), r, False
+
+    def _lost(self, r: Reading, eps: float | None) -> bool:
+        """Clusters missing from both phases (no scatter: trustworthy samples only)."""
+        if eps is not None and eps < _EPS_RANGE[0] and r.remaining < 0.7:
+            return True  # the alkane empties but the polar phase shows (almost) nothing
+        return r.remaining + r.polar_raw / _clip_eps(eps) < 1 - self.s.degraded_loss
+
+
+def _clip_eps(eps: float | None) -> float:
+    return 1.0 if eps is None else min(max(eps, _EPS_RANGE[0]), _EPS_RANGE[1])
+
+
+def judge_back(forward: Sequence[Observation], back: Sequence[Observation],
+               s: DecisionSettings) -> Verdict:
+    """The verdict on the last back-exchange observation, against the pre-exchange spectrum."""
+    return judge_back_all(forward, back, s)[-1]
+
+
+def judge_back_all(forward: Sequence[Observation], back: Sequence[Observation],
+                   s: DecisionSettings) -> list[Verdict]:
+    base = baseline_of(forward[0]) if forward else None
+    last_forward = judge_forward_all(forward, s)[-1] if forward else None
+    verdicts: list[Verdict] = []
+    if base is None or last_forward is None or last_forward.state != State.COMPLETE:
+        return [Verdict(State.AMBIGUOUS, Action.STOP_FOR_OPERATOR,
+                        ("back-exchange needs a confirmed forward exchange",))] * max(len(back), 1)
+    polar_before = last_forward.numbers.get("polar", 1.0)
+    streak = streak_ambiguous = 0
+    state = State.NOT_STARTED
+    prev_issues: tuple[str, ...] = ()
+    for obs in back:
+        if state in (State.COMPLETE, State.DEGRADED):
+            verdicts.append(verdicts[-1])
+            continue
+        verdict, reading = _judge_back_one(obs, base, polar_before, s, streak,
+                                           streak_ambiguous, prev_issues)
+        check_transition(state, verdict.state)
+        state = verdict.state
+        verdicts.append(verdict)
+        streak_ambiguous = streak_ambiguous + 1 if reading is None else 0
+        if reading is not None:
+            streak = streak + 1 if verdict.numbers.get("_complete_sample") else 0
+            prev_issues = reading.issues
+    return [Verdict(v.state, v.action, v.reasons,
+                    {k: n for k, n in v.numbers.items() if not k.startswith("_")})
+            for v in verdicts]
+
+
+def _judge_back_one(obs: Observation, base: Baseline, polar_before: float,
+                    s: DecisionSettings, streak: int, streak_ambiguous: int,
+                    prev_issues: tuple[str, ...]) -> tuple[Verdict, Reading | None]:
+    distrust = _trust(obs, base, s)
+    if distrust is not None:
+        why, action = distrust
+        if streak_ambiguous + 1 > s.max_resettles:
+            action = Action.STOP_FOR_OPERATOR
+        return Verdict(State.AMBIGUOUS, action, (why,)), None
+    r = _read(obs, base, s)
+    sample = obs.samples[NONPOLAR]
+    assert sample is not None
+    recovery = r.remaining / max(polar_before, 1e-9)
+    shifts = [abs(b.position_nm - p) for b, p in zip(sample.sets[NONPOLAR], base.positions_nm,
+                                                       strict=False) if b.found]
+    worst = max(shifts) if shifts else math.inf
+    numbers = {"recovery": recovery, "position_shift_nm": worst, "remaining": r.remaining,
+               "polar_raw": r.polar_raw}
+    if r.issues and prev_issues:
+        return Verdict(State.DEGRADED, Action.STOP_FOR_OPERATOR, r.issues, numbers), r
+    if recovery >= s.back_min_recovery and worst <= s.back_position_tolerance_nm:
+        numbers["_complete_sample"] = 1.0
+        if streak + 1 >= s.back_n_confirm:
+            return Verdict(State.COMPLETE, Action.FINISH,
+                           (f"{recovery:.0%} back in the alkane phase, bands within "
+                            f"{worst:.1f} nm of the pre-exchange spectrum",), numbers), r
+        return Verdict(State.IN_PROGRESS, Action.CONTINUE,
+                       (f"{recovery:.0%} back: confirming ({streak + 1}/{s.back_n_confirm})",),
+                       numbers), r
+    if obs.stirred_s >= s.back_max_stir_s - 1e-6:
+        return Verdict(State.STALLED, Action.STOP_FOR_OPERATOR,
+                       (f"only {recovery:.0%} back after {obs.stirred_s / 60:.0f} min",),
+                       numbers), r
+    return Verdict(State.IN_PROGRESS, Action.CONTINUE, (f"{recovery:.0%} back so far",),
+                   numbers), r

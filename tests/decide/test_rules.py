@@ -1,0 +1,146 @@
+"""Verdict rules on exact inputs: each rule can fire, and each guard holds (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mscrobot.decide.observations import DecisionSettings, Stage
+from mscrobot.decide.rules import judge_back, judge_forward, judge_forward_all
+from mscrobot.decide.verdicts import (
+    Action,
+    IllegalTransitionError,
+    State,
+    check_transition,
+)
+from mscrobot.recipe import load_recipe
+from tests.decide.synthetic import H0, analysis, obs
+
+SETTINGS = DecisionSettings.from_recipe(load_recipe("recipes/cds34-zncl2.yaml").recipe)
+
+
+def run(*observations):
+    return judge_forward_all(list(observations), SETTINGS)
+
+
+def test_pre_exchange_sample_starts_the_run() -> None:
+    (v,) = run(obs(1.0, 0.0, 0))
+    assert (v.state, v.action) == (State.NOT_STARTED, Action.CONTINUE)
+
+
+def test_transfer_in_progress_then_complete_after_n_confirm() -> None:
+    vs = run(obs(1.0, 0.0, 0), obs(0.5, 0.48, 2), obs(0.03, 0.95, 4), obs(0.01, 0.97, 6))
+    assert [v.state for v in vs] == [State.NOT_STARTED, State.IN_PROGRESS, State.IN_PROGRESS,
+                                     State.COMPLETE]
+    assert vs[-1].action == Action.START_BACK_EXCHANGE
+    assert vs[-1].numbers["remaining"] == pytest.approx(0.01)
+
+
+def test_amounts_not_absorbances_volume_changes_count() -> None:
+    # same absorbance in the alkane, but half its volume was sampled away: half the amount
+    vs = run(obs(1.0, 0.0, 0), obs(0.5, 0.5, 2, v_h=750.0))
+    assert vs[-1].numbers["remaining"] == pytest.approx(0.5)
+
+
+def test_colourless_alkane_without_a_polar_band_is_not_complete() -> None:
+    # clusters vanished from hexane but never showed up in DMF: loss, not transfer
+    vs = run(obs(1.0, 0.0, 0), obs(0.4, 0.1, 2), obs(0.02, 0.1, 4), obs(0.01, 0.1, 6))
+    assert State.COMPLETE not in [v.state for v in vs]
+    assert vs[-1].state == State.DEGRADED
+
+
+def test_droplets_in_the_alkane_sample_are_ambiguous_never_progress() -> None:
+    droplets = analysis(nonpolar=0.0, polar=0.2)
+    vs = run(obs(1.0, 0.0, 0), obs(0.0, 0.9, 2, hexane=droplets),
+             obs(0.0, 0.9, 2, hexane=droplets))
+    assert [v.state for v in vs[1:]] == [State.AMBIGUOUS, State.AMBIGUOUS]
+    assert vs[1].action == Action.RESETTLE
+
+
+def test_alkane_dragged_into_the_polar_sample_is_ambiguous() -> None:
+    dragged = analysis(nonpolar=0.1, polar=0.3)
+    v = run(obs(1.0, 0.0, 0), obs(0.02, 0.9, 2, dmf=dragged))[-1]
+    assert v.state == State.AMBIGUOUS and "dragged" in v.reasons[0]
+
+
+@pytest.mark.parametrize("flag", ["no_solvent", "saturated", "low_signal", "nonfinite"])
+def test_flagged_samples_are_refused(flag: str) -> None:
+    bad = analysis(nonpolar=0.0, flags=frozenset({flag}))
+    vs = run(obs(1.0, 0.0, 0), obs(0.0, 1.0, 2, hexane=bad), obs(0.0, 1.0, 4, hexane=bad))
+    assert all(v.state == State.AMBIGUOUS for v in vs[1:])
+
+
+def test_scatter_above_the_limit_means_resettle_not_stir() -> None:
+    cloudy = analysis(nonpolar=0.0, scatter=0.2)
+    v = run(obs(1.0, 0.0, 0), obs(0.0, 1.0, 2, hexane=cloudy))[-1]
+    assert (v.state, v.action) == (State.AMBIGUOUS, Action.RESETTLE)
+
+
+def test_persistent_ambiguity_stops_for_the_operator() -> None:
+    cloudy = analysis(nonpolar=0.0, scatter=0.2)
+    vs = run(obs(1.0, 0.0, 0), *[obs(0.0, 1.0, 2, hexane=cloudy)] * 6)
+    assert vs[-1].action == Action.STOP_FOR_OPERATOR
+    assert vs[-1].state == State.AMBIGUOUS
+
+
+def test_ambiguous_sample_between_confirmations_does_not_count() -> None:
+    cloudy = analysis(nonpolar=0.0, scatter=0.2)
+    vs = run(obs(1.0, 0.0, 0), obs(0.02, 0.97, 2), obs(0.0, 0.97, 4, hexane=cloudy),
+             obs(0.01, 0.98, 6))
+    assert [v.state for v in vs[1:]] == [State.IN_PROGRESS, State.AMBIGUOUS, State.COMPLETE]
+
+
+def test_stall_walks_up_the_policy_ladder() -> None:
+    hist = [obs(1.0, 0.0, 0), obs(0.5, 0.5, 2), obs(0.35, 0.65, 4), obs(0.34, 0.66, 6),
+            obs(0.34, 0.66, 8)]
+    v = judge_forward(hist, SETTINGS)
+    assert (v.state, v.action) == (State.STALLED, Action.EXTEND)
+    hist += [obs(0.34, 0.66, 10, actions=("extend",)), obs(0.34, 0.66, 12, actions=("extend",)),
+             obs(0.34, 0.66, 14, actions=("extend",))]
+    v = judge_forward(hist, SETTINGS)
+    assert (v.state, v.action) == (State.STALLED, Action.STOP_FOR_OPERATOR)
+
+
+def test_time_cap_without_completion_is_stalled() -> None:
+    hist = [obs(1.0, 0.0, 0), obs(0.6, 0.4, 10), obs(0.4, 0.6, 20), obs(0.2, 0.8, 30)]
+    assert judge_forward(hist, SETTINGS).state == State.STALLED
+
+
+def test_new_band_twice_is_degraded_once_is_not() -> None:
+    odd = analysis(polar=H0 * 0.5, extra=0.05)
+    vs = run(obs(1.0, 0.0, 0), obs(0.5, 0.5, 2, dmf=odd))
+    assert vs[-1].state == State.IN_PROGRESS
+    vs = run(obs(1.0, 0.0, 0), obs(0.5, 0.5, 2, dmf=odd), obs(0.3, 0.7, 4, dmf=odd))
+    assert vs[-1].state == State.DEGRADED
+
+
+def test_broadened_band_twice_is_degraded() -> None:
+    wide = analysis(polar=H0 * 0.7, fwhm=12.0 * 1.6)
+    vs = run(obs(1.0, 0.0, 0), obs(0.3, 0.7, 2, dmf=wide), obs(0.2, 0.8, 4, dmf=wide))
+    assert vs[-1].state == State.DEGRADED
+
+
+def test_complete_and_degraded_are_terminal() -> None:
+    check_transition(State.IN_PROGRESS, State.COMPLETE)
+    with pytest.raises(IllegalTransitionError):
+        check_transition(State.COMPLETE, State.IN_PROGRESS)
+    with pytest.raises(IllegalTransitionError):
+        check_transition(State.DEGRADED, State.COMPLETE)
+    vs = run(obs(1.0, 0.0, 0), obs(0.02, 0.97, 2), obs(0.01, 0.98, 4), obs(0.9, 0.1, 6))
+    assert vs[-1].state == State.COMPLETE
+
+
+def test_back_exchange_confirmed_against_the_runs_own_spectrum() -> None:
+    forward = [obs(1.0, 0.0, 0), obs(0.02, 0.97, 2), obs(0.01, 0.98, 4)]
+    back_ok = [obs(0.95, 0.02, 2, stage=Stage.BACK), obs(0.96, 0.01, 4, stage=Stage.BACK)]
+    v = judge_back(forward, back_ok, SETTINGS)
+    assert (v.state, v.action) == (State.COMPLETE, Action.FINISH)
+    shifted = analysis(nonpolar=H0 * 0.95, shift=5.0)
+    back_bad = [obs(0.95, 0.02, 2, stage=Stage.BACK, hexane=shifted),
+                obs(0.95, 0.02, 4, stage=Stage.BACK, hexane=shifted)]
+    assert judge_back(forward, back_bad, SETTINGS).state != State.COMPLETE
+
+
+def test_back_exchange_needs_a_confirmed_forward_stage() -> None:
+    forward = [obs(1.0, 0.0, 0), obs(0.5, 0.5, 2)]
+    v = judge_back(forward, [obs(0.9, 0.0, 2, stage=Stage.BACK)], SETTINGS)
+    assert v.action == Action.STOP_FOR_OPERATOR
