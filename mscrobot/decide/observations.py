@@ -28,6 +28,8 @@ class Stage(StrEnum):
 class Observation:
     """One monitoring sample: both phases as analysed, with the volumes the engine tracks.
 
+    ``volumes_ul`` are the tracked phase volumes after this observation's samples were drawn;
+    ``removed_ul`` the volume each of its samples took (the clusters in it leave the vial).
     ``stirred_s`` is the stirring time of the stage so far; ``actions_taken`` lists the policy
     actions already carried out in this stage ('extend', 'add_salt'), so the next stall goes one
     rung further up the recipe's ladder.
@@ -39,6 +41,7 @@ class Observation:
     samples: Mapping[str, SampleAnalysis | None]
     volumes_ul: Mapping[str, float]
     actions_taken: tuple[str, ...] = ()
+    removed_ul: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,9 @@ class DecisionSettings:
     back_position_tolerance_nm: float = 3.0
     back_min_recovery: float = 0.8
     back_max_stir_s: float = 600.0
-    identity_fraction: float = 0.06
-    new_band_fraction: float = 0.06
-    red_tail_fraction: float = 0.04
+    identity_fraction: float = 0.03
+    new_band_fraction: float = 0.04
+    red_tail_fraction: float = 0.025
     max_resettles: int = 4
     extra: Mapping[str, float] = field(default_factory=dict)
 

@@ -25,6 +25,8 @@ NONPOLAR, POLAR = "nonpolar", "polar"
 _SIGNIFICANT_SD, _SIGNIFICANT_FRACTION = 3.0, 0.02
 #: Absorptivity ratio polar/alkane accepted from the fit (outside: the fit is not trusted).
 _EPS_RANGE = (0.5, 2.0)
+#: An other-phase band this much wider than the pre-exchange band is damage, not intrusion.
+_INTRUDER_BROAD = 1.25
 #: Bands narrower than this fraction of H0 are not used to judge broadening.
 _WIDTH_MIN_FRACTION = 0.3
 
@@ -43,10 +45,21 @@ class Baseline:
 class Reading:
     """One trustworthy observation turned into fractions of the initial amount."""
 
-    remaining: float  # alkane amount / initial alkane amount
+    remaining: float  # alkane amount in the vial / initial alkane amount
     remaining_sd: float
-    polar_raw: float  # polar amount / initial alkane amount, absorptivity ratio 1
+    polar_raw: float  # polar amount in the vial / initial alkane amount, absorptivity ratio 1
     issues: tuple[str, ...]  # degradation signs seen in this sample
+    removed: float = 0.0  # alkane amount taken out by samples so far / initial
+    removed_polar_raw: float = 0.0  # polar amount taken out by samples so far / initial
+
+    def in_vial(self, eps: float) -> float:
+        """Clusters still in the vial, as a fraction of the initial amount (samples removed)."""
+        return max(1.0 - self.removed - self.removed_polar_raw / eps, 1e-9)
+
+    def fractions(self, eps: float) -> tuple[float, float]:
+        """(alkane, polar) shares of the clusters in the vial: sum to 1 without losses."""
+        whole = self.in_vial(eps)
+        return self.remaining / whole, self.polar_raw / eps / whole
 
 
 def baseline_of(obs: Observation) -> Baseline | None:
@@ -74,12 +87,20 @@ def _trust(obs: Observation, base: Baseline, s: DecisionSettings) -> tuple[str, 
                     f"(limit {s.scatter_limit}): droplets still settling", Action.RESETTLE)
         other = POLAR if phase == NONPOLAR else NONPOLAR
         intruder = sample.height(other)
-        if intruder > s.identity_fraction * base.height and _significant(sample, other, base):
+        if (intruder > s.identity_fraction * base.height and _significant(sample, other, base)
+                and not _broad(sample, other, base)):
             where = ("droplets of the polar phase or a wrong sampling depth" if phase == NONPOLAR
                      else "alkane dragged into the polar sample")
             return (f"{phase} sample shows the {other} bands ({intruder:.3f} AU): {where}",
                     Action.RESETTLE if phase == NONPOLAR else Action.RESAMPLE)
     return None
+
+
+def _broad(sample: SampleAnalysis, band_set: str, base: Baseline) -> bool:
+    """A band clearly wider than the clusters' own: damaged material (broadened bands, a red
+    tail) fitted at the other phase's position, not the other phase itself. The fit holds
+    widths near the expected one, so a 3x broader species comes out only ~1.4x wide."""
+    return sample.sets[band_set][0].fwhm_nm > _INTRUDER_BROAD * base.fwhm_nm
 
 
 def _significant(sample: SampleAnalysis, band_set: str, base: Baseline) -> bool:
@@ -88,7 +109,8 @@ def _significant(sample: SampleAnalysis, band_set: str, base: Baseline) -> bool:
             and band.height > _SIGNIFICANT_FRACTION * base.height)
 
 
-def _read(obs: Observation, base: Baseline, s: DecisionSettings) -> Reading:
+def _read(obs: Observation, base: Baseline, s: DecisionSettings,
+          removed: tuple[float, float] = (0.0, 0.0)) -> Reading:
     remaining = remaining_sd = polar_raw = 0.0
     for phase, sample in obs.samples.items():
         assert sample is not None
@@ -99,7 +121,8 @@ def _read(obs: Observation, base: Baseline, s: DecisionSettings) -> Reading:
             remaining_sd = band.height_sd * obs.volumes_ul[phase] / base.amount
         else:
             polar_raw = amount
-    return Reading(remaining, remaining_sd, polar_raw, degradation_signs(obs, base, s))
+    return Reading(remaining, remaining_sd, polar_raw, degradation_signs(obs, base, s),
+                   removed[0] / base.amount, removed[1] / base.amount)
 
 
 def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings
@@ -113,6 +136,12 @@ def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings
         if sample is None:
             continue
         band = sample.sets[phase][0]
+        other = POLAR if phase == NONPOLAR else NONPOLAR
+        if _significant(sample, other, base) and _broad(sample, other, base) and (
+                sample.height(other) > s.new_band_fraction * base.height):
+            issues.append(f"broad absorption under the {phase} band "
+                          f"({sample.sets[other][0].fwhm_nm:.0f} nm wide, "
+                          f"{sample.height(other):.3f} AU)")
         if sample.extra_band_height > s.new_band_fraction * base.height:
             issues.append(f"new band at {sample.extra_band_nm:.0f} nm in the {phase} sample "
                           f"({sample.extra_band_height:.3f} AU)")
@@ -127,10 +156,12 @@ def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings
 
 def _epsilon(readings: Sequence[Reading]) -> float | None:
     """Polar/alkane absorptivity ratio from the run: polar amount per amount that left."""
-    ratios = [r.polar_raw / (1 - r.remaining) for r in readings if 1 - r.remaining > 0.3]
+    ratios = [(r.polar_raw + r.removed_polar_raw) / (1 - r.remaining - r.removed)
+              for r in readings if 1 - r.remaining - r.removed > 0.3]
     if not ratios:
         return None
-    return statistics.median(ratios[:3])
+    # the earliest samples: least exposed to any loss that a later fall in total should reveal
+    return statistics.median(ratios[:2])
 
 
 def _ladder(obs: Observation, s: DecisionSettings) -> tuple[Action, str]:
@@ -173,12 +204,15 @@ class ForwardJudge:
         self.actions: tuple[str, ...] = ()
         self.complete_streak = self.ambiguous_streak = 0
         self.last: Verdict | None = None
+        self.removed = {NONPOLAR: 0.0, POLAR: 0.0}  # band height x volume taken by samples
+        self.heights = {NONPOLAR: 0.0, POLAR: 0.0}  # last trustworthy band height per phase
 
     def feed(self, obs: Observation) -> Verdict:
         if self.last is not None and self.state in (State.COMPLETE, State.DEGRADED):
             return self.last
         if obs.actions_taken != self.actions:
             self.since_action, self.actions = [], obs.actions_taken
+        self._count_removed(obs)
         verdict, reading, complete_sample = self._judge(obs)
         check_transition(self.state, verdict.state)
         self.state, self.last = verdict.state, verdict
@@ -188,6 +222,13 @@ class ForwardJudge:
             self.since_action.append(reading)
             self.complete_streak = self.complete_streak + 1 if complete_sample else 0
         return verdict
+
+    def _count_removed(self, obs: Observation) -> None:
+        """Clusters leave in every sample taken, trustworthy or not: amounts, not absorbances."""
+        for phase, sample in obs.samples.items():
+            if sample is not None and refusal(sample) is None:
+                self.heights[phase] = max(sample.sets[phase][0].height, 0.0)
+            self.removed[phase] += self.heights[phase] * obs.removed_ul.get(phase, 0.0)
 
     def _judge(self, obs: Observation) -> tuple[Verdict, Reading | None, bool]:
         s = self.s
@@ -212,31 +253,38 @@ class ForwardJudge:
                 action = Action.STOP_FOR_OPERATOR
                 why += f"; {self.ambiguous_streak + 1} unreadable samples in a row"
             return Verdict(State.AMBIGUOUS, action, (why,)), None, False
-        r = _read(obs, base, s)
+        r = _read(obs, base, s, (self.removed[NONPOLAR], self.removed[POLAR]))
         eps = _epsilon([*self.readings, r])
-        polar = r.polar_raw / _clip_eps(eps)
-        total = r.remaining + polar
-        numbers = {"remaining": r.remaining, "remaining_sd": r.remaining_sd, "polar": polar,
-                   "polar_raw": r.polar_raw, "total": total, "epsilon_ratio": _clip_eps(eps)}
+        remaining, polar = r.fractions(_clip_eps(eps))
+        total = remaining + polar
+        numbers = {"remaining": remaining, "remaining_sd": r.remaining_sd / r.in_vial(
+                       _clip_eps(eps)), "polar": polar, "polar_raw": r.polar_raw,
+                   "total": total, "epsilon_ratio": _clip_eps(eps),
+                   "removed_by_samples": r.removed + r.removed_polar_raw / _clip_eps(eps)}
         previous = self.readings[-1] if self.readings else None
         if r.issues and previous is not None and previous.issues:
             return Verdict(State.DEGRADED, Action.STOP_FOR_OPERATOR, r.issues, numbers), r, False
-        if previous is not None and self._lost(r, eps) and self._lost(previous, eps):
+        lost_now = self._lost(r, eps, self.readings)
+        if lost_now and previous is not None and self._lost(previous, eps, self.readings[:-1]):
             return Verdict(State.DEGRADED, Action.STOP_FOR_OPERATOR,
                            (f"absorbance lost without scatter: {total:.0%} of the clusters "
                             "accounted for",), numbers), r, False
-        if (r.remaining + 2.0 * r.remaining_sd <= s.complete_fraction
-                and polar >= (1 - s.mass_balance_tolerance) * (1 - r.remaining)
-                and r.polar_raw >= 0.5):
+        clean = not r.issues and not lost_now
+        sd = numbers["remaining_sd"]
+        if (clean and remaining + 2.0 * sd <= s.complete_fraction
+                and polar >= (1 - s.mass_balance_tolerance) * (1 - remaining)
+                and r.polar_raw / r.in_vial(_clip_eps(eps)) >= 0.5):
             confirmations = self.complete_streak + 1
             if confirmations >= s.n_confirm:
                 action = Action.START_BACK_EXCHANGE if self.back_exchange else Action.FINISH
                 return Verdict(State.COMPLETE, action,
-                               (f"alkane holds {r.remaining:.1%} of its clusters and the polar "
+                               (f"alkane holds {remaining:.1%} of the clusters and the polar "
                                 f"phase {polar:.0%}, on {confirmations} samples in a row",),
                                numbers), r, True
-            return Verdict(State.IN_PROGRESS, Action.CONTINUE,
-                           (f"alkane holds {r.remaining:.1%}: confirming "
+            # confirm with a fresh, independent sample now: more stirring cannot undo a
+            # finished transfer, and the confirmation guards against a bad read, not chemistry
+            return Verdict(State.IN_PROGRESS, Action.RESAMPLE,
+                           (f"alkane holds {remaining:.1%}: confirming with a fresh sample "
                             f"({confirmations}/{s.n_confirm})",), numbers), r, True
         if obs.stirred_s >= _granted_s(obs, s) - 1e-6:
             action, why = _ladder(obs, s)
@@ -244,22 +292,31 @@ class ForwardJudge:
                            (f"stirred {obs.stirred_s / 60:.0f} min without completing; {why}",),
                            numbers), r, False
         window = [*self.since_action, r][-s.stall_samples:]
-        change = window[0].remaining - window[-1].remaining
-        if len(window) >= s.stall_samples and r.remaining > 0.05 and change < s.stall_change:
+        shares = [w.fractions(_clip_eps(eps))[0] for w in window]
+        change = shares[0] - shares[-1]
+        if len(window) >= s.stall_samples and remaining > 0.05 and change < s.stall_change:
             action, why = _ladder(obs, s)
             numbers["change"] = change
             return Verdict(State.STALLED, action,
-                           (f"alkane amount moved {change:.1%} over {len(window)} samples with "
-                            f"{r.remaining:.0%} left; {why}",), numbers), r, False
+                           (f"alkane share moved {change:.1%} over {len(window)} samples with "
+                            f"{remaining:.0%} left; {why}",), numbers), r, False
         return Verdict(State.IN_PROGRESS, Action.CONTINUE,
-                       (f"alkane holds {r.remaining:.0%}, polar phase {polar:.0%}",),
+                       (f"alkane holds {remaining:.0%}, polar phase {polar:.0%}",),
                        numbers), r, False
 
-    def _lost(self, r: Reading, eps: float | None) -> bool:
-        """Clusters missing from both phases (no scatter: trustworthy samples only)."""
+    def _lost(self, r: Reading, eps: float | None, before: Sequence[Reading]) -> bool:
+        """Clusters missing from both phases (trustworthy samples only, so not scatter).
+
+        Judged two ways, so a biased absorptivity fit can hide neither: the total against the
+        best total seen earlier in the run (a fall), and the alkane emptying while the polar
+        phase shows far less than any plausible absorptivity ratio allows.
+        """
         if eps is not None and eps < _EPS_RANGE[0] and r.remaining < 0.7:
-            return True  # the alkane empties but the polar phase shows (almost) nothing
-        return r.remaining + r.polar_raw / _clip_eps(eps) < 1 - self.s.degraded_loss
+            return True
+        e = _clip_eps(eps)
+        total = sum(r.fractions(e))
+        best = max((sum(b.fractions(e)) for b in before), default=1.0)
+        return total < min(best, 1.0) - self.s.degraded_loss
 
 
 def _clip_eps(eps: float | None) -> float:

@@ -38,7 +38,8 @@ TERMINAL = frozenset({State.COMPLETE, State.DEGRADED})
 TRANSITIONS: Mapping[State, frozenset[State]] = {
     State.NOT_STARTED: frozenset(State),
     State.IN_PROGRESS: frozenset(State) - {State.NOT_STARTED},
-    State.AMBIGUOUS: frozenset(State) - {State.NOT_STARTED},
+    # an unreadable pre-exchange sample is ambiguous; once a readable one comes, not started
+    State.AMBIGUOUS: frozenset(State),
     State.STALLED: frozenset(State) - {State.NOT_STARTED},
     State.COMPLETE: frozenset({State.COMPLETE}),
     State.DEGRADED: frozenset({State.DEGRADED}),

@@ -187,7 +187,7 @@ class Thresholds(Model):
     stall_samples: int = Field(3, ge=2, le=20, description="samples the stall rule looks back")
     degraded_broadening: float = Field(1.5, gt=1, le=5, description="band width ratio to the "
                                                                     "initial that means damage")
-    degraded_loss: Fraction = Field(0.3, description="fraction of clusters lost without "
+    degraded_loss: Fraction = Field(0.06, description="fraction of clusters lost without "
                                                      "scatter that means damage")
     band_tolerance: WavelengthTolerance = Field("3 nm", description="band position tolerance")
 

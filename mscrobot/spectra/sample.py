@@ -22,13 +22,7 @@ from mscrobot.spectra.bands import (
     fit_bands,
     noise_sd,
 )
-from mscrobot.spectra.correction import (
-    FIT_FAILED,
-    INTEGRATION_MISMATCH,
-    NO_SOLVENT,
-    absorbance_from_counts,
-    read_flags,
-)
+from mscrobot.spectra.correction import FIT_FAILED, NO_SOLVENT, to_absorbance
 from mscrobot.spectra.inputs import (
     check_band_sets,
     check_positive,
@@ -128,7 +122,7 @@ def analyse_sample(
     flags 'no_solvent'). Returns a flagged analysis for bad reads; raises SpectrumError for
     input that cannot be analysed at all (mismatched axes or lengths, empty windows).
     """
-    wl, counts = check_spectra(sample=sample, dark=dark, reference=reference)
+    wl, _ = check_spectra(sample=sample, dark=dark, reference=reference)
     fwhm_nm = check_positive(fwhm_nm, "fwhm_nm")
     win = check_window(window, "window")
     swin = check_window(scatter_window, "scatter_window")
@@ -138,16 +132,9 @@ def analyse_sample(
     s_sl = window_slice(wl, swin, "scatter_window")
     expected, set_index = unique_positions(sets)
 
-    s, d, r = counts["sample"], counts["dark"], counts["reference"]
-    a = absorbance_from_counts(s, d, r, float(reference.integration_ms)
-                               / float(sample.integration_ms))
     span = (min(win[0], swin[0]), max(win[1], swin[1]))
-    flags = read_flags(wl, s, d, r, a, window=span, sample_full_scale=float(sample.full_scale),
-                       reference_full_scale=float(reference.full_scale))
-    t_dark = float(dark.integration_ms)
-    if not (np.isclose(t_dark, float(sample.integration_ms))
-            and np.isclose(t_dark, float(reference.integration_ms))):
-        flags.add(INTEGRATION_MISMATCH)
+    a, read = to_absorbance(sample, dark, reference, window=span)
+    flags = set(read)
 
     wl_w, a_w = wl[w_sl], a[w_sl]
     ok_w = np.isfinite(a_w)

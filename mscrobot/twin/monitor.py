@@ -116,7 +116,9 @@ class MonitorLoop:
         samples = {p: self.sample(p) for p in self.recipe.monitoring.phases}
         evaporated = _NOMINAL.evaporation_ul_per_min * 20.0 / 60.0 * len(samples)
         self.tracked["nonpolar"] -= evaporated
-        return Observation(stage, self.t, stirred_s, samples, dict(self.tracked), actions)
+        volume = float(self.recipe.monitoring.sample_volume.m_as("uL"))
+        return Observation(stage, self.t, stirred_s, samples, dict(self.tracked), actions,
+                           {p: volume for p in samples})
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -147,7 +149,7 @@ class MonitorLoop:
             if action in (Action.STOP_FOR_OPERATOR, Action.FINISH, Action.START_BACK_EXCHANGE):
                 break
             if action == Action.RESAMPLE:
-                self.wait(10.0)
+                self.wait(30.0)
             elif action == Action.RESETTLE:
                 self.wait(settle)
             else:

@@ -18,12 +18,12 @@ DegradationMode = Literal["broadening", "red_tail", "new_band", "loss"]
 #: Forward transfer rate constants (1/s) at 1000 rpm and 25 °C; t95 ≈ 3/k (assumed: the paper
 #: says only "a short time"; acetate and In3+ taken slower as weaker/other Lewis acids).
 SALT_RATE_PER_S: dict[str, Fact[float]] = {
-    "ZnCl2": assumed(1 / 150, "t95 ~ 7.5 min at 1000 rpm"),
-    "Zn(NO3)2": assumed(1 / 170, "t95 ~ 8.5 min"),
-    "Zn(OTf)2": assumed(1 / 130, "t95 ~ 6.5 min"),
-    "Zn(OAc)2": assumed(1 / 240, "t95 ~ 12 min"),
-    "InCl3": assumed(1 / 300, "t95 ~ 15 min; In3+ exchange not shown in the paper"),
-    "In(NO3)3": assumed(1 / 300, "t95 ~ 15 min; In3+ exchange not shown in the paper"),
+    "ZnCl2": assumed(1 / 100, "t95 ~ 5 min at 1000 rpm"),
+    "Zn(NO3)2": assumed(1 / 110, "t95 ~ 5.5 min"),
+    "Zn(OTf)2": assumed(1 / 90, "t95 ~ 4.5 min"),
+    "Zn(OAc)2": assumed(1 / 160, "t95 ~ 8 min"),
+    "InCl3": assumed(1 / 200, "t95 ~ 10 min; In3+ exchange not shown in the paper"),
+    "In(NO3)3": assumed(1 / 200, "t95 ~ 10 min; In3+ exchange not shown in the paper"),
 }
 
 
@@ -59,7 +59,7 @@ class TwinParams:
     degradation_rate_per_s: float = 0.0
     degradation_onset_s: float = 0.0
     # sampling and flow cell (assumed)
-    carry_over: float = 0.01
+    carry_over: float = 0.002
     drag_fraction: float = 0.0
     interface_sample_probability: float = 0.0
     air_probability: float = 0.0
