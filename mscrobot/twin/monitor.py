@@ -161,8 +161,9 @@ class MonitorLoop:
                     self.vial.add_salt_solution(volume, float(
                         self.recipe.salt.concentration.m_as("M")), self.t)
                     self.tracked["polar"] += volume
-                self.stir(rpm, interval)
-                stirred += interval
+                stir_s = verdict.numbers.get("next_stir_s", interval)
+                self.stir(rpm, stir_s)
+                stirred += stir_s
                 self.wait(settle)
             obs = self.observe(Stage.FORWARD, stirred, actions)
             verdict = judge.feed(obs)
