@@ -161,7 +161,9 @@ class Exchange(Model):
     stir_rate: StirRate = Field("1000 rpm", description="'vigorous stirring' in the paper")
     temperature: Temperature = Field("25 degC", description="room temperature in the paper")
     max_time: Duration = Field("30 min", description="stop stirring and decide by then")
-    sampling_interval: Duration = Field("2 min", description="stirring between samples")
+    sampling_interval: Duration = Field("2 min", description="stirring between samples (up "
+                                        "to 3x when the run's own rate predicts completion "
+                                        "further away)")
     settle_time: Duration = Field("1 min", description="stirring off before sampling, so the "
                                                        "phases separate")
 
