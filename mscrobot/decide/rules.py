@@ -360,7 +360,9 @@ def judge_back_all(forward: Sequence[Observation], back: Sequence[Observation],
     if base is None or last_forward is None or last_forward.state != State.COMPLETE:
         return [Verdict(State.AMBIGUOUS, Action.STOP_FOR_OPERATOR,
                         ("back-exchange needs a confirmed forward exchange",))] * max(len(back), 1)
-    polar_before = last_forward.numbers.get("polar", 1.0)
+    # clusters in the polar phase when OLA went in, as a fraction of the initial amount
+    numbers = last_forward.numbers
+    polar_before = numbers.get("polar_raw", 1.0) / numbers.get("epsilon_ratio", 1.0)
     streak = streak_ambiguous = 0
     state = State.NOT_STARTED
     prev_issues: tuple[str, ...] = ()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mscrobot.chemistry import SOLVENTS
+from mscrobot.chemistry import OLEYLAMINE, SOLVENTS
 from mscrobot.decide.observations import DecisionSettings, Observation, Stage
 from mscrobot.decide.rules import ForwardJudge, judge_back
 from mscrobot.decide.verdicts import Action, State, Verdict
@@ -182,8 +182,6 @@ class MonitorLoop:
         fresh = float(be.hexane_volume.m_as("uL"))
         ola = be.ola
         if ola.check("[length] ** 3"):
-            from mscrobot.chemistry import OLEYLAMINE
-
             grams = float(ola.m_as("mL")) * OLEYLAMINE.density_g_per_ml.value
             nmol = grams / OLEYLAMINE.molar_mass_g_per_mol.value * 1e9
         else:
