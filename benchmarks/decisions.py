@@ -19,24 +19,19 @@ import json
 import math
 import platform
 import statistics
-import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from mscrobot.decide.verdicts import State  # noqa: E402
-from mscrobot.recipe import Recipe, load_recipe_text  # noqa: E402
-from mscrobot.twin.monitor import MonitorRun, run_monitoring  # noqa: E402
-from mscrobot.twin.optics import Instrument  # noqa: E402
-from mscrobot.twin.params import TwinParams  # noqa: E402
+from mscrobot.decide.verdicts import State
+from mscrobot.recipe import Recipe, load_recipe_text
+from mscrobot.twin.monitor import MonitorRun, run_monitoring
+from mscrobot.twin.optics import Instrument
+from mscrobot.twin.params import TwinParams
 
 CLASSES = ("clean", "subthreshold", "slow_stirring", "slow_settling", "degradation",
            "lamp_drift", "saturation", "high_noise", "sampling_faults")

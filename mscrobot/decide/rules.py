@@ -354,8 +354,14 @@ def judge_back(forward: Sequence[Observation], back: Sequence[Observation],
 
 def judge_back_all(forward: Sequence[Observation], back: Sequence[Observation],
                    s: DecisionSettings) -> list[Verdict]:
-    base = baseline_of(forward[0]) if forward else None
-    last_forward = judge_forward_all(forward, s)[-1] if forward else None
+    """Back-exchange verdicts, confirmed against the forward stage's own baseline: bands back
+    within the tolerance of the pre-exchange positions and the clusters the polar phase held
+    when OLA went in recovered in the alkane (samples taken since are not yet counted out)."""
+    judge = ForwardJudge(s)
+    last_forward = None
+    for obs in forward:
+        last_forward = judge.feed(obs)
+    base = judge.base  # the first readable pre-exchange sample, as the forward stage used
     verdicts: list[Verdict] = []
     if base is None or last_forward is None or last_forward.state != State.COMPLETE:
         return [Verdict(State.AMBIGUOUS, Action.STOP_FOR_OPERATOR,

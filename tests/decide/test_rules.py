@@ -144,3 +144,25 @@ def test_back_exchange_needs_a_confirmed_forward_stage() -> None:
     forward = [obs(1.0, 0.0, 0), obs(0.5, 0.5, 2)]
     v = judge_back(forward, [obs(0.9, 0.0, 2, stage=Stage.BACK)], SETTINGS)
     assert v.action == Action.STOP_FOR_OPERATOR
+
+
+def test_clusters_taken_by_samples_are_counted_out_of_the_mass_balance() -> None:
+    # every sample takes 150 uL (10 %) of each phase, so 90 % of the clusters stay each time:
+    # in-vial amounts fall to 0.81 and 0.729 of the initial, and the balance still holds
+    from dataclasses import replace
+
+    hist = [obs(1.0, 0.0, 0), obs(0.405, 0.405, 2), obs(0.2 * 0.729, 0.8 * 0.729, 4)]
+    hist = [replace(o, removed_ul={"nonpolar": 150.0, "polar": 150.0}) for o in hist]
+    v = run(*hist)[-1]
+    assert v.numbers["removed_by_samples"] > 0.1
+    assert v.numbers["total"] == pytest.approx(1.0, abs=0.01)
+    assert v.numbers["remaining"] == pytest.approx(0.2, abs=0.01)
+    assert v.state == State.IN_PROGRESS
+
+
+def test_slow_transfer_stirs_longer_before_the_next_sample() -> None:
+    slow = run(obs(1.0, 0.0, 0), obs(0.8, 0.2, 2))[-1]
+    fast = run(obs(1.0, 0.0, 0), obs(0.2, 0.8, 2))[-1]
+    interval = SETTINGS.sampling_interval_s
+    assert slow.numbers["next_stir_s"] == pytest.approx(3 * interval)
+    assert fast.numbers["next_stir_s"] == pytest.approx(interval)
