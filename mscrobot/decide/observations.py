@@ -7,6 +7,7 @@ from its journal.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -107,4 +108,12 @@ def refusal(sample: SampleAnalysis | None) -> str | None:
     if sample is None:
         return "no sample"
     bad = sorted(sample.flags & REFUSING_FLAGS)
-    return ", ".join(bad) if bad else None
+    if bad:
+        return ", ".join(bad)
+    numbers = [sample.scatter.at_band, sample.red_tail, sample.extra_band_height, sample.offset]
+    for bands in sample.sets.values():
+        numbers.extend(x for b in bands for x in (b.height, b.height_sd, b.fwhm_nm,
+                                                   b.position_nm))
+    if not all(math.isfinite(x) for x in numbers) or set(sample.sets) != {"nonpolar", "polar"}:
+        return "unreadable analysis (non-finite numbers or missing band sets)"
+    return None

@@ -64,7 +64,7 @@ class Reading:
 
 def baseline_of(obs: Observation) -> Baseline | None:
     sample = obs.samples.get(NONPOLAR)
-    if refusal(sample) is not None or sample is None:
+    if refusal(sample) is not None or sample is None or _bad_volumes(obs) is not None:
         return None
     band = sample.sets[NONPOLAR][0]
     volume = obs.volumes_ul[NONPOLAR]
@@ -74,8 +74,18 @@ def baseline_of(obs: Observation) -> Baseline | None:
                     tuple(b.position_nm for b in sample.sets[NONPOLAR]))
 
 
+def _bad_volumes(obs: Observation) -> str | None:
+    volumes = [obs.volumes_ul.get(p, math.nan) for p in obs.samples]
+    if all(math.isfinite(v) and v > 0 for v in volumes):
+        return None
+    return f"tracked volumes {volumes} are not positive numbers"
+
+
 def _trust(obs: Observation, base: Baseline, s: DecisionSettings) -> tuple[str, Action] | None:
     """Why this observation cannot be read as progress (and what to do), or None."""
+    bad = _bad_volumes(obs)
+    if bad is not None:
+        return bad, Action.STOP_FOR_OPERATOR
     for phase, sample in obs.samples.items():
         why = refusal(sample)
         if why is not None:
