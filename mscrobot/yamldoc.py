@@ -107,11 +107,9 @@ class Document:
         line, col = self.value_marks.get(path, (1, 1))
         return line, col, _dotted((*path, *absent)), bool(absent)
 
-    def problem(self, loc: Location, message: str, severity: Severity = "error",
-                *, at_key: bool = False) -> Problem:
+    def problem(self, loc: Location, message: str, severity: Severity = "error") -> Problem:
+        """A problem placed at ``loc`` (the nearest enclosing value present in the data)."""
         line, col, shown, _ = self.locate(loc)
-        if at_key and loc in self.key_marks:
-            line, col = self.key_marks[loc]
         return Problem(self.source, line, col, shown, message, severity)
 
 

@@ -68,8 +68,10 @@ class SampleAnalysis:
     ``sets`` maps a band-set name ('nonpolar', 'polar': the cluster's band positions in each
     phase) to the bands fitted at those positions; both sets are fitted in every sample so a
     DMF-position band in a hexane sample is seen. ``flags`` name anything that makes the sample
-    untrustworthy: 'nonfinite', 'shape_mismatch', 'saturated', 'low_signal', 'no_solvent'
-    (air or rinse in the cell: flat offset, no solvent signature).
+    untrustworthy: 'nonfinite', 'saturated', 'low_signal', 'no_solvent' (air or rinse in the
+    cell: flat offset, no solvent signature), 'integration_mismatch' (dark read at another
+    integration time) and 'fit_failed' (band fit did not converge). Mismatched axes or lengths
+    raise ``SpectrumError`` instead.
     """
 
     sets: Mapping[str, tuple[BandEstimate, ...]]
