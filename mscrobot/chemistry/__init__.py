@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from mscrobot.chemistry.clusters import CLUSTERS, PAPER_LOADING_NOTE, Cluster, shifted_by_energy
+from mscrobot.chemistry.clusters import CLUSTERS, Cluster, shifted_by_energy
 from mscrobot.chemistry.facts import SOURCES, Fact, Source
 from mscrobot.chemistry.reagents import OLEYLAMINE, Reagent
 from mscrobot.chemistry.salts import SALTS, Salt, SaltAbsorption
@@ -18,7 +18,6 @@ from mscrobot.chemistry.solvents import SOLVENTS, Solvent
 __all__ = [
     "CLUSTERS",
     "OLEYLAMINE",
-    "PAPER_LOADING_NOTE",
     "SALTS",
     "SOLVENTS",
     "SOURCES",

@@ -103,11 +103,3 @@ CLUSTERS: dict[str, Cluster] = {
         ),
     )
 }
-
-#: Minimum equivalents of metal per cluster below which transfer is expected to stall. The paper
-#: reports what ends up bound (~7.5 Zn per (CdS)34), not a dose threshold; the twin models the
-#: transfer extent as a plateau that rises with equivalents (assumed).
-PAPER_LOADING_NOTE = (
-    "the paper measured ~7.5 Zn bound per (CdS)34 cluster after ZnCl2 exchange; "
-    "less metal than that per cluster is expected to leave a partial, stalled transfer (assumed)"
-)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mscrobot.chemistry.facts import Fact, handbook, literature, paper
+from mscrobot.chemistry.facts import Fact, handbook
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,3 @@ OLEYLAMINE = Reagent(
     "L-type ligand; the paper shows it pulling clusters back into hexane at once. Technical OLA "
     "tints hexane in the near UV (literature): blank hexane + OLA before confirming.",
 )
-
-OLA_BACK_EXCHANGE_IS_FAST = paper(True, "'immediate reverse exchange' from DMF to hexane")
-OLA_TINT = literature("technical-grade OLA absorbs in the near UV", "measure a hexane + OLA blank")

@@ -69,7 +69,6 @@ class DecisionSettings:
     new_band_fraction: float = 0.04
     red_tail_fraction: float = 0.025
     max_resettles: int = 4
-    extra: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_recipe(cls, recipe: Recipe) -> DecisionSettings:

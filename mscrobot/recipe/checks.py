@@ -126,11 +126,9 @@ def _timing(r: Recipe) -> list[Finding]:
 def samples_per_phase(r: Recipe) -> int:
     """Most monitoring samples one phase can give: forward stage with every extension, blanks
     excluded, plus the back-exchange confirmations."""
-    stir = r.exchange.max_time + sum(
-        (a.by * a.times for a in r.on_stall if isinstance(a, Extend)),
-        start=0 * r.exchange.max_time,
-    )
-    forward = 1 + math.ceil(float(stir / r.exchange.sampling_interval))
+    stir_s = float(r.exchange.max_time.m_as("s")) + sum(
+        float(a.by.m_as("s")) * a.times for a in r.on_stall if isinstance(a, Extend))
+    forward = 1 + math.ceil(stir_s / float(r.exchange.sampling_interval.m_as("s")))
     back = 0
     if r.back_exchange.enabled:
         back = 1 + math.ceil(float(r.back_exchange.max_time / r.back_exchange.stir_time))

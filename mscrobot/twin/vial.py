@@ -283,7 +283,7 @@ class VialTwin:
 
 @dataclass
 class FlowCell:
-    """A shared flow cell keeps a little of the last sample (carry-over) unless rinsed."""
+    """A shared flow cell keeps a little of the last sample in the next one (carry-over)."""
 
     carry_over: float
     last: CellContents | None = field(default=None)
@@ -295,6 +295,3 @@ class FlowCell:
             loaded = CellContents(**{**loaded.__dict__, "solvent": contents.solvent})
         self.last = contents
         return loaded
-
-    def rinse(self) -> None:
-        self.last = None
