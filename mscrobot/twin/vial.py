@@ -140,6 +140,22 @@ class VialTwin:
         self.advance(t)
         self.state.v_h += volume_ul
 
+    def return_sample(self, phase: str, contents: CellContents, volume_ul: float,
+                      t: float) -> None:
+        """Put a measured sample back into its phase (a recipe's ``return_samples``)."""
+        self.advance(t)
+        s = self.state
+        nmol = volume_ul * 1e-3  # nmol per µM of concentration in this volume
+        if phase == "nonpolar":
+            s.v_h += volume_ul
+            s.h += (contents.c_nonpolar + contents.c_polar) * nmol
+            s.g_h += (contents.c_degraded_nonpolar + contents.c_degraded_polar) * nmol
+        else:
+            s.v_d += volume_ul
+            s.d += (contents.c_nonpolar + contents.c_polar) * nmol
+            s.g_d += (contents.c_degraded_nonpolar + contents.c_degraded_polar) * nmol
+            s.metal_nmol += contents.salt_molar * volume_ul * 1e3 * self.salt.metal_per_formula
+
     # --- time ------------------------------------------------------------------------------
 
     def advance(self, t: float) -> None:

@@ -1,0 +1,251 @@
+"""The run journal: one SQLite file per run, the only record a resumed run trusts.
+
+WAL with ``synchronous=FULL`` survives power loss, not only a killed process. A device step's
+intent is committed before the device is touched and its outcome after; a pure step (a verdict)
+is committed once with its outcome. Spectra and verdicts are stored with the step that made
+them. Step outcomes are kept exactly (spectra as float64 bytes), so replaying them into the plan
+reproduces every analysis and verdict bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mscrobot.engine.crashpoints import crashpoint
+from mscrobot.procedure.steps import Outcome, Step
+from mscrobot.spectra.types import Spectrum
+
+SCHEMA_VERSION = 1
+JOURNAL_NAME = "journal.sqlite"
+
+_SCHEMA = """
+create table if not exists meta (key text primary key, value text not null);
+create table if not exists states (
+    seq integer primary key autoincrement, state text not null, wall text not null,
+    lab_t real, reason text not null default '');
+create table if not exists steps (
+    n integer primary key, kind text not null, params text not null, idempotent integer not null,
+    status text not null,  -- intent | done | failed
+    started_t real, deadline_t real, intent_wall text,
+    ended_t real, outcome text, error text, attempts integer not null default 0, ended_wall text);
+create table if not exists spectra (
+    id integer primary key autoincrement, step integer not null references steps(n),
+    role text not null, phase text, integration_ms real not null, scans integer not null,
+    full_scale real not null, wavelengths blob not null, counts blob not null, meta text);
+create index if not exists spectra_step on spectra(step);
+create table if not exists verdicts (
+    step integer primary key references steps(n), stage text not null, state text not null,
+    action text not null, reasons text not null, numbers text not null, lab_t real);
+create table if not exists operator (
+    step integer primary key, answer text not null, wall text not null, note text);
+"""
+
+
+def _wall() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+@dataclass
+class StepRecord:
+    n: int
+    kind: str
+    params: dict[str, Any]
+    idempotent: bool
+    status: str
+    started_t: float | None
+    deadline_t: float | None
+    ended_t: float | None
+    outcome: dict[str, Any] | None
+    error: str | None
+    attempts: int
+
+
+class Journal:
+    """Read and append a run's journal. Every public write is one committed transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("pragma journal_mode=wal")
+        self.db.execute("pragma synchronous=full")
+        self.db.execute("pragma foreign_keys=on")
+        self.db.executescript(_SCHEMA)
+        self._held: tuple[int, Step, Outcome, bool] | None = None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One durable transaction, carrying any outcome held back by ``outcome(later=True)``."""
+        crashpoint()
+        self.db.execute("begin immediate")
+        try:
+            if self._held is not None:
+                self._write_outcome(*self._held)
+                self._held = None
+            yield self.db
+        except BaseException:
+            self.db.execute("rollback")
+            raise
+        self.db.execute("commit")
+        crashpoint()
+
+    def flush(self) -> None:
+        """Commit an outcome held back, if any."""
+        if self._held is not None:
+            with self._tx():
+                pass
+
+    # --- run-level ------------------------------------------------------------------------
+
+    def init(self, meta: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.executemany("insert or replace into meta values (?, ?)",
+                           [(k, json.dumps(v)) for k, v in
+                            {**meta, "schema_version": SCHEMA_VERSION}.items()])
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.db.execute("select key, value from meta")}
+
+    def set_state(self, state: str, lab_t: float | None, reason: str = "") -> None:
+        with self._tx() as db:
+            db.execute("insert into states (state, wall, lab_t, reason) values (?, ?, ?, ?)",
+                       (state, _wall(), lab_t, reason))
+
+    def state(self) -> tuple[str, str] | None:
+        row = self.db.execute("select state, reason from states order by seq desc limit 1"
+                              ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def states(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("select state, wall, lab_t, reason from states order by seq")
+        return [dict(zip(("state", "wall", "lab_t", "reason"), r, strict=True)) for r in rows]
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def intent(self, n: int, step: Step, started_t: float, deadline_t: float | None) -> None:
+        with self._tx() as db:
+            db.execute("insert into steps (n, kind, params, idempotent, status, started_t, "
+                       "deadline_t, intent_wall) values (?, ?, ?, ?, 'intent', ?, ?, ?)",
+                       (n, step.kind, json.dumps(step.params()), int(step.idempotent),
+                        started_t, deadline_t, _wall()))
+
+    def attempt(self, n: int) -> None:
+        with self._tx() as db:
+            db.execute("update steps set attempts = attempts + 1 where n = ?", (n,))
+
+    def outcome(self, n: int, step: Step, outcome: Outcome, *, pure: bool = False,
+                later: bool = False) -> None:
+        """Record what step ``n`` did (pure steps: the intent and outcome in one go).
+
+        ``later`` holds the record back to be committed in the same transaction as the next
+        write (the next step's intent): one fsync instead of two per step. Nothing is touched
+        in between, and a crash before that commit looks exactly like a crash before this
+        outcome was written, which resume already handles."""
+        if later:
+            self.flush()
+            self._held = (n, step, outcome, pure)
+            return
+        with self._tx():
+            self._write_outcome(n, step, outcome, pure)
+
+    def _write_outcome(self, n: int, step: Step, outcome: Outcome, pure: bool) -> None:
+        db = self.db
+        if pure:
+            db.execute("insert into steps (n, kind, params, idempotent, status, started_t, "
+                       "intent_wall) values (?, ?, ?, ?, 'intent', ?, ?)",
+                       (n, step.kind, json.dumps(step.params()), int(step.idempotent),
+                        outcome.t, _wall()))
+        db.execute("update steps set status = 'done', ended_t = ?, outcome = ?, "
+                   "ended_wall = ? where n = ?",
+                   (outcome.t, json.dumps(outcome.data), _wall(), n))
+        for sp in outcome.spectra:
+            db.execute(
+                "insert into spectra (step, role, phase, integration_ms, scans, full_scale,"
+                " wavelengths, counts, meta) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (n, sp.meta.get("kind", ""), sp.meta.get("phase"), sp.integration_ms,
+                 sp.scans_averaged, sp.full_scale,
+                 np.asarray(sp.wavelengths_nm, "<f8").tobytes(),
+                 np.asarray(sp.counts, "<f8").tobytes(), json.dumps(dict(sp.meta))))
+        p = step.params()
+        if step.kind == "decide":
+            db.execute("insert into verdicts values (?, ?, ?, ?, ?, ?, ?)",
+                       (n, p["stage"], p["state"], p["action"], json.dumps(p["reasons"]),
+                        json.dumps(dict(p["numbers"])), outcome.t))
+
+    def fail(self, n: int, error: str, lab_t: float | None) -> None:
+        with self._tx() as db:
+            db.execute("update steps set status = 'failed', error = ?, ended_t = ?, "
+                       "ended_wall = ? where n = ?", (error, lab_t, _wall(), n))
+
+    def forget_failure(self, n: int) -> None:
+        """A failed step is tried again on resume (after the operator fixed the fault)."""
+        with self._tx() as db:
+            db.execute("update steps set status = 'intent', error = null where n = ? and "
+                       "status = 'failed'", (n,))
+
+    def step(self, n: int) -> StepRecord | None:
+        row = self.db.execute(
+            "select n, kind, params, idempotent, status, started_t, deadline_t, ended_t, "
+            "outcome, error, attempts from steps where n = ?", (n,)).fetchone()
+        return None if row is None else _record(row)
+
+    def steps(self) -> list[StepRecord]:
+        rows = self.db.execute(
+            "select n, kind, params, idempotent, status, started_t, deadline_t, ended_t, "
+            "outcome, error, attempts from steps order by n")
+        return [_record(r) for r in rows]
+
+    def recorded_outcome(self, rec: StepRecord) -> Outcome:
+        assert rec.outcome is not None and rec.ended_t is not None
+        return Outcome(rec.ended_t, rec.outcome, tuple(self.spectra(rec.n)))
+
+    def spectra(self, step: int | None = None) -> list[Spectrum]:
+        q = ("select step, role, phase, integration_ms, scans, full_scale, wavelengths, counts, "
+             "meta from spectra")
+        rows = (self.db.execute(q + " where step = ? order by id", (step,)) if step is not None
+                else self.db.execute(q + " order by id"))
+        out = []
+        for st, role, phase, integ, scans, fs, wl, counts, meta in rows:
+            m = json.loads(meta) if meta else {}
+            m.update(kind=role, phase=phase, step=st)
+            out.append(Spectrum(np.frombuffer(wl, "<f8").copy(),
+                                np.frombuffer(counts, "<f8").copy(), integ, scans, fs, m))
+        return out
+
+    def verdicts(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("select step, stage, state, action, reasons, numbers, lab_t "
+                               "from verdicts order by step")
+        return [{"step": s, "stage": st, "state": v, "action": a, "reasons": json.loads(r),
+                 "numbers": json.loads(nu), "lab_t": t} for s, st, v, a, r, nu, t in rows]
+
+    # --- the operator -------------------------------------------------------------------------
+
+    def answer(self, n: int, answer: str, note: str = "") -> None:
+        with self._tx() as db:
+            db.execute("insert or replace into operator values (?, ?, ?, ?)",
+                       (n, answer, _wall(), note))
+
+    def operator_answer(self, n: int) -> str | None:
+        row = self.db.execute("select answer from operator where step = ?", (n,)).fetchone()
+        return None if row is None else row[0]
+
+    def answers(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("select step, answer, wall, note from operator order by step")
+        return [{"step": s, "answer": a, "wall": w, "note": n} for s, a, w, n in rows]
+
+
+def _record(row: tuple[Any, ...]) -> StepRecord:
+    n, kind, params, idem, status, st, dl, et, outcome, error, attempts = row
+    return StepRecord(n, kind, json.loads(params), bool(idem), status, st, dl, et,
+                      None if outcome is None else json.loads(outcome), error, attempts)

@@ -1,0 +1,259 @@
+"""The engine: executes a plan's steps on a lab, journaling each one. The only code with effects.
+
+Resume works like a bluesky RunEngine rewinding to its last checkpoint: a fresh plan is built
+from the journaled recipe and fed the journaled outcomes step by step (no device is touched);
+each replayed step must equal the recorded one, else the run refuses to go on. At the first step
+without an outcome the engine decides: an idempotent step (a wait, a read, a stirrer setting) runs
+again; a non-idempotent one (a dispense, a sample draw) is re-run only if the device says it did
+not happen, recorded as done if the device says it did, and otherwise the run stops for the
+operator (``mscrobot runs resolve``).
+
+Errors: ``TransientDeviceError`` is retried (3 attempts, each journaled); a ``DeviceFaultError`` or
+``LabRefusalError`` is never retried: the run stops safely (stirrer off) and is marked failed with the
+step and the device's message.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mscrobot.engine.journal import Journal, StepRecord
+from mscrobot.engine.states import RunState, check_move
+from mscrobot.lab.protocols import DeviceError, DeviceFaultError, Lab, TransientDeviceError
+from mscrobot.procedure.plan import ExchangePlan, PlanResult
+from mscrobot.procedure.steps import (
+    AskOperator,
+    Decide,
+    Discard,
+    Dispense,
+    Measure,
+    Outcome,
+    Sample,
+    Step,
+    Stir,
+    StopStir,
+    Transfer,
+    Wait,
+)
+
+MAX_ATTEMPTS = 3
+SPEED_TOLERANCE = 0.05
+
+
+class EngineError(Exception):
+    """The run cannot go on for a reason that is not a device's (a changed plan, a bad journal)."""
+
+
+@dataclass
+class Event:
+    """What the engine tells whoever watches (the CLI's progress display)."""
+
+    kind: str  # step | replayed | verdict | state
+    n: int
+    step: Step | None = None
+    outcome: Outcome | None = None
+    lab_t: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class RunEnd:
+    state: RunState
+    reason: str
+    lab_t: float
+    steps: int
+    result: PlanResult | None = None
+    pending: dict[str, Any] | None = None  # the operator's question, when awaiting one
+    replayed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _OperatorNeededError(Exception):
+    def __init__(self, n: int, question: str, choices: tuple[str, ...]) -> None:
+        super().__init__(question)
+        self.pending = {"step": n, "question": question, "choices": list(choices)}
+
+
+class Engine:
+    """Runs one recipe's plan on one lab, with one journal."""
+
+    def __init__(self, journal: Journal, lab: Lab, plan: ExchangePlan, run_id: str,
+                 on_event: Callable[[Event], None] | None = None,
+                 stop_requested: threading.Event | None = None) -> None:
+        self.journal, self.lab, self.plan, self.run_id = journal, lab, plan, run_id
+        self.on_event = on_event or (lambda e: None)
+        self.stop_requested = stop_requested or threading.Event()
+        current = journal.state()
+        self.state = RunState(current[0]) if current else RunState.CREATED
+
+    # --- state ------------------------------------------------------------------------------
+
+    def _move(self, to: RunState, reason: str = "") -> None:
+        check_move(self.state, to)
+        self.state = to
+        self.journal.set_state(str(to), self.lab.clock.now(), reason)
+        self.on_event(Event("state", 0, lab_t=self.lab.clock.now(), message=f"{to} {reason}"))
+
+    def _safe_stop(self) -> str:
+        """Stirrer off; liquid handling steps are atomic, so nothing is left half-done."""
+        try:
+            self.lab.stirrer.set_speed(0.0)
+            return ""
+        except DeviceError as e:
+            return f"; could not stop the stirrer: {e}"
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> RunEnd:
+        self._move(RunState.RUNNING, "resumed" if self.journal.steps() else "started")
+        gen = self.plan.steps()
+        n, replayed = 0, 0
+        try:
+            step = next(gen)
+            while True:
+                n += 1
+                rec = self.journal.step(n)
+                if rec is not None and rec.status == "done":
+                    self._check_same(rec, step)
+                    outcome = self.journal.recorded_outcome(rec)
+                    replayed += 1
+                else:
+                    if self.stop_requested.is_set():
+                        reason = self._safe_stop()
+                        self._move(RunState.STOPPED, "stopped by the operator (Ctrl-C)" + reason)
+                        return RunEnd(self.state, "stopped by the operator" + reason,
+                                      self.lab.clock.now(), n - 1, replayed=replayed)
+                    if rec is not None:
+                        self._check_same(rec, step)
+                    outcome = self._execute(n, step, rec)
+                    self.on_event(Event("step", n, step, outcome, outcome.t))
+                step = gen.send(outcome)
+        except StopIteration as stop:
+            result: PlanResult = stop.value
+            reason = self._safe_stop()
+            self._move(RunState.COMPLETED, result.end + reason)
+            return RunEnd(self.state, result.end, self.lab.clock.now(), n, result,
+                          replayed=replayed)
+        except _OperatorNeededError as ask:
+            reason = self._safe_stop()
+            self._move(RunState.AWAITING_OPERATOR, str(ask) + reason)
+            return RunEnd(self.state, str(ask), self.lab.clock.now(), n, pending=ask.pending,
+                          replayed=replayed)
+        except DeviceError as e:
+            msg = f"step {n} ({step.describe()}): {type(e).__name__}: {e}"
+            self.journal.fail(n, msg, self.lab.clock.now())
+            reason = self._safe_stop()
+            self._move(RunState.FAILED, msg + reason)
+            return RunEnd(self.state, msg + reason, self.lab.clock.now(), n, replayed=replayed)
+
+    def _check_same(self, rec: StepRecord, step: Step) -> None:
+        now = json.loads(json.dumps(step.params()))
+        if rec.kind != step.kind or rec.params != now:
+            raise EngineError(
+                f"journal step {rec.n} was '{rec.kind}' {rec.params} but the plan now asks "
+                f"'{step.kind}' {now}: the code changed since this run started, so it cannot "
+                "be resumed safely")
+
+    # --- one step -------------------------------------------------------------------------------
+
+    def _execute(self, n: int, step: Step, rec: StepRecord | None) -> Outcome:
+        clock = self.lab.clock
+        if isinstance(step, AskOperator):
+            return self._ask(n, step, rec)
+        if not step.touches_device:
+            outcome = Outcome(clock.now(), {})
+            self.journal.outcome(n, step, outcome, pure=True, later=True)
+            if isinstance(step, Decide):
+                self.on_event(Event("verdict", n, step, outcome, outcome.t))
+            return outcome
+        if rec is None:
+            deadline = clock.now() + step.seconds if isinstance(step, Wait) else None
+            self.journal.intent(n, step, clock.now(), deadline)
+            rec = self.journal.step(n)
+            assert rec is not None
+        elif rec.status == "failed":
+            self.journal.forget_failure(n)
+        elif not step.idempotent:
+            done = self._interrupted(n, step)
+            if done is not None:
+                self.journal.outcome(n, step, done)
+                return done
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                outcome = self._act(n, step, rec)
+                break
+            except TransientDeviceError as e:
+                self.journal.attempt(n)
+                self.on_event(Event("retry", n, step, lab_t=clock.now(),
+                                    message=f"attempt {attempt}: {e}"))
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                clock.sleep_until(clock.now() + 2.0 * attempt)
+        self.journal.outcome(n, step, outcome, later=True)
+        return outcome
+
+    def _interrupted(self, n: int, step: Step) -> Outcome | None:
+        """An outcome if the interrupted step is known to have happened; None to run it again."""
+        op = f"{self.run_id}/{n}"
+        status = self.lab.liquid_handler.status_of(op)
+        if status == "unknown":
+            answer = self.journal.operator_answer(n)
+            if answer is None:
+                raise _OperatorNeededError(
+                    n, f"step {n} ({step.describe()}) was interrupted and the liquid handler "
+                    "cannot say whether it happened; check the vessel and answer with "
+                    f"`mscrobot runs resolve {self.run_id} --step {n} --done|--not-done`",
+                    ("done", "not-done"))
+            status = "done" if answer == "done" else "not_done"
+            source = "operator"
+        else:
+            source = "device"
+        if status == "done":
+            return Outcome(self.lab.clock.now(), {"recovered_by": source,
+                                                  "vessels": self.lab.liquid_handler.volumes()})
+        return None
+
+    def _ask(self, n: int, step: AskOperator, rec: StepRecord | None) -> Outcome:
+        if rec is None:
+            self.journal.intent(n, step, self.lab.clock.now(), None)
+        answer = self.journal.operator_answer(n)
+        if answer is None:
+            raise _OperatorNeededError(n, step.question + f"; answer with `mscrobot runs resolve "
+                                 f"{self.run_id} --step {n} --continue|--finish`", step.choices)
+        outcome = Outcome(self.lab.clock.now(), {"answer": answer})
+        self.journal.outcome(n, step, outcome)
+        return outcome
+
+    def _act(self, n: int, step: Step, rec: StepRecord) -> Outcome:
+        lab, op = self.lab, f"{self.run_id}/{n}"
+        lh = lab.liquid_handler
+        if isinstance(step, Wait):  # also Settle
+            assert rec.deadline_t is not None
+            lab.clock.sleep_until(rec.deadline_t)
+            return Outcome(lab.clock.now(), {})
+        if isinstance(step, Stir | StopStir):
+            rpm = step.rpm if isinstance(step, Stir) else 0.0
+            read = lab.stirrer.set_speed(rpm)
+            if abs(read - rpm) > SPEED_TOLERANCE * max(rpm, 1.0):
+                raise DeviceFaultError(f"stirrer reads {read:g} rpm after being set to {rpm:g} rpm")
+            return Outcome(lab.clock.now(), {"rpm": read})
+        if isinstance(step, Dispense):
+            lh.dispense(op, step.source, step.dest, step.volume_ul, step.layer)
+            return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
+        if isinstance(step, Sample):
+            lh.sample(op, step.vessel, step.phase, step.volume_ul)
+            return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
+        if isinstance(step, Transfer):
+            lh.return_sample(op, "reaction", step.phase, step.volume_ul)
+            return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
+        if isinstance(step, Discard):
+            lh.flush_cell(op)
+            return Outcome(lab.clock.now(), {})
+        if isinstance(step, Measure):
+            m = lab.spectrometer.measure(op, step.blank, step.blank_molar)
+            return Outcome(lab.clock.now(), {}, (m.sample, m.dark, m.reference))
+        raise EngineError(f"the engine cannot execute a '{step.kind}' step")

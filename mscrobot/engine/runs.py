@@ -1,0 +1,163 @@
+"""Run folders: create a run, find one, execute or resume it, answer its operator questions.
+
+Each run is a folder ``<runs>/<id>/`` holding ``journal.sqlite`` (the record: recipe text, lab
+config text, seed, every step), ``world.jsonl`` (simulated labs only: the physical world) and,
+once written, ``report.html``. A run is resumed from its own journal, never from the recipe file,
+so editing a recipe cannot change a run already started. A lock file keeps two processes from
+executing one run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from mscrobot.engine.journal import JOURNAL_NAME, Journal
+from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd
+from mscrobot.engine.states import RESUMABLE, RunState
+from mscrobot.lab.build import build_lab, check_lab
+from mscrobot.lab.config import LabConfig, lab_from_text
+from mscrobot.procedure.plan import ExchangePlan
+from mscrobot.recipe.loader import load_recipe_text
+from mscrobot.recipe.models import Recipe
+
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+class RunError(Exception):
+    """A run that cannot be started, found or resumed, said in one line for the user."""
+
+
+@dataclass
+class RunInfo:
+    id: str
+    path: Path
+    recipe: Recipe
+    lab: LabConfig
+    seed: int
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:32] or "run"
+
+
+def create_run(recipe: Recipe, recipe_text: str, recipe_source: str, lab: LabConfig,
+               lab_text: str, seed: int, runs_dir: Path) -> RunInfo:
+    """Check the lab can do the recipe, then make the run folder and its journal."""
+    problems = check_lab(lab, recipe)
+    if problems:
+        raise RunError(f"lab '{lab.name}' cannot run recipe '{recipe.name}': "
+                       + "; ".join(problems))
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(recipe.name)}-{secrets.token_hex(2)}"
+    path = runs_dir / run_id
+    try:
+        path.mkdir(parents=True)
+    except OSError as e:
+        raise RunError(f"cannot create the run folder {path}: {e.strerror or e}") from None
+    journal = Journal(path / JOURNAL_NAME)
+    journal.init({"id": run_id, "recipe_name": recipe.name, "recipe_text": recipe_text,
+                  "recipe_source": recipe_source, "lab_name": lab.name, "lab_text": lab_text,
+                  "seed": seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    journal.set_state(str(RunState.CREATED), 0.0, "")
+    journal.close()
+    return RunInfo(run_id, path, recipe, lab, seed)
+
+
+def find_run(ref: str, runs_dir: Path) -> Path:
+    """A run folder from an id, a unique id prefix, or a path."""
+    direct = Path(ref)
+    if (direct / JOURNAL_NAME).exists():
+        return direct
+    if (runs_dir / ref / JOURNAL_NAME).exists():
+        return runs_dir / ref
+    matches = sorted(p for p in runs_dir.glob(f"{ref}*") if (p / JOURNAL_NAME).exists()) \
+        if runs_dir.is_dir() and "/" not in ref else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise RunError(f"'{ref}' matches {len(matches)} runs in {runs_dir}: "
+                       + ", ".join(m.name for m in matches[:5]))
+    raise RunError(f"no run '{ref}' in {runs_dir}/ (see `mscrobot runs list`)")
+
+
+def load_run(path: Path) -> RunInfo:
+    journal = Journal(path / JOURNAL_NAME)
+    try:
+        meta = journal.meta()
+    finally:
+        journal.close()
+    recipe = load_recipe_text(meta["recipe_text"], meta["recipe_source"]).recipe
+    return RunInfo(meta["id"], path, recipe, lab_from_text(meta["lab_text"]), int(meta["seed"]))
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"run {path.name} is being executed by another process") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
+            stop_requested: threading.Event | None = None) -> RunEnd:
+    """Execute (or resume: the same thing) the run in ``info.path`` until it ends or stops."""
+    with _locked(info.path):
+        journal = Journal(info.path / JOURNAL_NAME)
+        lab = None
+        try:
+            state = journal.state()
+            if state is not None and RunState(state[0]) not in RESUMABLE | {RunState.CREATED}:
+                raise RunError(f"run {info.id} is {state[0]}; there is nothing to resume")
+            lab = build_lab(info.lab, info.recipe, info.seed, info.path)
+            engine = Engine(journal, lab, ExchangePlan(info.recipe), info.id, on_event,
+                            stop_requested)
+            try:
+                return engine.run()
+            except EngineError as e:
+                journal.set_state(str(RunState.FAILED), lab.clock.now(), str(e))
+                raise RunError(str(e)) from None
+        finally:
+            if lab is not None:
+                lab.close()
+            journal.close()
+
+
+def resolve(path: Path, step: int, answer: str) -> str:
+    """Record the operator's answer for a pending step; returns what will happen on resume."""
+    journal = Journal(path / JOURNAL_NAME)
+    try:
+        state = journal.state()
+        rec = journal.step(step)
+        if rec is None or rec.status == "done":
+            raise RunError(f"step {step} is not waiting for an answer"
+                           + ("" if rec is None else " (it is done)"))
+        if rec.kind == "ask_operator":
+            if answer not in ("continue", "finish"):
+                raise RunError(f"step {step} asks whether to continue; answer --continue or "
+                               "--finish")
+        elif answer not in ("done", "not-done"):
+            raise RunError(f"step {step} ({rec.kind}) was interrupted; answer --done if it "
+                           "happened or --not-done if it did not")
+        elif rec.idempotent:
+            raise RunError(f"step {step} ({rec.kind}) is safe to repeat; just resume the run")
+        journal.answer(step, "not_done" if answer == "not-done" else answer)
+        if state is not None and state[0] == RunState.AWAITING_OPERATOR:
+            return "answer recorded; resume with `mscrobot run --resume " + path.name + "`"
+        return "answer recorded"
+    finally:
+        journal.close()

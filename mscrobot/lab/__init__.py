@@ -1,0 +1,1 @@
+"""Labs: device Protocols, lab configs, and the backends that implement them."""

@@ -1,0 +1,89 @@
+"""From a lab config to a ``Lab`` of devices, after checking the lab can do the recipe.
+
+``check_lab`` runs before any step: a lab without a vessel the plan uses, a stock too small, a
+reaction vessel that would overflow, a stirrer too slow or a spectrometer blind to the bands
+is refused with every reason at once, and nothing has been touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mscrobot.lab.config import LabConfig
+from mscrobot.lab.protocols import Lab
+from mscrobot.procedure.plan import VESSELS, worst_case_volumes
+from mscrobot.procedure.reading import analysis_windows
+from mscrobot.recipe.models import Recipe
+from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
+
+
+def capacities(config: LabConfig, recipe: Recipe) -> dict[str, float]:
+    out = {}
+    for name, pos in config.deck.items():
+        if pos.capacity is not None:
+            out[name] = float(pos.capacity.m_as("uL"))
+        elif name == "reaction":
+            out[name] = VESSEL_TYPES[recipe.vessel].max_fill_ml * 1000.0
+        else:
+            out[name] = float("inf")
+    return out
+
+
+def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
+    """Every reason this lab cannot run this recipe (empty: it can)."""
+    problems = [f"deck has no '{v}' position" for v in VESSELS if v not in config.deck]
+    if problems:
+        return problems
+    caps = capacities(config, recipe)
+    need = worst_case_volumes(recipe)
+    for stock in ("salt_stock", "cluster_stock", "hexane_stock", "ola_stock"):
+        have = float(config.deck[stock].volume.m_as("uL"))
+        if need[stock] > have + 1e-9:
+            problems.append(f"{stock} holds {have:.0f} µL; the recipe may need "
+                            f"{need[stock]:.0f} µL")
+    if need["reaction"] > caps["reaction"] + 1e-9:
+        problems.append(f"the reaction vessel holds at most {caps['reaction']:.0f} µL; the "
+                        f"recipe may fill it with {need['reaction']:.0f} µL")
+    if need["flow_cell"] > caps["flow_cell"] + 1e-9:
+        problems.append(f"the flow cell holds {caps['flow_cell']:.0f} µL; samples are "
+                        f"{need['flow_cell']:.0f} µL")
+    rpms = [float(recipe.exchange.stir_rate.m_as("rpm"))]
+    if recipe.back_exchange.enabled and recipe.back_exchange.stir_rate is not None:
+        rpms.append(float(recipe.back_exchange.stir_rate.m_as("rpm")))
+    top = float(config.stirrer.max_rpm.m_as("rpm"))
+    problems += [f"the stirrer reaches {top:.0f} rpm; the recipe asks {r:.0f} rpm"
+                 for r in rpms if r > top]
+    w = analysis_windows(recipe)
+    lo, hi = (float(config.spectrometer.range_min.m_as("nm")),
+              float(config.spectrometer.range_max.m_as("nm")))
+    if w.window[0] < lo or w.scatter_window[1] > hi:
+        problems.append(f"the spectrometer covers {lo:.0f}–{hi:.0f} nm; the analysis needs "
+                        f"{w.window[0]:.0f}–{w.scatter_window[1]:.0f} nm")
+    return problems
+
+
+def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None) -> Lab:
+    """The devices of ``config``. Simulated devices share one World, persisted in
+    ``state_dir/world.jsonl`` so a resumed run finds the vial as the crash left it."""
+    from mscrobot.lab.simulated.devices import (
+        SimLiquidHandler,
+        SimSpectrometer,
+        SimStirrer,
+        VirtualClock,
+    )
+    from mscrobot.lab.simulated.world import Timing, VesselState, World, WorldSpec
+
+    caps = capacities(config, recipe)
+    vessels = {name: VesselState(caps[name], float(pos.volume.m_as("uL")))
+               for name, pos in config.deck.items()}
+    lh = config.liquid_handler
+    timing = Timing(dispense_s=float(lh.dispense_time.m_as("s")),
+                    sample_s=float(lh.sample_time.m_as("s")))
+    world = World(WorldSpec(recipe, seed, vessels, timing),
+                  None if state_dir is None else state_dir / "world.jsonl")
+    lab = Lab(config.name, VirtualClock(world),
+              SimLiquidHandler(world, lh.reports_outcomes, lh.transient_failures),
+              SimStirrer(world, float(config.stirrer.max_rpm.m_as("rpm")),
+                         config.stirrer.fault_after),
+              SimSpectrometer(world), truth=world.truth, closers=[world.close])
+    return lab

@@ -1,0 +1,115 @@
+"""Lab configs: which devices a lab has, which backend drives each, and what is on the deck.
+
+A lab file is YAML validated like a recipe (errors name file, line, column and field). The
+default lab is the simulated one shipped inside the package, so ``mscrobot run`` works from any
+directory; ``hardware/labs/`` holds copies to edit. ``--lab NAME`` finds a shipped lab by name,
+``--lab PATH`` reads a file.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from mscrobot.recipe.models import Model
+from mscrobot.recipe.quantities import Duration, NonNegativeVolume, StirRate, Volume, Wavelength
+from mscrobot.yamldoc import (
+    DocumentError,
+    Problem,
+    parse_document,
+    read_document,
+    validate_document,
+)
+
+DEFAULT_LAB = "simulated"
+
+
+class Position(Model):
+    """A vessel on the deck. Stocks start with ``volume``; ``capacity`` bounds every fill."""
+
+    slot: str = Field(description="deck slot (Opentrons: '1'..'11' or 'A1'..'D3')")
+    well: str = Field("A1", description="well of the labware in that slot")
+    labware: str = Field("vial", description="labware name (Opentrons load name on real decks)")
+    capacity: Volume | None = Field(None, description="default: the recipe's vessel for "
+                                                      "'reaction'")
+    volume: NonNegativeVolume = Field("0 uL", description="what it holds at the start")
+
+
+class LiquidHandlerConfig(Model):
+    backend: Literal["simulated"] = "simulated"
+    reports_outcomes: bool = Field(True, description="can the device say whether an "
+                                                     "interrupted operation happened")
+    dispense_time: Duration = Field("15 s", description="simulated time per dispense")
+    sample_time: Duration = Field("20 s", description="aspirate, push through the cell, read")
+    transient_failures: int = Field(0, ge=0, le=10, description="fault injection: the first "
+                                    "N operations fail with a transient error")
+
+
+class StirrerConfig(Model):
+    backend: Literal["simulated"] = "simulated"
+    max_rpm: StirRate = Field("1500 rpm")
+    fault_after: int | None = Field(None, ge=0, description="fault injection: the motor "
+                                    "reports a fault on this speed change (0 = the first)")
+
+
+class SpectrometerConfig(Model):
+    backend: Literal["simulated"] = "simulated"
+    model: str = "Ocean HDX (simulated)"
+    range_min: Wavelength = Field("200 nm")
+    range_max: Wavelength = Field("1100 nm")
+
+
+class LabConfig(Model):
+    name: str = Field(min_length=1, max_length=80)
+    description: str = ""
+    clock: Literal["virtual", "wall"] = Field("virtual", description="virtual: dry runs take "
+                                              "no real time")
+    liquid_handler: LiquidHandlerConfig = Field(default_factory=LiquidHandlerConfig)
+    stirrer: StirrerConfig = Field(default_factory=StirrerConfig)
+    spectrometer: SpectrometerConfig = Field(default_factory=SpectrometerConfig)
+    deck: dict[str, Position]
+
+
+class LabError(DocumentError):
+    """A lab file that cannot be used; problems name file, line and field."""
+
+
+def shipped_labs() -> dict[str, str]:
+    """Names of the labs inside the package, with their YAML text."""
+    out = {}
+    for entry in resources.files("mscrobot.lab.labs").iterdir():
+        if entry.name.endswith(".yaml"):
+            out[entry.name.removesuffix(".yaml")] = entry.read_text(encoding="utf-8")
+    return out
+
+
+def load_lab(ref: str | Path | None = None) -> tuple[LabConfig, str]:
+    """The lab named or at ``ref`` (default: the simulated lab), with its YAML text."""
+    ref = DEFAULT_LAB if ref is None else ref
+    shipped = shipped_labs()
+    try:
+        if isinstance(ref, str) and ref in shipped:
+            text = shipped[ref]
+            return lab_from_text(text, f"<shipped lab {ref}>"), text
+        path = Path(ref)
+        if not path.exists():
+            known = ", ".join(sorted(shipped))
+            raise LabError([Problem(str(path), 1, 1, "", f"no such lab file (shipped labs: "
+                                    f"{known})")])
+        doc = read_document(path)
+        return validate_document(LabConfig, doc), path.read_text(encoding="utf-8")
+    except LabError:
+        raise
+    except DocumentError as e:
+        raise LabError(e.problems) from None
+
+
+def lab_from_text(text: str, source: str = "<lab>") -> LabConfig:
+    """Validate lab YAML text (a journal keeps the text its run was started with)."""
+    try:
+        return validate_document(LabConfig, parse_document(text, source))
+    except DocumentError as e:
+        raise LabError(e.problems) from None

@@ -1,0 +1,1 @@
+"""Lab configs shipped inside the package (the default simulated lab)."""

@@ -1,0 +1,104 @@
+"""What the engine needs from each instrument: small Protocols, one per device role.
+
+Backends (simulated, emulated over real byte streams, real hardware) implement these; the engine
+knows nothing else about them. Errors are split the way the engine must treat them:
+``TransientDeviceError`` (a timeout, a busy device, a lost connection) may be retried;
+``DeviceFaultError`` (the device reports a fault, a motor that does not reach its speed) and
+``LabRefusalError`` (a step the lab will not do: overfill, unknown vessel) never are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from mscrobot.spectra.types import Spectrum
+
+#: What a device can say about an operation it may or may not have carried out.
+OpStatus = Literal["done", "not_done", "unknown"]
+
+
+class DeviceError(Exception):
+    """Base of errors a device backend raises."""
+
+
+class TransientDeviceError(DeviceError):
+    """Worth retrying: the device did nothing (timeout before sending, busy, reconnecting)."""
+
+
+class DeviceFaultError(DeviceError):
+    """The device reported a fault or misbehaved; the run must stop safely."""
+
+
+class LabRefusalError(DeviceError):
+    """The lab refuses an action before doing anything (overfill, unknown vessel, no tip)."""
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The run's time in seconds. Virtual in dry runs (waiting costs nothing), wall in labs."""
+
+    def now(self) -> float: ...
+
+    def sleep_until(self, t: float) -> None: ...
+
+
+@runtime_checkable
+class LiquidHandler(Protocol):
+    """Moves liquid between named vessels; every operation carries the engine's ``op_id``."""
+
+    def dispense(self, op_id: str, source: str, dest: str, volume_ul: float,
+                 layer: str) -> None: ...
+
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
+        """Draw from one phase of ``vessel`` into the flow cell."""
+
+    def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None: ...
+
+    def flush_cell(self, op_id: str) -> None: ...
+
+    def status_of(self, op_id: str) -> OpStatus:
+        """Whether operation ``op_id`` happened, if the device can tell (else 'unknown')."""
+
+    def volumes(self) -> dict[str, float]:
+        """The volume the handler believes each vessel holds (µL)."""
+
+
+@runtime_checkable
+class Stirrer(Protocol):
+    def set_speed(self, rpm: float) -> float:
+        """Set the speed (0 stops) and return the speed read back from the device."""
+
+    def speed(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Measurement:
+    sample: Spectrum
+    dark: Spectrum
+    reference: Spectrum
+
+
+@runtime_checkable
+class Spectrometer(Protocol):
+    def measure(self, op_id: str, blank: str, blank_molar: float) -> Measurement:
+        """Read what is in the flow cell, with the dark and the named blank's reference."""
+
+
+@dataclass
+class Lab:
+    """The instruments of one lab, as the engine sees them."""
+
+    name: str
+    clock: Clock
+    liquid_handler: LiquidHandler
+    stirrer: Stirrer
+    spectrometer: Spectrometer
+    #: what is really there, where the lab can know it (simulated labs); None on real hardware
+    truth: Callable[[], dict[str, Any]] | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()

@@ -1,0 +1,1 @@
+"""The simulated lab: the digital twin behind the device Protocols, with a persistent world."""

@@ -1,0 +1,95 @@
+"""Simulated devices over one ``World``: what the default lab's instruments do in a dry run.
+
+Each implements its Protocol from ``mscrobot.lab.protocols`` and fails the way a real device
+would: refusals before acting (overfill, empty stock, speed out of range), transient errors that
+did nothing, device faults. Fault injection comes from the lab config.
+"""
+
+from __future__ import annotations
+
+from mscrobot.lab.protocols import (
+    DeviceFaultError,
+    LabRefusalError,
+    Measurement,
+    OpStatus,
+    TransientDeviceError,
+)
+from mscrobot.lab.simulated.world import World
+
+
+class VirtualClock:
+    """Time that passes only when the run waits: a 2-hour exchange runs in seconds."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def now(self) -> float:
+        return self.world.t
+
+    def sleep_until(self, t: float) -> None:
+        self.world.advance(t)
+
+
+class SimLiquidHandler:
+    def __init__(self, world: World, reports_outcomes: bool = True,
+                 transient_failures: int = 0) -> None:
+        self.world = world
+        self.reports_outcomes = reports_outcomes
+        self._transient_left = transient_failures
+
+    def _maybe_fail(self, what: str) -> None:
+        if self._transient_left > 0:
+            self._transient_left -= 1
+            raise TransientDeviceError(f"liquid handler busy: {what} not started (injected)")
+
+    def dispense(self, op_id: str, source: str, dest: str, volume_ul: float, layer: str) -> None:
+        self._maybe_fail("dispense")
+        self.world.dispense(op_id, source, dest, volume_ul, layer)
+
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
+        self._maybe_fail("sample")
+        self.world.sample(op_id, vessel, phase, volume_ul)
+
+    def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
+        self.world.return_sample(op_id, vessel, phase, volume_ul)
+
+    def flush_cell(self, op_id: str) -> None:
+        self.world.flush(op_id)
+
+    def status_of(self, op_id: str) -> OpStatus:
+        if not self.reports_outcomes:
+            return "unknown"
+        return "done" if op_id in self.world.done_ops else "not_done"
+
+    def volumes(self) -> dict[str, float]:
+        return {k: v.volume_ul for k, v in self.world.vessels.items()}
+
+
+class SimStirrer:
+    def __init__(self, world: World, max_rpm: float, fault_after: int | None = None) -> None:
+        self.world = world
+        self.max_rpm = max_rpm
+        self.fault_after = fault_after
+        self.changes = 0
+
+    def set_speed(self, rpm: float) -> float:
+        if not 0 <= rpm <= self.max_rpm:
+            raise LabRefusalError(f"stirrer speed {rpm:g} rpm is outside 0–{self.max_rpm:g} rpm")
+        n, self.changes = self.changes, self.changes + 1
+        if self.fault_after is not None and n >= self.fault_after and rpm > 0:
+            self.world.stir(0.0)
+            raise DeviceFaultError(f"stirrer reached 0 of {rpm:g} rpm: magnet decoupled "
+                              "(injected fault); motor stopped")
+        self.world.stir(rpm)
+        return rpm
+
+    def speed(self) -> float:
+        return self.world.rpm
+
+
+class SimSpectrometer:
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def measure(self, op_id: str, blank: str, blank_molar: float) -> Measurement:
+        return self.world.read(blank, blank_molar)

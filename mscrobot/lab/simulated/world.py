@@ -1,0 +1,275 @@
+"""The simulated lab's physical world: stock vials, the reaction vial's twin, the flow cell, time.
+
+In a real lab the liquids outlive the computer: a crash of the orchestrator does not undo a
+dispense. The simulated world gets the same property from an append-only event log (one JSON line
+per physical action, written in one ``write`` call, so a killed process leaves each action either
+wholly recorded or not at all). Rebuilding the world replays the log into a fresh twin: the
+twin is deterministic for a seed and a sequence of actions, so the rebuilt vial is the one that
+was there. A half-written last line is an action that never happened.
+
+Spectra are not logged: reading the cell changes nothing. Their noise comes from a generator
+keyed by (seed, cell load, read number), so reading the same cell again after a crash returns
+the spectrum the lost read would have returned.
+
+Time: the world's clock is virtual. ``advance`` is logged; the twin's own clock starts when the
+two phases first meet (twin time = world time - that moment), as the twin's kinetics assume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mscrobot.chemistry import OLEYLAMINE
+from mscrobot.engine.crashpoints import crashpoint
+from mscrobot.lab.protocols import LabRefusalError, Measurement
+from mscrobot.recipe.models import Recipe
+from mscrobot.twin.absorbance import SpectralModel
+from mscrobot.twin.optics import Instrument, hdx_wavelength_coefficients, measure, wavelengths
+from mscrobot.twin.params import TwinParams
+from mscrobot.twin.vial import CellContents, FlowCell, VialTwin
+
+
+@dataclass
+class Timing:
+    """Seconds each liquid-handling action takes on the simulated robot (assumed)."""
+
+    dispense_s: float = 15.0
+    sample_s: float = 20.0  # aspirate, push through the cell, read
+    return_s: float = 10.0
+    flush_s: float = 0.0
+
+
+@dataclass
+class VesselState:
+    capacity_ul: float
+    volume_ul: float = 0.0
+
+
+@dataclass
+class WorldSpec:
+    """What the world is built from: the run's recipe and seed, the lab's vessels and timing."""
+
+    recipe: Recipe
+    seed: int
+    vessels: dict[str, VesselState]
+    timing: Timing = field(default_factory=Timing)
+    params: TwinParams = field(default_factory=TwinParams)
+    instrument: Instrument = field(default_factory=Instrument)
+
+
+class World:
+    """The simulated physical state, mutated only through logged actions."""
+
+    def __init__(self, spec: WorldSpec, log_path: Path | None = None) -> None:
+        self.spec = spec
+        self.recipe = spec.recipe
+        self.t = 0.0
+        self.vessels = {k: VesselState(v.capacity_ul, v.volume_ul) for k, v in spec.vessels.items()}
+        self.vial: VialTwin | None = None
+        self.t_mix = 0.0
+        self.layers = {"polar": 0.0, "nonpolar": 0.0}
+        self.cell = FlowCell(spec.params.carry_over)
+        self.cell_contents: CellContents | None = None
+        self.cell_phase: str | None = None
+        self.loads = 0
+        self.reads_of_load = 0
+        self.rpm = 0.0
+        self.done_ops: set[str] = set()
+        self.model = SpectralModel.for_recipe(spec.recipe, spec.params)
+        self.wl = wavelengths(hdx_wavelength_coefficients())
+        self._log_fd: int | None = None
+        if log_path is not None:
+            if log_path.exists():
+                self._replay(log_path)
+            self._log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    # --- the log -----------------------------------------------------------------------------
+
+    def _replay(self, path: Path) -> None:
+        data = path.read_bytes()
+        lines = data.split(b"\n")
+        complete = lines[:-1]  # a last line without its newline was cut by a crash
+        for line in complete:
+            event = json.loads(line)
+            getattr(self, "_apply_" + event.pop("op"))(**event)
+        if lines[-1]:
+            with path.open("r+b") as f:  # drop the torn tail so new lines start cleanly
+                f.truncate(len(data) - len(lines[-1]))
+
+    def _record(self, op: str, **event: Any) -> None:
+        crashpoint()
+        getattr(self, "_apply_" + op)(**event)
+        if self._log_fd is not None:
+            os.write(self._log_fd, (json.dumps({"op": op, **event}) + "\n").encode())
+        crashpoint()
+
+    def close(self) -> None:
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = None
+
+    # --- actions (checked here, applied in _apply_*) ---------------------------------------
+
+    def advance(self, t: float) -> None:
+        if t > self.t:
+            self._record("advance", t=t)
+
+    def stir(self, rpm: float) -> None:
+        self._record("stir", rpm=rpm, t=self.t)
+
+    def dispense(self, op_id: str, source: str, dest: str, volume_ul: float, layer: str) -> None:
+        self._need(source, volume_ul)
+        self._room(dest, volume_ul)
+        self._record("dispense", id=op_id, source=source, dest=dest, volume=volume_ul,
+                     layer=layer, t=self.t + self.spec.timing.dispense_s)
+
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
+        if vessel != "reaction" or self.vial is None:
+            raise LabRefusalError(f"cannot sample the {phase} phase of {vessel!r}: it holds no "
+                             "two-phase mixture yet")
+        if self.layers[phase] < volume_ul:
+            raise LabRefusalError(f"the {phase} phase holds {self.layers[phase]:.0f} µL, less than "
+                             f"the {volume_ul:g} µL sample")
+        self._room("flow_cell", volume_ul)
+        self._record("sample", id=op_id, phase=phase, volume=volume_ul,
+                     t=self.t + self.spec.timing.sample_s)
+
+    def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
+        if self.cell_contents is None or self.cell_phase != phase:
+            raise LabRefusalError(f"the flow cell holds no {phase} sample to return")
+        self._room(vessel, volume_ul)
+        self._record("return", id=op_id, phase=phase, volume=volume_ul,
+                     t=self.t + self.spec.timing.return_s)
+
+    def flush(self, op_id: str) -> None:
+        self._record("flush", id=op_id, t=self.t + self.spec.timing.flush_s)
+
+    def _need(self, vessel: str, volume: float) -> None:
+        v = self._vessel(vessel)
+        if v.volume_ul < volume - 1e-9:
+            raise LabRefusalError(f"{vessel} holds {v.volume_ul:.0f} µL; {volume:.0f} µL needed")
+
+    def _room(self, vessel: str, volume: float) -> None:
+        v = self._vessel(vessel)
+        if v.volume_ul + volume > v.capacity_ul + 1e-9:
+            raise LabRefusalError(f"{vessel} would overflow: {v.volume_ul:.0f} + {volume:.0f} µL > "
+                             f"{v.capacity_ul:.0f} µL")
+
+    def _vessel(self, name: str) -> VesselState:
+        try:
+            return self.vessels[name]
+        except KeyError:
+            raise LabRefusalError(f"this lab has no vessel {name!r}") from None
+
+    # --- effects (also what replay calls) -------------------------------------------------------
+
+    def _twin_t(self, t: float) -> float:
+        return t - self.t_mix
+
+    def _apply_advance(self, t: float) -> None:
+        self.t = t
+        if self.vial is not None:
+            self.vial.advance(self._twin_t(t))
+
+    def _apply_stir(self, rpm: float, t: float) -> None:
+        self.rpm = rpm
+        if self.vial is not None:
+            self.vial.set_stir(rpm, self._twin_t(t))
+
+    def _apply_dispense(self, id: str, source: str, dest: str, volume: float, layer: str,
+                        t: float) -> None:
+        self._apply_advance(t)
+        self.vessels[source].volume_ul -= volume
+        self.vessels[dest].volume_ul += volume
+        self.done_ops.add(id)
+        if dest != "reaction":
+            return
+        self.layers[layer] += volume
+        if self.vial is None:
+            if self.layers["polar"] > 0 and self.layers["nonpolar"] > 0:
+                self.t_mix = t
+                self.vial = VialTwin(self.recipe, self.spec.params, self.spec.seed)
+                if self.rpm > 0:
+                    self.vial.set_stir(self.rpm, 0.0)
+            return
+        tt = self._twin_t(t)
+        if source == "salt_stock":
+            self.vial.add_salt_solution(volume, float(self.recipe.salt.concentration.m_as("M")),
+                                        tt)
+        elif source == "ola_stock":
+            nmol = (volume * 1e-3 * OLEYLAMINE.density_g_per_ml.value
+                    / OLEYLAMINE.molar_mass_g_per_mol.value * 1e9)
+            self.vial.add_ola(nmol, tt)
+        else:
+            self.vial.add_alkane(volume, tt)
+
+    def _apply_sample(self, id: str, phase: str, volume: float, t: float) -> None:
+        assert self.vial is not None
+        drawn = self.vial.draw(phase, volume, self._twin_t(self.t))
+        self.cell_contents = self.cell.load(drawn)
+        self.cell_phase = phase
+        self.loads += 1
+        self.reads_of_load = 0
+        self.layers[phase] -= volume
+        self.vessels["reaction"].volume_ul -= volume
+        self.vessels["flow_cell"].volume_ul += volume
+        self.done_ops.add(id)
+        self._apply_advance(t)
+
+    def _apply_return(self, id: str, phase: str, volume: float, t: float) -> None:
+        assert self.vial is not None and self.cell_contents is not None
+        self.vial.return_sample(phase, self.cell_contents, volume, self._twin_t(self.t))
+        self.layers[phase] += volume
+        self.vessels["reaction"].volume_ul += volume
+        self.vessels["flow_cell"].volume_ul -= volume
+        self.cell_contents = None
+        self.done_ops.add(id)
+        self._apply_advance(t)
+
+    def _apply_flush(self, id: str, t: float) -> None:
+        held = self.vessels["flow_cell"].volume_ul
+        self.vessels["flow_cell"].volume_ul = 0.0
+        if "waste" in self.vessels:
+            self.vessels["waste"].volume_ul += held
+        self.cell_contents = None
+        self.done_ops.add(id)
+        self._apply_advance(t)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def read(self, blank: str, blank_molar: float) -> Measurement:
+        """Sample, dark and reference spectra of the cell (no state changes but the read count)."""
+        p = self.spec.params
+        rng = np.random.default_rng([self.spec.seed, 1, self.loads, self.reads_of_load])
+        self.reads_of_load += 1
+        contents = self.cell_contents or CellContents("air", 0.0, 0, 0, 0, 0, 0.0, fault="air")
+        phase = "nonpolar" if blank.startswith("nonpolar") else "polar"
+        if blank == "polar_salt":
+            reference = self.model.blank(self.wl, phase, salt_molar=blank_molar)
+        elif blank == "nonpolar_ola":
+            reference = self.model.blank(self.wl, phase, ola_molar=blank_molar)
+        else:
+            reference = self.model.blank(self.wl, phase)
+        drift = 1.0 + p.lamp_drift_per_hour * self._twin_t(self.t) / 3600.0
+        if rng.random() < p.lamp_flare_probability:
+            drift *= p.lamp_flare_factor
+        sample, dark, ref = measure(self.wl, self.model.cell(self.wl, contents), reference,
+                                    self.spec.instrument, rng, lamp_drift=drift,
+                                    meta={"phase": self.cell_phase, "time_s": self.t})
+        return Measurement(sample, dark, ref)
+
+    def truth(self) -> dict[str, Any]:
+        """What is really there (reports of dry runs and tests; decisions never see it)."""
+        out: dict[str, Any] = {"t": self.t, "vessels": {k: v.volume_ul
+                                                         for k, v in self.vessels.items()}}
+        if self.vial is not None:
+            tr = self.vial.truth()
+            out.update(transfer=tr.transfer, degraded_fraction=tr.degraded_fraction,
+                       v_h=tr.v_h, v_d=tr.v_d)
+        return out

@@ -1,0 +1,284 @@
+"""A recipe as a plan: a generator of steps whose monitoring loop is driven by the verdicts.
+
+Like a bluesky plan, it only yields steps and receives their outcomes; it never touches a device,
+file or clock. The engine executes the steps (journaling each one); a dry run, a test or the
+twin's monitoring loop can execute the same plan on a simulated lab. Because the plan is a pure
+function of the outcomes it is sent, a resumed run replays the journaled outcomes into a fresh
+plan and arrives at exactly the step where it stopped.
+
+Volumes the decisions see are the plan's own ledger of what it did (dispensed, sampled,
+returned, and an evaporation estimate), never read back from a simulator's truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+from mscrobot.chemistry import OLEYLAMINE
+from mscrobot.decide.observations import DecisionSettings, Observation, Stage
+from mscrobot.decide.rules import ForwardJudge, judge_back
+from mscrobot.decide.verdicts import Action, Verdict
+from mscrobot.procedure.reading import AnalysisWindows, analysis_windows, read_sample
+from mscrobot.procedure.steps import (
+    AskOperator,
+    Decide,
+    Discard,
+    Dispense,
+    Measure,
+    Outcome,
+    Sample,
+    Settle,
+    Step,
+    Stir,
+    StopStir,
+    Transfer,
+    Wait,
+)
+from mscrobot.recipe.models import Recipe
+from mscrobot.spectra.types import SampleAnalysis
+
+#: Assumed (DESIGN.md §6): 2 % of the polar volume's worth of alkane dissolves into it at first
+#: contact, and the alkane evaporates at ~0.3 µL/min from a capped vial (1.5× while stirring).
+MUTUAL_SOLUBILITY_FRACTION = 0.02
+EVAPORATION_UL_PER_MIN = 0.3
+STIRRING_EVAPORATION_FACTOR = 1.5
+#: A bound on monitoring rounds per stage, so a confused run ends instead of looping.
+MAX_ROUNDS = 200
+RESAMPLE_WAIT_S = {Stage.FORWARD: 30.0, Stage.BACK: 10.0}
+
+#: Logical vessels a lab must provide (the lab config maps them to deck positions).
+VESSELS = ("reaction", "salt_stock", "cluster_stock", "hexane_stock", "ola_stock",
+           "flow_cell", "waste")
+
+PlanGenerator = Generator[Step, Outcome, "PlanResult"]
+
+
+@dataclass
+class PlanResult:
+    end: str  # finished | operator_finished | round_limit
+    forward: list[Verdict] = field(default_factory=list)
+    back: list[Verdict] = field(default_factory=list)
+
+
+@dataclass
+class Ledger:
+    """Phase volumes in the reaction vial as the plan accounts for them (µL)."""
+
+    nonpolar: float = 0.0
+    polar: float = 0.0
+    stirring: bool = False
+    t: float = 0.0
+
+    def elapse(self, t: float) -> None:
+        """Count the alkane evaporated between the last outcome and ``t``."""
+        rate = EVAPORATION_UL_PER_MIN * (STIRRING_EVAPORATION_FACTOR if self.stirring else 1.0)
+        self.nonpolar -= rate * max(t - self.t, 0.0) / 60.0
+        self.t = t
+
+    def as_dict(self) -> dict[str, float]:
+        return {"nonpolar": self.nonpolar, "polar": self.polar}
+
+
+def ola_nmol(recipe: Recipe) -> float:
+    ola = recipe.back_exchange.ola
+    if ola.check("[length] ** 3"):
+        grams = float(ola.m_as("mL")) * OLEYLAMINE.density_g_per_ml.value
+        return grams / OLEYLAMINE.molar_mass_g_per_mol.value * 1e9
+    return float(ola.m_as("nmol"))
+
+
+def ola_volume_ul(recipe: Recipe) -> float:
+    ola = recipe.back_exchange.ola
+    if ola.check("[length] ** 3"):
+        return float(ola.m_as("uL"))
+    return (float(ola.m_as("nmol")) * 1e-9 * OLEYLAMINE.molar_mass_g_per_mol.value
+            / OLEYLAMINE.density_g_per_ml.value * 1e3)
+
+
+def worst_case_volumes(recipe: Recipe) -> dict[str, float]:
+    """The most each vessel may give or receive in this recipe (µL), every policy rung used."""
+    salt = float(recipe.salt.volume.m_as("uL"))
+    added = sum(float(a.volume.m_as("uL")) * a.times for a in recipe.on_stall
+                if a.action == "add_salt")
+    cluster = float(recipe.cluster.volume.m_as("uL"))
+    be = recipe.back_exchange
+    hexane = float(be.hexane_volume.m_as("uL")) if be.enabled else 0.0
+    ola = ola_volume_ul(recipe) if be.enabled else 0.0
+    return {"salt_stock": salt + added, "cluster_stock": cluster, "hexane_stock": hexane,
+            "ola_stock": ola, "reaction": salt + added + cluster + hexane + ola,
+            "flow_cell": float(recipe.monitoring.sample_volume.m_as("uL"))}
+
+
+class ExchangePlan:
+    """The steps of one recipe: prepare the vial, monitor the exchange, then the back-exchange."""
+
+    def __init__(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+        self.settings = DecisionSettings.from_recipe(recipe)
+        self.windows: AnalysisWindows = analysis_windows(recipe)
+        self.ledger = Ledger()
+        self.salt_molar = float(recipe.salt.concentration.m_as("M"))
+        self.ola_molar_blank = 0.0
+        self.sample_ul = float(recipe.monitoring.sample_volume.m_as("uL"))
+        self.observations: dict[Stage, list[Observation]] = {Stage.FORWARD: [], Stage.BACK: []}
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _do(self, step: Step) -> Generator[Step, Outcome, Outcome]:
+        outcome = yield step
+        self.ledger.elapse(outcome.t)
+        return outcome
+
+    def _stir_for(self, rpm: float, seconds: float) -> Generator[Step, Outcome, None]:
+        yield from self._do(Stir(rpm))
+        self.ledger.stirring = True
+        yield from self._do(Wait(seconds, "stirring"))
+        yield from self._do(StopStir())
+        self.ledger.stirring = False
+
+    def _dispense(self, source: str, volume: float, liquid: str, layer: str
+                  ) -> Generator[Step, Outcome, None]:
+        yield from self._do(Dispense(source, "reaction", volume, liquid, layer))
+        setattr(self.ledger, layer, getattr(self.ledger, layer) + volume)
+
+    def _observe(self, stage: Stage, stirred: float, actions: tuple[str, ...]
+                 ) -> Generator[Step, Outcome, Observation]:
+        samples: dict[str, SampleAnalysis | None] = {}
+        removed: dict[str, float] = {}
+        for phase in self.recipe.monitoring.phases:
+            yield from self._do(Sample(phase, self.sample_ul))
+            setattr(self.ledger, phase, getattr(self.ledger, phase) - self.sample_ul)
+            if phase == "nonpolar":
+                blank, molar = ("nonpolar_ola", self.ola_molar_blank) \
+                    if self.ola_molar_blank > 0 else ("nonpolar", 0.0)
+            else:
+                blank, molar = "polar_salt", self.salt_molar
+            read = yield from self._do(Measure(phase, blank, molar))
+            sample, dark, reference = read.spectra
+            samples[phase] = read_sample(self.windows, phase, sample, dark, reference)
+            if self.recipe.monitoring.return_samples:
+                yield from self._do(Transfer(phase, self.sample_ul))
+                setattr(self.ledger, phase, getattr(self.ledger, phase) + self.sample_ul)
+                removed[phase] = 0.0
+            else:
+                removed[phase] = self.sample_ul
+            yield from self._do(Discard())
+        obs = Observation(stage, self.ledger.t, stirred, samples, self.ledger.as_dict(),
+                          actions, removed)
+        self.observations[stage].append(obs)
+        return obs
+
+    def _decide(self, stage: Stage, verdict: Verdict) -> Generator[Step, Outcome, None]:
+        numbers = tuple((k, float(v)) for k, v in verdict.numbers.items())
+        yield from self._do(Decide(str(stage), str(verdict.state), str(verdict.action),
+                                   tuple(verdict.reasons), numbers))
+
+    def _ask(self, question: str) -> Generator[Step, Outcome, str]:
+        outcome = yield from self._do(AskOperator(question))
+        return str(outcome.data["answer"])
+
+    # --- the recipe ---------------------------------------------------------------------------
+
+    def steps(self) -> PlanGenerator:
+        """The whole run. Send each step's outcome; the generator returns a ``PlanResult``."""
+        r = self.recipe
+        result = PlanResult("finished")
+        # DMF (denser) first, clusters in hexane layered on top
+        yield from self._dispense("salt_stock", float(r.salt.volume.m_as("uL")),
+                                  f"{r.salt.compound} in {r.salt.solvent}", "polar")
+        yield from self._dispense("cluster_stock", float(r.cluster.volume.m_as("uL")),
+                                  f"{r.cluster.material}{r.cluster.size} in {r.cluster.solvent}",
+                                  "nonpolar")
+        moved = MUTUAL_SOLUBILITY_FRACTION * float(r.salt.volume.m_as("uL"))
+        self.ledger.nonpolar -= moved
+        self.ledger.polar += moved
+        verdict = yield from self._forward(result)
+        if verdict.action == Action.START_BACK_EXCHANGE:
+            yield from self._back(result)
+        return result
+
+    def _forward(self, result: PlanResult) -> Generator[Step, Outcome, Verdict]:
+        ex = self.recipe.exchange
+        rpm = float(ex.stir_rate.m_as("rpm"))
+        interval = float(ex.sampling_interval.m_as("s"))
+        settle = float(ex.settle_time.m_as("s"))
+        judge = ForwardJudge(self.settings, self.recipe.back_exchange.enabled)
+        stirred, actions = 0.0, ()
+        obs = yield from self._observe(Stage.FORWARD, 0.0, actions)
+        verdict = judge.feed(obs)
+        result.forward.append(verdict)
+        yield from self._decide(Stage.FORWARD, verdict)
+        for _ in range(MAX_ROUNDS):
+            action = verdict.action
+            if action in (Action.FINISH, Action.START_BACK_EXCHANGE):
+                return verdict
+            if action == Action.STOP_FOR_OPERATOR:
+                answer = yield from self._ask(f"forward exchange {verdict.state}: "
+                                              + "; ".join(verdict.reasons))
+                if answer != "continue":
+                    result.end = "operator_finished"
+                    return verdict
+                actions = (*actions, "operator_continue")
+                yield from self._stir_for(rpm, interval)
+                stirred += interval
+                yield from self._do(Settle(settle))
+            elif action == Action.RESAMPLE:
+                yield from self._do(Wait(RESAMPLE_WAIT_S[Stage.FORWARD], "before a fresh sample"))
+            elif action == Action.RESETTLE:
+                yield from self._do(Settle(settle))
+            else:
+                if action == Action.EXTEND:
+                    actions = (*actions, "extend")
+                elif action == Action.ADD_SALT:
+                    actions = (*actions, "add_salt")
+                    volume = next(a for n, _, a in self.settings.ladder if n == "add_salt")
+                    yield from self._dispense("salt_stock", volume, "salt solution", "polar")
+                stir_s = float(verdict.numbers.get("next_stir_s", interval))
+                yield from self._stir_for(rpm, stir_s)
+                stirred += stir_s
+                yield from self._do(Settle(settle))
+            obs = yield from self._observe(Stage.FORWARD, stirred, actions)
+            verdict = judge.feed(obs)
+            result.forward.append(verdict)
+            yield from self._decide(Stage.FORWARD, verdict)
+        result.end = "round_limit"
+        return verdict
+
+    def _back(self, result: PlanResult) -> Generator[Step, Outcome, None]:
+        be = self.recipe.back_exchange
+        fresh = float(be.hexane_volume.m_as("uL"))
+        nmol = ola_nmol(self.recipe)
+        if fresh > 0:
+            yield from self._dispense("hexane_stock", fresh, self.recipe.cluster.solvent,
+                                      "nonpolar")
+        yield from self._dispense("ola_stock", ola_volume_ul(self.recipe), "oleylamine",
+                                  "nonpolar")
+        self.ola_molar_blank = nmol / self.ledger.nonpolar * 1e-3
+        rpm = float((be.stir_rate or self.recipe.exchange.stir_rate).m_as("rpm"))
+        stir_s, settle = float(be.stir_time.m_as("s")), float(be.settle_time.m_as("s"))
+        stirred = 0.0
+        verdict: Verdict | None = None
+        for _ in range(MAX_ROUNDS):
+            if verdict is not None and verdict.action == Action.RESETTLE:
+                yield from self._do(Settle(settle))
+            elif verdict is not None and verdict.action == Action.RESAMPLE:
+                yield from self._do(Wait(RESAMPLE_WAIT_S[Stage.BACK], "before a fresh sample"))
+            else:
+                yield from self._stir_for(rpm, stir_s)
+                stirred += stir_s
+                yield from self._do(Settle(settle))
+            yield from self._observe(Stage.BACK, stirred, ())
+            verdict = judge_back(self.observations[Stage.FORWARD],
+                                 self.observations[Stage.BACK], self.settings)
+            result.back.append(verdict)
+            yield from self._decide(Stage.BACK, verdict)
+            if verdict.action == Action.FINISH:
+                return
+            if verdict.action == Action.STOP_FOR_OPERATOR:
+                answer = yield from self._ask(f"back-exchange {verdict.state}: "
+                                              + "; ".join(verdict.reasons))
+                if answer != "continue":
+                    result.end = "operator_finished"
+                    return
+        result.end = "round_limit"

@@ -1,0 +1,198 @@
+"""The typed steps a recipe compiles into: what the engine executes, one device action each.
+
+Steps are plain frozen data, so the journal can store them as JSON and compare a resumed run's
+steps with the recorded ones. ``IDEMPOTENT`` says whether running a step twice is harmless: the
+engine re-runs an interrupted idempotent step on resume, but never re-runs a non-idempotent one
+(a dispense, a sample draw) without the device or the operator saying it did not happen.
+Durations are seconds, volumes µL, speeds rpm: plain floats, converted once from the recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+from mscrobot.spectra.types import Spectrum
+
+
+@dataclass(frozen=True)
+class Step:
+    """Base of all steps; ``kind`` names the step in the journal and in plans."""
+
+    kind: ClassVar[str] = "step"
+    idempotent: ClassVar[bool] = True
+    #: True when the step touches a device (pure steps write no intent: nothing to interrupt)
+    touches_device: ClassVar[bool] = True
+
+    def params(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    def describe(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True)
+class Dispense(Step):
+    """Move ``volume_ul`` of a stock into a vessel (salt solution, clusters, hexane, OLA)."""
+
+    kind: ClassVar[str] = "dispense"
+    idempotent: ClassVar[bool] = False
+    source: str
+    dest: str
+    volume_ul: float
+    liquid: str
+    layer: str  # the phase it joins in the vial: 'polar' or 'nonpolar'
+
+    def describe(self) -> str:
+        return f"dispense {self.volume_ul:g} µL {self.liquid} {self.source} → {self.dest}"
+
+
+@dataclass(frozen=True)
+class Stir(Step):
+    """Start the stirrer at ``rpm`` (it keeps turning until StopStir)."""
+
+    kind: ClassVar[str] = "stir"
+    rpm: float
+
+    def describe(self) -> str:
+        return f"stir at {self.rpm:g} rpm"
+
+
+@dataclass(frozen=True)
+class StopStir(Step):
+    kind: ClassVar[str] = "stop_stir"
+
+    def describe(self) -> str:
+        return "stop stirring"
+
+
+@dataclass(frozen=True)
+class Wait(Step):
+    """Let ``seconds`` pass (stirring or not). Resumable: the deadline is fixed by the intent."""
+
+    kind: ClassVar[str] = "wait"
+    seconds: float
+    why: str = ""
+
+    def describe(self) -> str:
+        return f"wait {self.seconds:g} s" + (f" ({self.why})" if self.why else "")
+
+
+@dataclass(frozen=True)
+class Settle(Wait):
+    """Stirrer off, let the phases separate for ``seconds``."""
+
+    kind: ClassVar[str] = "settle"
+
+    def describe(self) -> str:
+        return f"settle {self.seconds:g} s"
+
+
+@dataclass(frozen=True)
+class Sample(Step):
+    """Draw ``volume_ul`` of one phase of the vial into the flow cell (the phase loses it)."""
+
+    kind: ClassVar[str] = "sample"
+    idempotent: ClassVar[bool] = False
+    phase: str
+    volume_ul: float
+    vessel: str = "reaction"
+
+    def describe(self) -> str:
+        return f"sample {self.volume_ul:g} µL of the {self.phase} phase into the flow cell"
+
+
+@dataclass(frozen=True)
+class Measure(Step):
+    """Read the spectrometer: sample, dark and reference spectra of what is in the flow cell."""
+
+    kind: ClassVar[str] = "measure"
+    phase: str
+    blank: str = "none"  # which blank the reference is: 'nonpolar', 'polar_salt', ...
+    blank_molar: float = 0.0  # salt or OLA concentration in that blank (M)
+
+    def describe(self) -> str:
+        return f"measure the {self.phase} sample"
+
+
+@dataclass(frozen=True)
+class Transfer(Step):
+    """Return the flow cell's sample to its phase in the vial (``return_samples``)."""
+
+    kind: ClassVar[str] = "transfer"
+    idempotent: ClassVar[bool] = False
+    phase: str
+    volume_ul: float
+
+    def describe(self) -> str:
+        return f"return {self.volume_ul:g} µL to the {self.phase} phase"
+
+
+@dataclass(frozen=True)
+class Discard(Step):
+    """Flush the flow cell to waste (emptying an empty cell is harmless: idempotent)."""
+
+    kind: ClassVar[str] = "discard"
+
+    def describe(self) -> str:
+        return "flush the flow cell to waste"
+
+
+@dataclass(frozen=True)
+class Decide(Step):
+    """Record a verdict the plan reached (pure: no device, nothing to interrupt)."""
+
+    kind: ClassVar[str] = "decide"
+    touches_device: ClassVar[bool] = False
+    stage: str
+    state: str
+    action: str
+    reasons: tuple[str, ...]
+    numbers: tuple[tuple[str, float], ...]
+
+    def describe(self) -> str:
+        return f"{self.stage}: {self.state} → {self.action}"
+
+
+@dataclass(frozen=True)
+class AskOperator(Step):
+    """Stop and wait for the operator (a stall policy 'stop', an unreadable vial)."""
+
+    kind: ClassVar[str] = "ask_operator"
+    touches_device: ClassVar[bool] = False
+    question: str
+    choices: tuple[str, ...] = ("continue", "finish")
+
+    def describe(self) -> str:
+        return f"ask the operator: {self.question}"
+
+
+STEP_TYPES: dict[str, type[Step]] = {
+    t.kind: t for t in (Dispense, Stir, StopStir, Wait, Settle, Sample, Measure, Transfer,
+                        Discard, Decide, AskOperator)
+}
+
+
+def step_from_params(kind: str, params: dict[str, Any]) -> Step:
+    """Rebuild a step from its journal record (the inverse of ``Step.params``)."""
+    cls = STEP_TYPES[kind]
+    values = {}
+    for f in fields(cls):
+        v = params[f.name]
+        if f.name == "numbers":
+            v = tuple((str(k), float(x)) for k, x in v)
+        elif isinstance(v, list):
+            v = tuple(v)
+        values[f.name] = v
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step did: the clock when it ended, plain data, and any spectra it read.
+
+    The journal stores exactly this, so a resumed run feeds its plan the same outcomes."""
+
+    t: float
+    data: dict[str, Any]
+    spectra: tuple[Spectrum, ...] = ()
