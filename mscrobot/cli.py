@@ -131,6 +131,11 @@ def _fail(message: str, code: int) -> typer.Exit:
     raise typer.Exit(code)
 
 
+from mscrobot.cli_run import register as _register_run_commands  # noqa: E402
+
+_register_run_commands(app)
+
+
 def main() -> None:
     """Console entry point: no traceback reaches a user unless ``--debug`` is given."""
     try:

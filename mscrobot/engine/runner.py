@@ -8,9 +8,9 @@ again; a non-idempotent one (a dispense, a sample draw) is re-run only if the de
 not happen, recorded as done if the device says it did, and otherwise the run stops for the
 operator (``mscrobot runs resolve``).
 
-Errors: ``TransientDeviceError`` is retried (3 attempts, each journaled); a ``DeviceFaultError`` or
-``LabRefusalError`` is never retried: the run stops safely (stirrer off) and is marked failed with the
-step and the device's message.
+Errors: ``TransientDeviceError`` is retried (3 attempts, each journaled); a
+``DeviceFaultError`` or ``LabRefusalError`` is never retried: the run stops safely (stirrer off)
+and is marked failed with the step and the device's message.
 """
 
 from __future__ import annotations

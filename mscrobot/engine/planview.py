@@ -1,0 +1,87 @@
+"""What ``mscrobot plan`` shows: the steps, vessels, deck use and a time estimate of a recipe.
+
+The monitoring loop's length depends on what the spectra say, so the steps are those of a dry
+run on the twin (seed 0, in memory, nothing written), counted by kind; the upper bound on time
+comes from the recipe's own limits (max stirring, every stall-policy rung, back-exchange).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from mscrobot.engine.journal import Journal
+from mscrobot.engine.runner import Engine, Event
+from mscrobot.lab.build import build_lab, capacities, check_lab
+from mscrobot.lab.config import LabConfig
+from mscrobot.procedure.plan import RESAMPLE_WAIT_S, ExchangePlan, worst_case_volumes
+from mscrobot.recipe.models import Extend, Recipe
+
+
+class PlanError(Exception):
+    pass
+
+
+def max_lab_time_s(recipe: Recipe, lab: LabConfig) -> float:
+    """Lab time if every limit is reached: all stirring, every extension, back-exchange."""
+    ex, be = recipe.exchange, recipe.back_exchange
+    lh = lab.liquid_handler
+    stir = float(ex.max_time.m_as("s")) + sum(float(a.by.m_as("s")) * a.times
+                                              for a in recipe.on_stall if isinstance(a, Extend))
+    interval = float(ex.sampling_interval.m_as("s"))
+    per_round = (float(ex.settle_time.m_as("s")) + len(recipe.monitoring.phases)
+                 * float(lh.sample_time.m_as("s")))
+    rounds = math.ceil(stir / interval) + 1
+    total = stir + rounds * (per_round + RESAMPLE_WAIT_S["forward"]) \
+        + 4 * float(lh.dispense_time.m_as("s"))
+    if be.enabled:
+        b_rounds = math.ceil(float(be.max_time.m_as("s")) / float(be.stir_time.m_as("s")))
+        total += float(be.max_time.m_as("s")) + b_rounds * (
+            float(be.settle_time.m_as("s")) + len(recipe.monitoring.phases)
+            * float(lh.sample_time.m_as("s")))
+    return total
+
+
+def plan_view(recipe: Recipe, lab: LabConfig) -> dict[str, Any]:
+    problems = check_lab(lab, recipe)
+    if problems:
+        raise PlanError(f"lab '{lab.name}' cannot run recipe '{recipe.name}': "
+                        + "; ".join(problems))
+    counts: dict[str, dict[str, Any]] = {}
+
+    def collect(e: Event) -> None:
+        if e.kind == "step" and e.step is not None:
+            key = e.step.describe() if e.step.kind != "wait" else f"wait ({e.step.params()['why']})"
+            entry = counts.setdefault(key, {"kind": e.step.kind, "describe": key, "n": 0})
+            entry["n"] += 1
+        elif e.kind == "verdict" and e.step is not None:
+            p = e.step.params()
+            key = f"decide ({p['stage']})"
+            entry = counts.setdefault(key, {"kind": "decide", "describe": key, "n": 0})
+            entry["n"] += 1
+
+    journal = Journal(Path(":memory:"))
+    lab_devices = build_lab(lab, recipe, 0, None) if lab.clock == "virtual" else None
+    if lab_devices is None:
+        raise PlanError("time estimates need a simulated lab")
+    try:
+        end = Engine(journal, lab_devices, ExchangePlan(recipe), "plan", collect).run()
+    finally:
+        lab_devices.close()
+        journal.close()
+    caps = capacities(lab, recipe)
+    need = worst_case_volumes(recipe)
+    vessels = [{"name": name, "deck": f"slot {pos.slot} {pos.well} ({pos.labware})",
+                "start_ul": float(pos.volume.m_as("uL")),
+                "capacity_ul": None if math.isinf(caps[name]) else caps[name],
+                "worst_case_ul": need.get(name, 0.0)} for name, pos in lab.deck.items()]
+    return {
+        "recipe": recipe.name, "lab": lab.name,
+        "steps": [{"kind": v["kind"], "describe": v["describe"],
+                   "repeat": f"×{v['n']}" if v["n"] > 1 else ""} for v in counts.values()],
+        "vessels": vessels,
+        "time_estimate": {"expected_min": end.lab_t / 60.0,
+                          "expected_end": end.result.end if end.result else str(end.state),
+                          "max_min": max_lab_time_s(recipe, lab) / 60.0},
+    }
