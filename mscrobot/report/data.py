@@ -45,19 +45,13 @@ class Measurement:
         return self.sample.wavelengths_nm
 
     @cached_property
-    def _corrected(self) -> tuple[FloatArray, frozenset[str]]:
+    def absorbance(self) -> FloatArray:
+        """Base-10 absorbance (AU) per pixel, exactly as the plan's analysis computes it. (The
+        read flags are left out: over the whole axis they would flag every solvent's opaque UV
+        edge; the analysis judges them in its own window.)"""
         from mscrobot.spectra.correction import to_absorbance
 
-        return to_absorbance(self.sample, self.dark, self.reference)
-
-    @property
-    def absorbance(self) -> FloatArray:
-        """Base-10 absorbance (AU) per pixel, exactly as the plan's analysis computes it."""
-        return self._corrected[0]
-
-    @property
-    def flags(self) -> frozenset[str]:
-        return self._corrected[1]
+        return to_absorbance(self.sample, self.dark, self.reference)[0]
 
 
 @dataclass
