@@ -270,8 +270,8 @@ def _describe(kind: str, params: dict[str, Any]) -> str:
 def _retention(record: dict[str, object] | None) -> str:
     if record is None:
         return "—"
-    kept = {True: "retained", False: "removed", None: "not known"}.get(
-        record["metal_retained"], str(record["metal_retained"]))  # type: ignore[call-overload]
+    retained = record["metal_retained"]
+    kept = "retained" if retained is True else "removed" if retained is False else "not known"
     note = f"; {record['note']}" if record.get("note") else ""
     return f"{record['metal']} from {record['salt']}: {kept} ({record['basis']}){note}"
 

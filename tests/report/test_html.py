@@ -1,0 +1,89 @@
+"""The HTML report: self-contained, complete, escaped, and written for runs in any state."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+
+from mscrobot.engine.journal import JOURNAL_NAME, Journal
+from mscrobot.report.html import write_report
+from mscrobot.report.summary import run_summary
+from tests.report.conftest import HOSTILE_NAME, Runs
+
+PNG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def _page(run: Path) -> str:
+    out = write_report(run)
+    assert out == run / "report.html"
+    return out.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def completed_page(runs: Runs) -> str:
+    return _page(runs.completed)
+
+
+def test_plots_are_embedded_pngs(completed_page: str) -> None:
+    images = PNG.findall(completed_page)
+    assert len(images) == 3  # spectra, band heights with verdicts, volumes
+    for b64 in images:
+        assert base64.b64decode(b64).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_nothing_is_fetched_from_elsewhere(completed_page: str) -> None:
+    assert not re.search(r"""(src|href)=["'](?!data:)""", completed_page)
+    assert "<script" not in completed_page.lower()
+    assert "<link" not in completed_page.lower()
+
+
+def test_the_decision_trail_has_a_row_per_verdict(runs: Runs, completed_page: str) -> None:
+    j = Journal(runs.completed / JOURNAL_NAME)
+    try:
+        verdicts = j.verdicts()
+    finally:
+        j.close()
+    trail = completed_page.split('<table class="trail">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>(\d+)</td><td>[^<]*</td><td>(\w+)</td><td>(\w+)</td>"
+                      r"<td>(\w+)</td>", trail)
+    assert rows == [(str(v["step"]), v["stage"], v["state"], v["action"]) for v in verdicts]
+
+
+def test_the_header_has_the_verdicts_and_the_retention_record(completed_page: str) -> None:
+    assert "(CdS)34 with ZnCl2 in DMF" in completed_page
+    assert "complete → finish" in completed_page
+    assert "Zn from ZnCl2: removed" in completed_page
+    assert "recipe_version: 1" in completed_page  # the recipe text
+
+
+def test_the_summary_points_at_the_report(runs: Runs, completed_page: str) -> None:
+    assert run_summary(runs.completed)["report"] == str(runs.completed / "report.html")
+
+
+def test_a_run_with_no_spectra_reports_and_escapes_its_name(runs: Runs) -> None:
+    page = _page(runs.fresh)
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in page
+    assert HOSTILE_NAME not in page
+    assert "No spectra recorded yet." in page and "No verdicts yet." in page
+    assert not PNG.findall(page)
+
+
+def test_unfinished_runs_report(runs: Runs) -> None:
+    awaiting = _page(runs.awaiting)
+    assert "waiting for the operator" in awaiting and "continue | finish" in awaiting
+    assert len(PNG.findall(awaiting)) == 3
+    failed = _page(runs.failed)
+    assert "DeviceFaultError" in failed and len(PNG.findall(failed)) == 3
+    stopped = _page(runs.stopped)
+    assert "stopped by the operator" in stopped and not PNG.findall(stopped)
+
+
+def test_a_report_is_replaced_not_appended(runs: Runs) -> None:
+    first = _page(runs.stopped)
+    second = _page(runs.stopped)
+    assert first.count("<html") == second.count("<html") == 1
+    assert not [p for p in runs.stopped.iterdir() if p.name.endswith(".tmp")]
