@@ -8,6 +8,7 @@ commands that need them, never here.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,10 @@ from typing import Annotated
 import typer
 
 from mscrobot import __version__
+
+# Band fits are small dense least-squares problems: a multi-threaded OpenBLAS makes them ~3x
+# slower on small machines. Set before numpy loads; an explicit setting by the user wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 app = typer.Typer(
     name="mscrobot",

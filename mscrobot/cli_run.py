@@ -155,7 +155,8 @@ def _summarise(run_id: str, end: RunEnd, wall: float, report: Path | None,
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
     else:
-        lines = [f"run {run_id}: {end.state} ({end.reason})"]
+        lines = [f"run {run_id}: {end.state}"
+                 + ("" if end.pending is not None else f" ({end.reason})")]
         if forward is not None:
             lines.append(f"  exchange:      {forward.state} — {'; '.join(forward.reasons)}")
         if back is not None:

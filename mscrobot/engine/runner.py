@@ -89,10 +89,14 @@ class Engine:
         self.stop_requested = stop_requested or threading.Event()
         current = journal.state()
         self.state = RunState(current[0]) if current else RunState.CREATED
+        #: a completed run is only replayed (to report its result); nothing may execute
+        self.replay_only = self.state == RunState.COMPLETED
 
     # --- state ------------------------------------------------------------------------------
 
     def _move(self, to: RunState, reason: str = "") -> None:
+        if self.replay_only:
+            return
         check_move(self.state, to)
         self.state = to
         self.journal.set_state(str(to), self.lab.clock.now(), reason)
@@ -122,6 +126,9 @@ class Engine:
                     outcome = self.journal.recorded_outcome(rec)
                     replayed += 1
                 else:
+                    if self.replay_only:
+                        raise EngineError(f"the journal says the run completed but step {n} "
+                                          "has no outcome")
                     if self.stop_requested.is_set():
                         reason = self._safe_stop()
                         self._move(RunState.STOPPED, "stopped by the operator (Ctrl-C)" + reason)
@@ -134,7 +141,7 @@ class Engine:
                 step = gen.send(outcome)
         except StopIteration as stop:
             result: PlanResult = stop.value
-            reason = self._safe_stop()
+            reason = "" if self.replay_only else self._safe_stop()
             self._move(RunState.COMPLETED, result.end + reason)
             return RunEnd(self.state, result.end, self.lab.clock.now(), n, result,
                           replayed=replayed)

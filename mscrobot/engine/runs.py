@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
 from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd
-from mscrobot.engine.states import RESUMABLE, RunState
+from mscrobot.engine.states import RunState
 from mscrobot.lab.build import build_lab, check_lab
 from mscrobot.lab.config import LabConfig, lab_from_text
 from mscrobot.procedure.plan import ExchangePlan
@@ -58,16 +58,18 @@ def create_run(recipe: Recipe, recipe_text: str, recipe_source: str, lab: LabCon
                        + "; ".join(problems))
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(recipe.name)}-{secrets.token_hex(2)}"
     path = runs_dir / run_id
+    staging = runs_dir / f".new-{run_id}"  # renamed into place once the journal is whole
     try:
-        path.mkdir(parents=True)
+        staging.mkdir(parents=True)
     except OSError as e:
         raise RunError(f"cannot create the run folder {path}: {e.strerror or e}") from None
-    journal = Journal(path / JOURNAL_NAME)
+    journal = Journal(staging / JOURNAL_NAME)
     journal.init({"id": run_id, "recipe_name": recipe.name, "recipe_text": recipe_text,
                   "recipe_source": recipe_source, "lab_name": lab.name, "lab_text": lab_text,
                   "seed": seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     journal.set_state(str(RunState.CREATED), 0.0, "")
     journal.close()
+    staging.rename(path)
     return RunInfo(run_id, path, recipe, lab, seed)
 
 
@@ -115,14 +117,14 @@ def _locked(path: Path) -> Iterator[None]:
 
 def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             stop_requested: threading.Event | None = None) -> RunEnd:
-    """Execute (or resume: the same thing) the run in ``info.path`` until it ends or stops."""
+    """Execute (or resume: the same thing) the run in ``info.path`` until it ends or stops.
+
+    A completed run is replayed from its journal without touching the lab, so resuming twice
+    is harmless (a scheduler retrying a resume finds the result)."""
     with _locked(info.path):
         journal = Journal(info.path / JOURNAL_NAME)
         lab = None
         try:
-            state = journal.state()
-            if state is not None and RunState(state[0]) not in RESUMABLE | {RunState.CREATED}:
-                raise RunError(f"run {info.id} is {state[0]}; there is nothing to resume")
             lab = build_lab(info.lab, info.recipe, info.seed, info.path)
             engine = Engine(journal, lab, ExchangePlan(info.recipe), info.id, on_event,
                             stop_requested)

@@ -32,10 +32,6 @@ _MOVES: dict[RunState, frozenset[RunState]] = {
     RunState.COMPLETED: frozenset(),
 }
 
-RESUMABLE = frozenset({RunState.RUNNING, RunState.PAUSED, RunState.AWAITING_OPERATOR,
-                       RunState.STOPPED, RunState.FAILED})
-
-
 class IllegalRunTransitionError(RuntimeError):
     pass
 

@@ -1,0 +1,116 @@
+"""The engine on the simulated lab, in process: journaling, equivalence with the twin loop,
+device faults, transient retries, the run state machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mscrobot.engine.journal import Journal
+from mscrobot.engine.states import IllegalRunTransitionError, RunState, check_move
+from mscrobot.recipe.loader import load_recipe
+from mscrobot.twin.monitor import run_monitoring
+from tests.engine.runs import REFERENCE, dry_run, end_state, lab_text
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_engine_reaches_the_verdicts_of_the_twin_monitoring_loop(tmp_path: Path,
+                                                                  seed: int) -> None:
+    """The engine's plan and the twin's own loop are two executors of one procedure: on the
+    same seed they must see the same verdicts."""
+    info, end = dry_run(tmp_path, seed=seed)
+    twin = run_monitoring(load_recipe(REFERENCE).recipe, seed=seed)
+    assert end.result is not None
+    assert [(v.state, v.action) for v in end.result.forward] == \
+        [(s.verdict.state, s.verdict.action) for s in twin.forward]
+    assert [(v.state, v.action) for v in end.result.back] == \
+        [(s.verdict.state, s.verdict.action) for s in twin.back]
+
+
+def test_dry_run_journals_every_step_with_intent_and_outcome(tmp_path: Path) -> None:
+    info, end = dry_run(tmp_path)
+    assert end.state == RunState.COMPLETED and end.result is not None
+    assert end.result.forward[-1].state == "complete"
+    assert end.result.back[-1].state == "complete"
+    journal = Journal(info.path / "journal.sqlite")
+    steps = journal.steps()
+    assert [s.n for s in steps] == list(range(1, len(steps) + 1))
+    assert all(s.status == "done" and s.outcome is not None for s in steps)
+    kinds = [s.kind for s in steps]
+    assert kinds[:2] == ["dispense", "dispense"]
+    # three spectra (sample, dark, reference) stored with each measure step
+    measures = [s.n for s in steps if s.kind == "measure"]
+    assert len(journal.spectra()) == 3 * len(measures)
+    assert {sp.meta["step"] for sp in journal.spectra()} == set(measures)
+    # every verdict stored with its decide step, in order
+    decides = [s.n for s in steps if s.kind == "decide"]
+    assert [v["step"] for v in journal.verdicts()] == decides
+    assert [s["state"] for s in journal.states()] == ["created", "running", "completed"]
+    journal.close()
+    # the physical world agrees with the plan's bookkeeping of the reaction vial
+    state = end_state(info.path)
+    recipe = info.recipe
+    dispensed = sum(json.loads(p)["volume_ul"] for k, p, _ in state["steps"] if k == "dispense")
+    sampled = sum(json.loads(p)["volume_ul"] for k, p, _ in state["steps"] if k == "sample")
+    assert state["volumes"]["reaction"] == pytest.approx(dispensed - sampled)
+    assert state["volumes"]["salt_stock"] == pytest.approx(
+        15000 - float(recipe.salt.volume.m_as("uL")))
+    assert state["volumes"]["flow_cell"] == 0.0  # flushed after every read
+
+
+def test_a_device_fault_stops_the_run_safely_with_the_journal_intact(tmp_path: Path) -> None:
+    lab = lab_text(**{"max_rpm: 1500 rpm": "max_rpm: 1500 rpm\n  fault_after: 2"})
+    info, end = dry_run(tmp_path, lab=lab)
+    assert end.state == RunState.FAILED
+    assert "magnet decoupled" in end.reason
+    journal = Journal(info.path / "journal.sqlite")
+    failed = [s for s in journal.steps() if s.status == "failed"]
+    assert len(failed) == 1 and failed[0].kind == "stir" and failed[0].attempts == 0
+    assert all(s.status == "done" for s in journal.steps() if s.n < failed[0].n)
+    assert journal.state() is not None and journal.state()[0] == "failed"  # type: ignore[index]
+    journal.close()
+    events = [json.loads(x) for x in (info.path / "world.jsonl").read_text().splitlines()]
+    stirs = [e for e in events if e["op"] == "stir"]
+    assert stirs[-1]["rpm"] == 0.0  # the motor is off
+
+
+def test_transient_errors_are_retried_and_journaled(tmp_path: Path) -> None:
+    lab = lab_text(**{"sample_time: 20 s": "sample_time: 20 s\n  transient_failures: 2"})
+    info, end = dry_run(tmp_path, lab=lab)
+    assert end.state == RunState.COMPLETED
+    journal = Journal(info.path / "journal.sqlite")
+    first = journal.steps()[0]
+    assert first.kind == "dispense" and first.attempts == 2 and first.status == "done"
+    journal.close()
+    events = [json.loads(x) for x in (info.path / "world.jsonl").read_text().splitlines()]
+    ids = [e["id"] for e in events if e["op"] == "dispense"]
+    assert len(ids) == len(set(ids))  # retried, never given twice
+
+
+def test_run_state_machine_refuses_illegal_moves() -> None:
+    check_move(RunState.RUNNING, RunState.COMPLETED)
+    check_move(RunState.AWAITING_OPERATOR, RunState.RUNNING)
+    for before, after in [(RunState.COMPLETED, RunState.RUNNING),
+                          (RunState.CREATED, RunState.COMPLETED),
+                          (RunState.STOPPED, RunState.COMPLETED),
+                          (RunState.PAUSED, RunState.FAILED)]:
+        with pytest.raises(IllegalRunTransitionError):
+            check_move(before, after)
+
+
+def test_resuming_a_completed_run_replays_it_and_touches_nothing(tmp_path: Path) -> None:
+    from mscrobot.engine.runs import execute
+
+    info, end = dry_run(tmp_path)
+    assert end.state == RunState.COMPLETED
+    world = (info.path / "world.jsonl").read_bytes()
+    again = execute(info)
+    assert again.state == RunState.COMPLETED and again.replayed == end.steps
+    assert again.result is not None and end.result is not None
+    assert again.result.forward == end.result.forward
+    assert (info.path / "world.jsonl").read_bytes() == world
+    journal = Journal(info.path / "journal.sqlite")
+    assert [s["state"] for s in journal.states()] == ["created", "running", "completed"]
+    journal.close()
