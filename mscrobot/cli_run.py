@@ -269,7 +269,9 @@ def runs_list(out: RunsDir = Path("runs"),
 
     table = Table("id", "recipe", "state", "forward", "back", "lab min")
     for r in rows:
-        table.add_row(r["id"], str(r.get("recipe") or ""), r["state"], str(r.get("forward")
+        state = r["state"] + (" (interrupted: resume it)" if r["state"] == "running"
+                              and not r.get("live") else "")
+        table.add_row(r["id"], str(r.get("recipe") or ""), state, str(r.get("forward")
                       or ""), str(r.get("back") or ""),
                       "" if r.get("lab_time_s") is None else f"{r['lab_time_s'] / 60:.1f}")
     Console().print(table)

@@ -259,7 +259,7 @@ class Engine:
             return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
         if isinstance(step, Discard):
             lh.flush_cell(op)
-            return Outcome(lab.clock.now(), {})
+            return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
         if isinstance(step, Measure):
             m = lab.spectrometer.measure(op, step.blank, step.blank_molar)
             return Outcome(lab.clock.now(), {}, (m.sample, m.dark, m.reference))

@@ -100,6 +100,23 @@ def load_run(path: Path) -> RunInfo:
     return RunInfo(meta["id"], path, recipe, lab_from_text(meta["lab_text"]), int(meta["seed"]))
 
 
+def is_live(path: Path) -> bool:
+    """Whether a process is executing the run in ``path`` now (it holds the run's lock).
+
+    A journal that says 'running' with no live process is a run that was killed: resumable."""
+    try:
+        fd = os.open(path / "lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT, 0o644)

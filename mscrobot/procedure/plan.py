@@ -171,8 +171,14 @@ class ExchangePlan:
 
     def _decide(self, stage: Stage, verdict: Verdict) -> Generator[Step, Outcome, None]:
         numbers = tuple((k, float(v)) for k, v in verdict.numbers.items())
+        bands = []
+        for phase, sample in self.observations[stage][-1].samples.items():
+            for band_set, estimates in (sample.sets.items() if sample is not None else ()):
+                top = max(estimates, key=lambda b: b.height, default=None)
+                if top is not None:
+                    bands.append((phase, band_set, float(top.position_nm), float(top.height)))
         yield from self._do(Decide(str(stage), str(verdict.state), str(verdict.action),
-                                   tuple(verdict.reasons), numbers))
+                                   tuple(verdict.reasons), numbers, tuple(bands)))
 
     def _ask(self, question: str) -> Generator[Step, Outcome, str]:
         outcome = yield from self._do(AskOperator(question))

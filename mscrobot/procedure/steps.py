@@ -149,6 +149,9 @@ class Decide(Step):
     action: str
     reasons: tuple[str, ...]
     numbers: tuple[tuple[str, float], ...]
+    #: what the judged samples showed: (phase, band set, position nm, height AU) of each set's
+    #: strongest band, so reports plot what the decision saw without fitting again
+    bands: tuple[tuple[str, str, float, float], ...] = ()
 
     def describe(self) -> str:
         return f"{self.stage}: {self.state} → {self.action}"
@@ -181,6 +184,8 @@ def step_from_params(kind: str, params: dict[str, Any]) -> Step:
         v = params[f.name]
         if f.name == "numbers":
             v = tuple((str(k), float(x)) for k, x in v)
+        elif f.name == "bands":
+            v = tuple((str(a), str(b), float(c), float(d)) for a, b, c, d in v)
         elif isinstance(v, list):
             v = tuple(v)
         values[f.name] = v

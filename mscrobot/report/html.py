@@ -69,7 +69,7 @@ def _analyse(data: RunData) -> _Analysis:
     because a report of a broken run is exactly when one is needed."""
     from mscrobot.chemistry import find_salt
     from mscrobot.decide.records import back_exchange_record
-    from mscrobot.procedure.reading import analysis_windows, read_sample
+    from mscrobot.procedure.reading import analysis_windows
     from mscrobot.recipe.loader import load_recipe_text
     from mscrobot.yamldoc import DocumentError
 
@@ -85,14 +85,17 @@ def _analyse(data: RunData) -> _Analysis:
     except ValueError as e:
         out.notes.append(f"no metal-retention record: {e}")
     out.windows = analysis_windows(recipe)
+    # the band heights the decisions saw, journaled with each verdict (no fitting again)
+    decided = sorted((s.n, s.params.get("bands") or []) for s in data.steps
+                     if s.kind == "decide" and s.status == "done")
     for m in data.measurements:
-        try:
-            a = read_sample(out.windows, m.phase, m.sample, m.dark, m.reference)
-        except ValueError as e:
-            out.notes.append(f"step {m.step}: the spectra cannot be analysed: {e}")
+        later = next((bands for n, bands in decided if n > m.step), None)
+        if later is None:
             continue
-        out.heights.append((m, {name: max((b.height for b in bands), default=math.nan)
-                                for name, bands in a.sets.items()}))
+        heights = {band_set: height for phase, band_set, _, height in later
+                   if phase == m.phase}
+        if heights:
+            out.heights.append((m, heights))
     return out
 
 

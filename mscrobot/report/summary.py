@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mscrobot.engine.journal import JOURNAL_NAME
+from mscrobot.engine.runs import is_live
 from mscrobot.report.data import RunData, UnreadableRunError, read_run
 
 UNREADABLE = "unreadable"
@@ -36,6 +37,7 @@ def summarize(data: RunData) -> dict[str, Any]:
         "seed": meta.get("seed"),
         "created": meta.get("created"),
         "state": data.state,
+        "live": is_live(data.run_dir),
         "reason": data.reason,
         "lab_time_s": data.lab_time_s,
         "steps": len(data.steps),
@@ -60,11 +62,13 @@ def run_table(runs_dir: Path) -> list[dict[str, Any]]:
     if not runs_dir.is_dir():
         return []
     rows = []
-    for path in sorted(p for p in runs_dir.iterdir() if (p / JOURNAL_NAME).is_file()):
+    for path in sorted(p for p in runs_dir.iterdir()
+                       if not p.name.startswith(".") and (p / JOURNAL_NAME).is_file()):
         try:
             data = read_run(path, spectra=False)
         except UnreadableRunError as e:
-            rows.append({"id": path.name, "recipe": None, "state": UNREADABLE, "reason": str(e),
+            rows.append({"id": path.name, "recipe": None, "state": UNREADABLE, "live": False,
+                         "reason": str(e),
                          "created": None, "lab_time_s": None, "forward": None, "back": None})
             continue
         forward, back = data.last_verdict("forward"), data.last_verdict("back")
@@ -72,6 +76,7 @@ def run_table(runs_dir: Path) -> list[dict[str, Any]]:
             "id": data.meta.get("id", path.name),
             "recipe": data.meta.get("recipe_name"),
             "state": data.state,
+            "live": is_live(path),
             "reason": data.reason,
             "created": data.meta.get("created"),
             "lab_time_s": data.lab_time_s,

@@ -48,7 +48,8 @@ def test_recipe_overfilling_its_vessel(tmp_path: Path) -> None:
 def test_lab_that_lacks_what_the_recipe_needs(tmp_path: Path) -> None:
     lab = tmp_path / "lab.yaml"
     lab.write_text(lab_text(**{"max_rpm: 1500 rpm": "max_rpm: 600 rpm",
-                               "capacity: 20 mL, volume: 5 mL}": "capacity: 20 mL, volume: 10 uL}"}))
+                               "capacity: 20 mL, volume: 5 mL}":
+                               "capacity: 20 mL, volume: 10 uL}"}))
     out = tmp_path / "runs"
     _refused(cli("run", str(REFERENCE), "--lab", str(lab), "--out", str(out)), out,
              "cannot run recipe", "ola_stock holds 10 µL", "stirrer reaches 600 rpm")

@@ -20,7 +20,7 @@ def test_engine_reaches_the_verdicts_of_the_twin_monitoring_loop(tmp_path: Path,
                                                                   seed: int) -> None:
     """The engine's plan and the twin's own loop are two executors of one procedure: on the
     same seed they must see the same verdicts."""
-    info, end = dry_run(tmp_path, seed=seed)
+    _, end = dry_run(tmp_path, seed=seed)
     twin = run_monitoring(load_recipe(REFERENCE).recipe, seed=seed)
     assert end.result is not None
     assert [(v.state, v.action) for v in end.result.forward] == \
