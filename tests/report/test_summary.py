@@ -15,7 +15,7 @@ from mscrobot.report.data import UnreadableRunError
 from mscrobot.report.summary import run_summary, run_table
 from tests.report.conftest import HOSTILE_NAME, Runs
 
-KEYS = {"id", "recipe", "lab", "seed", "created", "state", "reason", "lab_time_s", "steps",
+KEYS = {"id", "recipe", "lab", "seed", "created", "state", "live", "reason", "lab_time_s", "steps",
         "spectra", "forward", "back", "volumes", "pending", "report"}
 
 
@@ -37,7 +37,7 @@ def test_summary_of_a_completed_run_matches_its_journal(runs: Runs) -> None:
     assert s["id"] == meta["id"] == runs.completed.name
     assert s["recipe"] == {"name": meta["recipe_name"], "source": "recipes/cds34-zncl2.yaml"}
     assert (s["lab"], s["seed"], s["created"]) == ("simulated", 0, meta["created"])
-    assert (s["state"], s["reason"]) == ("completed", "finished")
+    assert (s["state"], s["reason"], s["live"]) == ("completed", "finished", False)
     assert s["lab_time_s"] == states[-1]["lab_t"] == max(r.ended_t or 0.0 for r in steps)
     assert s["steps"] == len(steps)
     assert s["spectra"] == len(samples) > 0
