@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from mscrobot.decide.verdicts import State
+from mscrobot.engine.inmemory import SimulatedRun, simulate
 from mscrobot.recipe import Recipe, load_recipe_text
-from mscrobot.twin.monitor import MonitorRun, run_monitoring
 from mscrobot.twin.optics import Instrument
 from mscrobot.twin.params import TwinParams
 
@@ -101,7 +101,7 @@ def draw_scenario(index: int, seed_offset: int) -> Scenario:
     return Scenario(kind, seed, _recipe_text(salt, conc, rpm, cluster_um), params, instrument)
 
 
-def score(s: Scenario, run: MonitorRun, n_confirm: int, interval_s: float) -> dict[str, Any]:
+def score(s: Scenario, run: SimulatedRun, n_confirm: int, interval_s: float) -> dict[str, Any]:
     steps = run.forward
     truth = [st.truth for st in steps]
     states = [st.verdict.state for st in steps]
@@ -146,7 +146,7 @@ def one(args: tuple[int, int]) -> dict[str, Any]:
     index, seed_offset = args
     s = draw_scenario(index, seed_offset)
     recipe: Recipe = load_recipe_text(s.recipe_yaml, "scenario").recipe
-    run = run_monitoring(recipe, s.params, seed=s.seed, instrument=s.instrument)
+    run = simulate(recipe, s.params, seed=s.seed, instrument=s.instrument)
     return score(s, run, recipe.monitoring.n_confirm,
                  float(recipe.exchange.sampling_interval.m_as("s")))
 

@@ -15,6 +15,8 @@ from mscrobot.procedure.plan import VESSELS, worst_case_volumes
 from mscrobot.procedure.reading import analysis_windows
 from mscrobot.recipe.models import Recipe
 from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
+from mscrobot.twin.optics import Instrument
+from mscrobot.twin.params import TwinParams
 
 
 def capacities(config: LabConfig, recipe: Recipe) -> dict[str, float]:
@@ -62,9 +64,11 @@ def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
     return problems
 
 
-def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None) -> Lab:
+def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None,
+              params: TwinParams | None = None, instrument: Instrument | None = None) -> Lab:
     """The devices of ``config``. Simulated devices share one World, persisted in
-    ``state_dir/world.jsonl`` so a resumed run finds the vial as the crash left it."""
+    ``state_dir/world.jsonl`` so a resumed run finds the vial as the crash left it (None: kept
+    in memory). ``params`` and ``instrument`` change the twin (tests, benchmarks)."""
     from mscrobot.lab.simulated.devices import (
         SimLiquidHandler,
         SimSpectrometer,
@@ -79,7 +83,8 @@ def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | No
     lh = config.liquid_handler
     timing = Timing(dispense_s=float(lh.dispense_time.m_as("s")),
                     sample_s=float(lh.sample_time.m_as("s")))
-    world = World(WorldSpec(recipe, seed, vessels, timing),
+    world = World(WorldSpec(recipe, seed, vessels, timing, params or TwinParams(),
+                            instrument or Instrument()),
                   None if state_dir is None else state_dir / "world.jsonl")
     lab = Lab(config.name, VirtualClock(world),
               SimLiquidHandler(world, lh.reports_outcomes, lh.transient_failures),

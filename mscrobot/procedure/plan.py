@@ -122,6 +122,7 @@ class ExchangePlan:
         self.ola_molar_blank = 0.0
         self.sample_ul = float(recipe.monitoring.sample_volume.m_as("uL"))
         self.observations: dict[Stage, list[Observation]] = {Stage.FORWARD: [], Stage.BACK: []}
+        self.result = PlanResult("not_started")  # the verdicts so far, while the plan runs
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -189,7 +190,7 @@ class ExchangePlan:
     def steps(self) -> PlanGenerator:
         """The whole run. Send each step's outcome; the generator returns a ``PlanResult``."""
         r = self.recipe
-        result = PlanResult("finished")
+        result = self.result = PlanResult("finished")
         # DMF (denser) first, clusters in hexane layered on top
         yield from self._dispense("salt_stock", float(r.salt.volume.m_as("uL")),
                                   f"{r.salt.compound} in {r.salt.solvent}", "polar")

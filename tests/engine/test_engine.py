@@ -8,20 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from mscrobot.engine.inmemory import simulate
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.states import IllegalRunTransitionError, RunState, check_move
 from mscrobot.recipe.loader import load_recipe
-from mscrobot.twin.monitor import run_monitoring
 from tests.engine.runs import REFERENCE, dry_run, end_state, lab_text
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_engine_reaches_the_verdicts_of_the_twin_monitoring_loop(tmp_path: Path,
-                                                                  seed: int) -> None:
-    """The engine's plan and the twin's own loop are two executors of one procedure: on the
-    same seed they must see the same verdicts."""
+def test_a_persisted_run_decides_as_the_in_memory_simulation(tmp_path: Path,
+                                                               seed: int) -> None:
+    """Journaling every step and logging the world must not change what happens: the run on
+    disk and the in-memory simulation of the benchmarks see the same verdicts."""
     _, end = dry_run(tmp_path, seed=seed)
-    twin = run_monitoring(load_recipe(REFERENCE).recipe, seed=seed)
+    twin = simulate(load_recipe(REFERENCE).recipe, seed=seed)
     assert end.result is not None
     assert [(v.state, v.action) for v in end.result.forward] == \
         [(s.verdict.state, s.verdict.action) for s in twin.forward]

@@ -11,8 +11,9 @@ from mscrobot.decide.observations import Stage
 from mscrobot.decide.records import back_exchange_record
 from mscrobot.decide.rules import baseline_of, degradation_signs
 from mscrobot.decide.verdicts import Action, State
+from mscrobot.engine.inmemory import simulate
+from mscrobot.lab.simulated.bench import Bench
 from mscrobot.recipe import Recipe, load_recipe, load_recipe_text
-from mscrobot.twin.monitor import MonitorLoop, run_monitoring
 from mscrobot.twin.params import TwinParams
 from tests.recipe.helpers import recipe_yaml
 
@@ -24,7 +25,7 @@ def recipe_with(**changes: object) -> Recipe:
 
 
 def test_cds34_bands_at_365_and_335_nm_in_hexane() -> None:
-    loop = MonitorLoop(REFERENCE, seed=3)
+    loop = Bench(REFERENCE, seed=3)
     sample = loop.sample("nonpolar")
     fitted = [b.position_nm for b in sample.sets["nonpolar"]]
     assert fitted == pytest.approx([365.0, 335.0], abs=1.0)
@@ -32,7 +33,7 @@ def test_cds34_bands_at_365_and_335_nm_in_hexane() -> None:
 
 
 def test_main_band_near_356_nm_in_dmf_after_transfer() -> None:
-    run = run_monitoring(REFERENCE, seed=4)
+    run = simulate(REFERENCE, seed=4)
     dmf = run.forward[-1].observation.samples["polar"]
     assert dmf is not None
     assert dmf.sets["polar"][0].position_nm == pytest.approx(356.0, abs=1.0)
@@ -40,7 +41,7 @@ def test_main_band_near_356_nm_in_dmf_after_transfer() -> None:
 
 
 def test_hexane_colourless_after_transfer_is_complete() -> None:
-    run = run_monitoring(REFERENCE, seed=5)
+    run = simulate(REFERENCE, seed=5)
     last = run.forward[-1]
     assert last.verdict.state == State.COMPLETE
     assert last.truth.transfer >= 0.95
@@ -54,7 +55,7 @@ def test_hexane_colourless_after_transfer_is_complete() -> None:
 def test_zinc_salts_transfer_cds34(salt: str) -> None:
     """Paper: ZnCl2, Zn(NO3)2, Zn(OTf)2, Zn(OAc)2; InCl3 is an assumed case."""
     recipe = recipe_with(salt__compound=salt, back_exchange={"enabled": False})
-    run = run_monitoring(recipe, seed=6)
+    run = simulate(recipe, seed=6)
     assert run.forward[-1].verdict.state == State.COMPLETE, run.forward[-1].verdict
     assert run.forward[-1].verdict.action == Action.FINISH
     assert run.forward[-1].truth.transfer >= 0.95
@@ -62,7 +63,7 @@ def test_zinc_salts_transfer_cds34(salt: str) -> None:
 
 def test_subthreshold_salt_stalls_and_the_policy_applies() -> None:
     recipe = load_recipe("recipes/cds34-zncl2-subthreshold.yaml").recipe
-    run = run_monitoring(recipe, seed=7)
+    run = simulate(recipe, seed=7)
     states = [s.verdict.state for s in run.forward]
     actions = [s.verdict.action for s in run.forward]
     assert State.COMPLETE not in states
@@ -76,7 +77,7 @@ def test_subthreshold_salt_stalls_and_the_policy_applies() -> None:
 @pytest.mark.parametrize("salt", ["ZnCl2", "Zn(OTf)2", "Zn(OAc)2"])
 def test_ola_returns_the_spectrum_to_the_pre_exchange_one(salt: str) -> None:
     recipe = recipe_with(salt__compound=salt)
-    run = run_monitoring(recipe, seed=8)
+    run = simulate(recipe, seed=8)
     assert run.forward[-1].verdict.state == State.COMPLETE
     assert run.back and run.back[-1].verdict.state == State.COMPLETE
     assert run.back[-1].verdict.numbers["position_shift_nm"] <= 3.0
@@ -93,7 +94,7 @@ def test_zn_retained_after_back_exchange_only_for_triflate_recorded_not_inferred
 
 
 def test_cds34_zncl2_held_60_h_in_dmf_is_not_degraded() -> None:
-    loop = MonitorLoop(REFERENCE, seed=9)
+    loop = Bench(REFERENCE, seed=9)
     first = loop.observe(Stage.FORWARD, 0.0, ())
     base = baseline_of(first)
     assert base is not None
@@ -110,7 +111,7 @@ def test_cds34_zncl2_held_60_h_in_dmf_is_not_degraded() -> None:
 def test_cdse34_with_zncl2_and_zn_oac2_behave_alike() -> None:
     times = {}
     for name in ("cdse34-zncl2-hexene.yaml", "cdse34-zn-acetate-hexene.yaml"):
-        run = run_monitoring(load_recipe(f"recipes/{name}").recipe, seed=10)
+        run = simulate(load_recipe(f"recipes/{name}").recipe, seed=10)
         assert run.forward[-1].verdict.state == State.COMPLETE
         assert run.back[-1].verdict.state == State.COMPLETE
         times[name] = run.forward[-1].observation.stirred_s
@@ -119,8 +120,8 @@ def test_cdse34_with_zncl2_and_zn_oac2_behave_alike() -> None:
 
 def test_hexane_is_the_top_layer() -> None:
     assert SOLVENTS["hexane"].density_g_per_ml.value < SOLVENTS["DMF"].density_g_per_ml.value
-    loop = MonitorLoop(REFERENCE, seed=11)
-    top = loop.vial.draw("nonpolar", 20.0, 0.0)
+    loop = Bench(REFERENCE, seed=11)
+    top = loop.vial.draw("nonpolar", 20.0, loop.t)
     assert top.solvent == "nonpolar" and top.c_nonpolar > 0 and top.c_polar == 0
 
 
@@ -129,7 +130,7 @@ def test_hexane_is_the_top_layer() -> None:
 def _never_complete(params: TwinParams, seeds: range = range(3)) -> list[str]:
     ends = []
     for seed in seeds:
-        run = run_monitoring(REFERENCE, params, seed=seed)
+        run = simulate(REFERENCE, params, seed=seed)
         assert State.COMPLETE not in [s.verdict.state for s in run.forward]
         ends.append(run.end)
     return ends
@@ -151,8 +152,8 @@ def test_persistent_emulsion_never_confirms() -> None:
 
 
 def test_twin_is_deterministic_per_seed() -> None:
-    a = run_monitoring(REFERENCE, seed=12)
-    b = run_monitoring(REFERENCE, seed=12)
+    a = simulate(REFERENCE, seed=12)
+    b = simulate(REFERENCE, seed=12)
     assert [s.verdict for s in a.forward] == [s.verdict for s in b.forward]
     ha = a.forward[1].observation.samples["nonpolar"]
     hb = b.forward[1].observation.samples["nonpolar"]

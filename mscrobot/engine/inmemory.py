@@ -1,0 +1,94 @@
+"""A whole dry run in memory: the engine and the plan on the simulated lab, nothing written.
+
+The decision benchmark, the twin's fidelity tests and ``mscrobot plan`` use this, so what they
+measure is exactly what ``mscrobot run`` executes (same plan, same engine, same simulated
+devices), only with an in-memory journal and world. Each decision comes with the twin's truth
+at that moment, which only a simulation can know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mscrobot.decide.observations import Observation, Stage
+from mscrobot.decide.verdicts import State, Verdict
+from mscrobot.engine.journal import Journal
+from mscrobot.engine.runner import Engine, Event
+from mscrobot.engine.states import RunState
+from mscrobot.lab.build import build_lab
+from mscrobot.lab.config import LabConfig, load_lab
+from mscrobot.lab.simulated.devices import SimLiquidHandler
+from mscrobot.procedure.plan import ExchangePlan
+from mscrobot.recipe.models import Recipe
+from mscrobot.twin.optics import Instrument
+from mscrobot.twin.params import TwinParams
+from mscrobot.twin.vial import Truth
+
+
+@dataclass
+class Decision:
+    """One verdict: what the logic saw and decided, and what was really there."""
+
+    observation: Observation
+    verdict: Verdict
+    truth: Truth
+
+
+@dataclass
+class SimulatedRun:
+    forward: list[Decision] = field(default_factory=list)
+    back: list[Decision] = field(default_factory=list)
+    end: str = "running"  # finished | stopped (awaiting the operator) | step_limit | failed
+    time_s: float = 0.0
+    steps: int = 0
+
+    @property
+    def forward_state(self) -> State:
+        return self.forward[-1].verdict.state if self.forward else State.NOT_STARTED
+
+
+def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
+             instrument: Instrument | None = None, lab: LabConfig | None = None
+             ) -> SimulatedRun:
+    """Run ``recipe`` on the simulated lab in memory, until it finishes or needs the operator."""
+    config = lab or _default_lab()
+    devices = build_lab(config, recipe, seed, None, params, instrument)
+    handler = devices.liquid_handler
+    assert isinstance(handler, SimLiquidHandler)
+    world = handler.world
+    plan = ExchangePlan(recipe)
+    out = SimulatedRun()
+
+    def collect(event: Event) -> None:
+        if event.kind != "verdict" or event.step is None or world.vial is None:
+            return
+        stage = Stage(event.step.params()["stage"])
+        verdicts = plan.result.forward if stage == Stage.FORWARD else plan.result.back
+        target = out.forward if stage == Stage.FORWARD else out.back
+        target.append(Decision(plan.observations[stage][-1], verdicts[-1], world.vial.truth()))
+
+    journal = Journal(Path(":memory:"))
+    try:
+        end = Engine(journal, devices, plan, "memory", collect).run()
+    finally:
+        journal.close()
+        devices.close()
+    out.time_s, out.steps = end.lab_t, end.steps
+    if end.state == RunState.COMPLETED:
+        out.end = {"finished": "finished", "operator_finished": "stopped"}.get(
+            end.result.end if end.result else "", "step_limit")
+    elif end.state == RunState.AWAITING_OPERATOR:
+        out.end = "stopped"
+    else:
+        out.end = "failed"
+    return out
+
+
+_LAB: list[LabConfig] = []
+
+
+def _default_lab() -> LabConfig:
+    if not _LAB:
+        _LAB.append(load_lab()[0])
+    return _LAB[0]
