@@ -228,13 +228,15 @@ def plan(
 
     console = Console()
     console.print(f"[bold]{parsed.name}[/bold] on lab {lab_config.name}")
-    steps = Table("#", "step", "repeats", title="Steps")
+    steps = Table("#", "step", "repeats",
+                  title="Steps (counted in a dry run on the twin, seed 0)")
     for i, s in enumerate(view["steps"], 1):
         steps.add_row(str(i), s["describe"], s["repeat"])
     console.print(steps)
     vols = Table("vessel", "deck", "holds (µL)", "gives/receives at most (µL)", title="Vessels")
     for v in view["vessels"]:
-        vols.add_row(v["name"], v["deck"], f"{v['start_ul']:.0f}", f"{v['worst_case_ul']:.0f}")
+        worst = "—" if v["worst_case_ul"] is None else f"{v['worst_case_ul']:.0f}"
+        vols.add_row(v["name"], v["deck"], f"{v['start_ul']:.0f}", worst)
     console.print(vols)
     est = view["time_estimate"]
     console.print(f"time: {est['expected_min']:.1f} min expected on the twin "
@@ -267,14 +269,23 @@ def runs_list(out: RunsDir = Path("runs"),
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "recipe", "state", "forward", "back", "lab min")
+    console = Console()
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    for name in ("recipe", "state", "forward", "back", "lab min"):
+        table.add_column(name)
     for r in rows:
         state = r["state"] + (" (interrupted: resume it)" if r["state"] == "running"
                               and not r.get("live") else "")
-        table.add_row(r["id"], str(r.get("recipe") or ""), state, str(r.get("forward")
-                      or ""), str(r.get("back") or ""),
-                      "" if r.get("lab_time_s") is None else f"{r['lab_time_s'] / 60:.1f}")
-    Console().print(table)
+        cells = [r["id"], str(r.get("recipe") or ""), state, str(r.get("forward") or ""),
+                 str(r.get("back") or ""),
+                 "" if r.get("lab_time_s") is None else f"{r['lab_time_s'] / 60:.1f}"]
+        if console.is_terminal:
+            table.add_row(*cells)
+        else:  # piped: one tab-separated line per run, for grep and cut
+            typer.echo("\t".join(cells))
+    if console.is_terminal:
+        console.print(table)
 
 
 @runs_app.command("show")

@@ -8,6 +8,7 @@ at that moment, which only a simulation can know.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,9 +50,11 @@ class SimulatedRun:
 
 
 def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
-             instrument: Instrument | None = None, lab: LabConfig | None = None
-             ) -> SimulatedRun:
-    """Run ``recipe`` on the simulated lab in memory, until it finishes or needs the operator."""
+             instrument: Instrument | None = None, lab: LabConfig | None = None,
+             on_event: Callable[[Event], None] | None = None) -> SimulatedRun:
+    """Run ``recipe`` on the simulated lab in memory, until it finishes or needs the operator.
+
+    ``on_event`` sees every engine event as ``mscrobot run``'s display would."""
     config = lab or _default_lab()
     devices = build_lab(config, recipe, seed, None, params, instrument)
     handler = devices.liquid_handler
@@ -61,6 +64,8 @@ def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
     out = SimulatedRun()
 
     def collect(event: Event) -> None:
+        if on_event is not None:
+            on_event(event)
         if event.kind != "verdict" or event.step is None or world.vial is None:
             return
         stage = Stage(event.step.params()["stage"])

@@ -8,14 +8,13 @@ comes from the recipe's own limits (max stirring, every stall-policy rung, back-
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
-from mscrobot.engine.journal import Journal
-from mscrobot.engine.runner import Engine, Event
-from mscrobot.lab.build import build_lab, capacities, check_lab
+from mscrobot.engine.inmemory import simulate
+from mscrobot.engine.runner import Event
+from mscrobot.lab.build import capacities, check_lab
 from mscrobot.lab.config import LabConfig
-from mscrobot.procedure.plan import RESAMPLE_WAIT_S, ExchangePlan, worst_case_volumes
+from mscrobot.procedure.plan import RESAMPLE_WAIT_S, worst_case_volumes
 from mscrobot.recipe.models import Extend, Recipe
 
 
@@ -51,7 +50,7 @@ def plan_view(recipe: Recipe, lab: LabConfig) -> dict[str, Any]:
     counts: dict[str, dict[str, Any]] = {}
 
     def collect(e: Event) -> None:
-        if e.kind == "step" and e.step is not None:
+        if e.kind == "step" and e.step is not None and e.step.kind != "decide":
             key = e.step.describe() if e.step.kind != "wait" else f"wait ({e.step.params()['why']})"
             entry = counts.setdefault(key, {"kind": e.step.kind, "describe": key, "n": 0})
             entry["n"] += 1
@@ -61,27 +60,20 @@ def plan_view(recipe: Recipe, lab: LabConfig) -> dict[str, Any]:
             entry = counts.setdefault(key, {"kind": "decide", "describe": key, "n": 0})
             entry["n"] += 1
 
-    journal = Journal(Path(":memory:"))
-    lab_devices = build_lab(lab, recipe, 0, None) if lab.clock == "virtual" else None
-    if lab_devices is None:
+    if lab.clock != "virtual":
         raise PlanError("time estimates need a simulated lab")
-    try:
-        end = Engine(journal, lab_devices, ExchangePlan(recipe), "plan", collect).run()
-    finally:
-        lab_devices.close()
-        journal.close()
+    run = simulate(recipe, lab=lab, on_event=collect)
     caps = capacities(lab, recipe)
     need = worst_case_volumes(recipe)
     vessels = [{"name": name, "deck": f"slot {pos.slot} {pos.well} ({pos.labware})",
                 "start_ul": float(pos.volume.m_as("uL")),
                 "capacity_ul": None if math.isinf(caps[name]) else caps[name],
-                "worst_case_ul": need.get(name, 0.0)} for name, pos in lab.deck.items()]
+                "worst_case_ul": need.get(name)} for name, pos in lab.deck.items()]
     return {
         "recipe": recipe.name, "lab": lab.name,
         "steps": [{"kind": v["kind"], "describe": v["describe"],
                    "repeat": f"×{v['n']}" if v["n"] > 1 else ""} for v in counts.values()],
         "vessels": vessels,
-        "time_estimate": {"expected_min": end.lab_t / 60.0,
-                          "expected_end": end.result.end if end.result else str(end.state),
+        "time_estimate": {"expected_min": run.time_s / 60.0, "expected_end": run.end,
                           "max_min": max_lab_time_s(recipe, lab) / 60.0},
     }

@@ -1,0 +1,49 @@
+"""Lab configs: the shipped simulated lab, the copy users edit, and errors with places."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mscrobot.lab.build import check_lab
+from mscrobot.lab.config import LabError, lab_from_text, load_lab, shipped_labs
+from mscrobot.recipe.loader import load_recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_hardware_copy_of_the_simulated_lab_is_the_shipped_one() -> None:
+    assert (ROOT / "hardware/labs/simulated.yaml").read_text() == shipped_labs()["simulated"]
+
+
+def test_default_lab_is_the_simulated_one_and_can_run_every_example() -> None:
+    lab, _ = load_lab()
+    assert lab.name == "simulated" and lab.clock == "virtual"
+    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+        assert check_lab(lab, load_recipe(path).recipe) == [], path.name
+
+
+def test_a_lab_file_by_path_loads(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(shipped_labs()["simulated"].replace("name: simulated", "name: mine"))
+    lab, text = load_lab(path)
+    assert lab.name == "mine" and text == path.read_text()
+
+
+def test_unknown_keys_and_bad_units_are_placed(tmp_path: Path) -> None:
+    text = shipped_labs()["simulated"].replace("max_rpm: 1500 rpm", "max_rpm: 1500 kg")
+    text = text.replace("clock: virtual", "clock: virtual\nrobot: ot2")
+    with pytest.raises(LabError) as err:
+        lab_from_text(text, "lab.yaml")
+    shown = [str(p) for p in err.value.problems]
+    line_rpm = text.splitlines().index("  max_rpm: 1500 kg") + 1
+    assert any(s.startswith(f"lab.yaml:{line_rpm}:") and "stirrer.max_rpm" in s for s in shown)
+    assert any("robot" in s for s in shown)
+
+
+def test_missing_position_is_reported_by_the_lab_check() -> None:
+    text = "\n".join(line for line in shipped_labs()["simulated"].splitlines()
+                     if not line.lstrip().startswith("ola_stock:"))
+    recipe = load_recipe(ROOT / "recipes/cds34-zncl2.yaml").recipe
+    assert check_lab(lab_from_text(text), recipe) == ["deck has no 'ola_stock' position"]
