@@ -41,3 +41,15 @@ def test_the_probe_would_see_a_heavy_import() -> None:
                            "print('opentrons' in sys.modules)"],
                           capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "True"
+
+
+def test_core_and_engine_import_neither_opentrons_nor_prefect() -> None:
+    """The engine, the plan and the simulated lab are the core: a dry run must not pay for the
+    robot's or the scheduler's libraries (matplotlib only when the report is drawn)."""
+    probe = ("import sys, json; import mscrobot.engine.runs, mscrobot.engine.inmemory, "
+             "mscrobot.report.summary; "
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
+             f"set({list(HEAVY)!r}))))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    assert json.loads(proc.stdout) == []
