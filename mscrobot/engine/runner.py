@@ -252,8 +252,8 @@ class Engine:
             lh.dispense(op, step.source, step.dest, step.volume_ul, step.layer)
             return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
         if isinstance(step, Sample):
-            lh.sample(op, step.vessel, step.phase, step.volume_ul)
-            return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
+            height = lh.sample(op, step.vessel, step.phase, step.volume_ul)
+            return Outcome(lab.clock.now(), {"vessels": lh.volumes(), "height_mm": height})
         if isinstance(step, Transfer):
             lh.return_sample(op, "reaction", step.phase, step.volume_ul)
             return Outcome(lab.clock.now(), {"vessels": lh.volumes()})

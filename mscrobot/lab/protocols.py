@@ -51,8 +51,9 @@ class LiquidHandler(Protocol):
     def dispense(self, op_id: str, source: str, dest: str, volume_ul: float,
                  layer: str) -> None: ...
 
-    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
-        """Draw from one phase of ``vessel`` into the flow cell."""
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
+        """Draw from one phase of ``vessel`` into the flow cell; returns the tip height (mm)
+        chosen from the tracked layer volumes (the alkane on top, the polar phase below)."""
 
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None: ...
 

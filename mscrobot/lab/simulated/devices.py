@@ -46,9 +46,9 @@ class SimLiquidHandler:
         self._maybe_fail("dispense")
         self.world.dispense(op_id, source, dest, volume_ul, layer)
 
-    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
         self._maybe_fail("sample")
-        self.world.sample(op_id, vessel, phase, volume_ul)
+        return self.world.sample(op_id, vessel, phase, volume_ul)
 
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
         self.world.return_sample(op_id, vessel, phase, volume_ul)

@@ -18,6 +18,7 @@ two phases first meet (twin time = world time - that moment), as the twin's kine
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +30,17 @@ from mscrobot.chemistry import OLEYLAMINE
 from mscrobot.engine.crashpoints import crashpoint
 from mscrobot.lab.protocols import LabRefusalError, Measurement
 from mscrobot.recipe.models import Recipe
+from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
 from mscrobot.twin.absorbance import SpectralModel
 from mscrobot.twin.optics import Instrument, hdx_wavelength_coefficients, measure, wavelengths
 from mscrobot.twin.params import TwinParams
 from mscrobot.twin.vial import CellContents, FlowCell, VialTwin
+
+#: Tip placement in the reaction vial (assumed): clear of the bottom, clear of the interface,
+#: and submerged while drawing from the top layer.
+BOTTOM_CLEARANCE_MM = 1.0
+INTERFACE_MARGIN_MM = 1.5
+SUBMERGED_MM = 1.0
 
 
 @dataclass
@@ -69,6 +77,7 @@ class World:
     def __init__(self, spec: WorldSpec, log_path: Path | None = None) -> None:
         self.spec = spec
         self.recipe = spec.recipe
+        self.diameter_mm = VESSEL_TYPES[spec.recipe.vessel].inner_diameter_mm
         self.t = 0.0
         self.vessels = {k: VesselState(v.capacity_ul, v.volume_ul) for k, v in spec.vessels.items()}
         self.vial: VialTwin | None = None
@@ -129,16 +138,42 @@ class World:
         self._record("dispense", id=op_id, source=source, dest=dest, volume=volume_ul,
                      layer=layer, t=self.t + self.spec.timing.dispense_s)
 
-    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
+    def sampling_height_mm(self, phase: str, volume_ul: float) -> float:
+        """Where the tip draws ``phase`` from, in mm above the vial's bottom.
+
+        The polar (denser) layer is below, the alkane on top. The tip goes to the middle of its
+        layer, at least ``INTERFACE_MARGIN_MM`` from the interface and, in the top layer, deep
+        enough to stay submerged while drawing. Heights follow the tracked layer volumes; a
+        layer too thin for that is refused, never sampled at the interface."""
+        area = math.pi * (self.diameter_mm / 2.0) ** 2  # mm², so µL / area = mm
+        polar_top = self.layers["polar"] / area
+        top = polar_top + self.layers["nonpolar"] / area
+        draw = volume_ul / area
+        if phase == "polar":
+            height = max(BOTTOM_CLEARANCE_MM, polar_top / 2.0)
+            ok = height + draw <= polar_top - INTERFACE_MARGIN_MM
+        else:
+            height = polar_top + (top - polar_top) / 2.0
+            ok = (height - polar_top >= INTERFACE_MARGIN_MM
+                  and height + draw + SUBMERGED_MM <= top)
+        if not ok:
+            raise LabRefusalError(
+                f"the {phase} layer ({self.layers[phase]:.0f} µL, "
+                f"{(polar_top if phase == 'polar' else top - polar_top):.1f} mm in a "
+                f"{self.diameter_mm:g} mm vial) is too thin to draw {volume_ul:g} µL away from "
+                "the interface")
+        return height
+
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
+        """Draw into the flow cell; returns the sampling height (mm)."""
         if vessel != "reaction" or self.vial is None:
             raise LabRefusalError(f"cannot sample the {phase} phase of {vessel!r}: it holds no "
-                             "two-phase mixture yet")
-        if self.layers[phase] < volume_ul:
-            raise LabRefusalError(f"the {phase} phase holds {self.layers[phase]:.0f} µL, less than "
-                             f"the {volume_ul:g} µL sample")
+                                  "two-phase mixture yet")
+        height = self.sampling_height_mm(phase, volume_ul)
         self._room("flow_cell", volume_ul)
         self._record("sample", id=op_id, phase=phase, volume=volume_ul,
                      t=self.t + self.spec.timing.sample_s)
+        return height
 
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
         if self.cell_contents is None or self.cell_phase != phase:
