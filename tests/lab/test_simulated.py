@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from mscrobot.lab.build import build_lab
 from mscrobot.lab.config import load_lab
+from mscrobot.lab.protocols import LabRefusalError
 from mscrobot.lab.simulated.bench import Bench
 from mscrobot.lab.simulated.world import World
-from mscrobot.lab.build import build_lab
-from mscrobot.lab.protocols import LabRefusalError
 from mscrobot.recipe.loader import load_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
