@@ -182,13 +182,14 @@ class Engine:
             self.journal.intent(n, step, clock.now(), deadline)
             rec = self.journal.step(n)
             assert rec is not None
-        elif rec.status == "failed":
-            self.journal.forget_failure(n)
-        elif not step.idempotent:
-            done = self._interrupted(n, step)
-            if done is not None:
-                self.journal.outcome(n, step, done)
-                return done
+        else:
+            if rec.status == "failed":  # resumed after the operator dealt with the fault
+                self.journal.forget_failure(n)
+            if not step.idempotent:  # it may have happened, wholly or in part
+                done = self._interrupted(n, step)
+                if done is not None:
+                    self.journal.outcome(n, step, done)
+                    return done
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 outcome = self._act(n, step, rec)
