@@ -136,9 +136,11 @@ def _fail(message: str, code: int) -> typer.Exit:
     raise typer.Exit(code)
 
 
+from mscrobot.cli_emulate import register as _register_emulators  # noqa: E402
 from mscrobot.cli_run import register as _register_run_commands  # noqa: E402
 
 _register_run_commands(app)
+_register_emulators(app)
 
 
 def main() -> None:
