@@ -14,3 +14,27 @@ emulate_app = typer.Typer(help="Run instrument emulators (stirrer, spectrometer)
 
 def register(app: typer.Typer) -> None:
     app.add_typer(emulate_app, name="emulate")
+
+
+@emulate_app.command("stirrer")
+def stirrer(
+    pty: bool = typer.Option(False, "--pty", help="serve on a new pseudo-terminal"),
+    tcp: int | None = typer.Option(None, "--tcp", metavar="PORT",
+                                   help="serve on TCP (0: any free port)"),
+    host: str = typer.Option("127.0.0.1", help="address to bind with --tcp"),
+    speed: float = typer.Option(1.0, help="emulated seconds per wall second (ramp, watchdog)"),
+    pace: bool = typer.Option(True, help="pace bytes at 9600 baud, 10 bits per character"),
+    faults: str = typer.Option("", help="fault plan, e.g. 'timeout:IN_PV_4@2x3,stall' "
+                               "(see mscrobot/lab/stirrer/emulator.py)"),
+    profile: str = typer.Option("ika-rct-basic", help="device profile: name in "
+                                "hardware/devices/ or a path"),
+) -> None:
+    """An IKA stirrer speaking NAMUR; prints the pty path or HOST:PORT on the first line."""
+    from mscrobot.lab.stirrer.emulator import run
+    from mscrobot.yamldoc import DocumentError
+
+    try:
+        run(pty=pty, tcp=tcp, host=host, speed=speed, pace=pace, faults=faults, profile=profile)
+    except (ValueError, DocumentError, OSError) as e:
+        typer.echo(f"mscrobot emulate stirrer: {e}", err=True)
+        raise typer.Exit(2) from None
