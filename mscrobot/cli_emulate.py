@@ -38,3 +38,28 @@ def stirrer(
     except (ValueError, DocumentError, OSError) as e:
         typer.echo(f"mscrobot emulate stirrer: {e}", err=True)
         raise typer.Exit(2) from None
+
+
+@emulate_app.command("spectrometer")
+def spectrometer(
+    tcp: int = typer.Option(..., "--tcp", metavar="PORT", help="TCP port (0: any free port)"),
+    host: str = typer.Option("127.0.0.1", help="address to bind"),
+    speed: float = typer.Option(1.0, help="emulated seconds per wall second (integration)"),
+    faults: str = typer.Option("", help="fault plan, e.g. 'timeout@3,garbage@5*2,saturate~0.1' "
+                               "(see mscrobot/lab/spectrometer/obp_emulator.py)"),
+    contents: str = typer.Option("blank", help="flow cell: blank | clusters"),
+    recipe: str | None = typer.Option(None, help="recipe for cluster bands and solvents "
+                                      "(default: the CdS34/ZnCl2 template)"),
+    micromolar: float = typer.Option(20.0, help="cluster concentration with --contents clusters"),
+    phase: str = typer.Option("nonpolar", help="solvent in the cell: nonpolar | polar"),
+    seed: int = typer.Option(0, help="noise and fault seed"),
+) -> None:
+    """An Ocean HDX speaking OBP over TCP; prints HOST:PORT on the first line."""
+    from mscrobot.lab.spectrometer.obp_emulator import run
+
+    try:
+        run(tcp=tcp, host=host, speed=speed, faults=faults, contents=contents, recipe=recipe,
+            micromolar=micromolar, phase=phase, seed=seed)
+    except (ValueError, OSError) as e:
+        typer.echo(f"mscrobot emulate spectrometer: {e}", err=True)
+        raise typer.Exit(2) from None

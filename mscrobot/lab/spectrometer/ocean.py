@@ -1,0 +1,466 @@
+"""Ocean Insight spectrometers through seabreeze (pyseabreeze backend), guarded.
+
+seabreeze speaks the protocol; this module only keeps it from hanging or lying:
+
+- its IPv4 transport opens sockets without a timeout and loops forever in ``recv_into`` once the
+  peer closes; our handle sets the timeout right at connect and turns end-of-stream into a
+  ``ConnectionResetError``;
+- its spectrum read raises the socket timeout by the integration time on every call (the timeout
+  ratchets up without bound), so every call starts from our timeout again;
+- it swallows a NACK to a command that asked for an ACK, and only warns on a bad MD5 checksum;
+  we record the device's error codes and check checksums of data replies ourselves;
+- every call runs in a worker thread under a deadline; past it the socket is shut down, which
+  frees the worker, and the link is rebuilt.
+
+Transport trouble (timeouts, resets, garbage, bad frames) is retried with backoff on a fresh
+connection a bounded number of times, then raised as ``TransientDeviceError``; an error the
+device reports itself is never retried (``DeviceFaultError``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from seabreeze.pyseabreeze.api import SeaBreezeAPI
+from seabreeze.pyseabreeze.devices import SeaBreezeDevice
+from seabreeze.pyseabreeze.exceptions import SeaBreezeError
+from seabreeze.pyseabreeze.protocol import OBPProtocol
+from seabreeze.pyseabreeze.transport import IPv4Transport, IPv4TransportHandle
+
+from mscrobot.lab.protocols import (
+    DeviceFaultError,
+    LabRefusalError,
+    Measurement,
+    TransientDeviceError,
+)
+from mscrobot.spectra.types import FloatArray, Spectrum
+
+T = TypeVar("T")
+
+#: What a broken link or a mangled frame raises inside seabreeze (retry on a fresh link).
+_TRANSPORT_ERRORS = (OSError, EOFError, SeaBreezeError, AssertionError, struct.error,
+                     RuntimeError, ValueError)
+
+
+class CorruptReplyError(SeaBreezeError):
+    """A data reply whose MD5 checksum does not match its bytes."""
+
+
+@dataclass(frozen=True)
+class OceanSettings:
+    """How to reach the spectrometer and how patient to be (the lab config's ``spectrometer:``).
+
+    ``address`` "host:port" selects an Ethernet model over OBP/TCP (HDX); without it the first
+    USB device of ``model`` (and ``serial``, if given) is opened.
+    """
+
+    address: str | None = None
+    model: str = "HDX"
+    serial: str | None = None
+    #: socket timeout for one reply beyond the integration time
+    io_timeout_s: float = 1.0
+    #: transport attempts per call before giving up (1 = no retry)
+    attempts: int = 3
+    #: first backoff between attempts, doubled each time
+    backoff_s: float = 0.1
+    integration_ms: float = 10.0
+    scans: int = 4
+    #: auto-ranging puts the brightest pixel here (fraction of full scale)
+    target_fraction: float = 0.8
+    #: subtract the mean of the detector's masked pixels from each read, if it has any
+    electric_dark: bool = True
+    #: a sample still saturated after this many reads is returned (the analysis flags it)
+    saturation_retries: int = 2
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.scans < 1 or not 0.0 < self.target_fraction < 1.0:
+            raise ValueError("attempts and scans must be ≥ 1, target_fraction in (0, 1)")
+
+
+class _EofSocket(socket.socket):
+    """A socket whose ``recv_into`` raises at end of stream instead of returning 0 forever."""
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        n = super().recv_into(buffer, nbytes, flags)
+        if n == 0 and (nbytes or len(buffer)):
+            raise ConnectionResetError("the spectrometer closed the connection")
+        return n
+
+
+class _GuardedHandle(IPv4TransportHandle):
+    """seabreeze's IPv4 handle with a connect/read timeout and a close that closes."""
+
+    def __init__(self, address: str, port: int, timeout_s: float) -> None:
+        super().__init__(address, port)
+        self.timeout_s = timeout_s
+
+    def open(self) -> None:
+        self.socket = _EofSocket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.settimeout(self.timeout_s)
+        try:
+            self.socket.connect(self.get_address())
+        except OSError as e:
+            self.socket.close()
+            raise ConnectionError(f"could not connect to {self.get_address()}: {e}") from e
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def close(self) -> None:
+        # seabreeze's finalizer closes only the first socket; reopened ones would leak
+        self.abort()
+        super().close()
+
+    def abort(self) -> None:
+        """Shut the socket down: a worker blocked in recv wakes up with an error."""
+        with suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RDWR)
+        self.socket.close()
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"spectrometer address {address!r} is not host:port")
+    return socket.gethostbyname(host or "127.0.0.1"), int(port)
+
+
+class _Link:
+    """One open seabreeze device plus the guards around it; rebuilt after transport trouble."""
+
+    def __init__(self, settings: OceanSettings) -> None:
+        self.settings = settings
+        self.device: Any = None
+        self.handle: _GuardedHandle | None = None
+        self.device_errors: list[str] = []
+
+    def open(self) -> None:
+        s = self.settings
+        if s.address is not None:
+            host, port = parse_address(s.address)
+            with suppress(ValueError):  # already registered by an earlier connection
+                IPv4Transport.register_model(s.model, ipv4_address=host, ipv4_port=port)
+            self.handle = _GuardedHandle(host, port, s.io_timeout_s)
+            self.device = SeaBreezeDevice(self.handle)
+        else:
+            self.device = _find_usb(s.model, s.serial)
+        self.device.open()
+        protocol = self.device._transport.protocol
+        if isinstance(protocol, OBPProtocol):
+            self._guard_obp(protocol)
+
+    def _guard_obp(self, protocol: OBPProtocol) -> None:
+        check_header = protocol._check_incoming_message_header
+        extract = protocol._extract_message_data
+        device_codes = set(protocol.OBP.ERROR_CODES.values())
+        errors = self.device_errors
+
+        def checked_header(header: bytes, *, _raw: bool = False) -> Any:
+            try:
+                return check_header(header, _raw=_raw)
+            except SeaBreezeError as e:
+                if str(e) in device_codes:
+                    errors.append(str(e))
+                raise
+
+        def checked_extract(msg: bytes) -> bytes:
+            fields = struct.unpack(protocol.OBP.HEADER_FMT, bytes(msg[:44]))
+            if (fields[7] == protocol.OBP.CHECKSUM_TYPE_MD5
+                    and hashlib.md5(msg[:-20]).digest() != bytes(msg[-20:-4])):
+                raise CorruptReplyError("reply checksum does not match its data")
+            return extract(msg)
+
+        protocol._check_incoming_message_header = checked_header  # type: ignore[method-assign]
+        protocol._extract_message_data = checked_extract  # type: ignore[method-assign]
+
+    def reset_timeout(self) -> None:
+        if self.handle is not None and not self.handle.closed:
+            self.handle.socket.settimeout(self.settings.io_timeout_s)
+
+    def abort(self) -> None:
+        if self.handle is not None:
+            self.handle.abort()
+
+    def close(self) -> None:
+        try:
+            if self.device is not None and self.device.is_open:
+                self.device.close()
+        except Exception:
+            pass
+        if self.handle is not None:
+            self.handle.abort()
+
+
+def _find_usb(model: str, serial: str | None) -> Any:
+    for device in SeaBreezeAPI().list_devices():
+        if device.model == model and (serial is None or device.serial_number == serial):
+            return device
+    raise ConnectionError(f"no USB {model}{' ' + serial if serial else ''} found")
+
+
+def _run_with_deadline(fn: Callable[[], T], deadline_s: float, on_timeout: Callable[[], None],
+                       what: str) -> T:
+    """``fn()`` in a daemon thread; past ``deadline_s`` call ``on_timeout`` and raise."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:
+            box["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name=f"seabreeze {what}", daemon=True).start()
+    if not done.wait(deadline_s):
+        on_timeout()
+        done.wait(1.0)
+        raise TimeoutError(f"{what}: no complete reply within {deadline_s:.2f} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+class OceanSpectrometer:
+    """An Ocean spectrometer: calibrated axis, darks, references, auto-ranging, averaging."""
+
+    def __init__(self, settings: OceanSettings,
+                 shutter: Callable[[bool], None] | None = None) -> None:
+        self.settings = settings
+        #: closes (True) / opens (False) the light path for darks; None: the caller does it
+        self.shutter = shutter
+        self._link: _Link | None = None
+        self._lock = threading.RLock()
+        self.integration_ms = settings.integration_ms
+        self.serial_number = ""
+        self.model = settings.model
+        self.wavelengths_nm: FloatArray = np.zeros(0)
+        self.full_scale = 65535.0
+        self.limits_ms = (0.0, float("inf"))
+        self.electric_dark_pixels: list[int] = []
+        self.darks: dict[float, Spectrum] = {}
+        self.references: dict[str, Spectrum] = {}
+        self.reconnects = 0
+
+    # --- connection -----------------------------------------------------------------------
+
+    def open(self) -> OceanSpectrometer:
+        """Connect, read identity, calibration and limits, set the integration time."""
+        self._call(lambda dev: None, "open")
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._link is not None:
+                self._link.close()
+                self._link = None
+
+    def __enter__(self) -> OceanSpectrometer:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connect(self) -> _Link:
+        link = _Link(self.settings)
+        try:
+            _run_with_deadline(link.open, self.settings.io_timeout_s * 4 + 1.0, link.abort,
+                               "open")
+            dev = link.device
+            spec = dev.f.spectrometer
+            self.serial_number = str(dev.serial_number)
+            self.model = str(dev.model)
+            self.wavelengths_nm = _run_with_deadline(
+                lambda: np.asarray(spec.get_wavelengths(), float),
+                self.settings.io_timeout_s * 2 + 1.0, link.abort, "wavelengths")
+            lo, hi = spec.get_integration_time_micros_limits()
+            self.limits_ms = (lo / 1000.0, hi / 1000.0)
+            self.full_scale = float(spec.get_maximum_intensity())
+            self.electric_dark_pixels = (list(spec.get_electric_dark_pixel_indices())
+                                         if self.settings.electric_dark else [])
+            self._apply_integration(link, self.integration_ms)
+        except BaseException:
+            link.close()
+            raise
+        return link
+
+    def _apply_integration(self, link: _Link, ms: float) -> None:
+        spec = link.device.f.spectrometer
+        us = round(ms * 1000.0)
+        link.device_errors.clear()
+        link.reset_timeout()
+        _run_with_deadline(lambda: spec.set_integration_time_micros(us),
+                           self.settings.io_timeout_s * 2 + 1.0, link.abort, "integration time")
+        if link.device_errors:
+            raise DeviceFaultError(f"spectrometer refused integration time {ms} ms: "
+                                   f"{link.device_errors[-1]}")
+
+    def _call(self, fn: Callable[[Any], T], what: str, extra_s: float = 0.0) -> T:
+        """``fn(device)`` under a deadline, on a fresh link after transport trouble."""
+        s = self.settings
+        with self._lock:
+            last: BaseException | None = None
+            for attempt in range(s.attempts):
+                if attempt:
+                    time.sleep(s.backoff_s * 2 ** (attempt - 1))
+                try:
+                    if self._link is None:
+                        self._link = self._connect()
+                        self.reconnects += attempt > 0
+                    link = self._link
+                    link.device_errors.clear()
+                    link.reset_timeout()
+                    return _run_with_deadline(lambda link=link: fn(link.device),
+                                              extra_s + 2 * s.io_timeout_s + 1.0,
+                                              link.abort, what)
+                except DeviceFaultError:
+                    self.close()
+                    raise
+                except _TRANSPORT_ERRORS as e:
+                    reported = self._link.device_errors[-1:] if self._link is not None else []
+                    self.close()
+                    if reported:
+                        raise DeviceFaultError(
+                            f"spectrometer {self._where()} reported an error on {what}: "
+                            f"{reported[0]}") from e
+                    last = e
+            raise TransientDeviceError(
+                f"spectrometer {self._where()}: {what} failed {s.attempts} times; last: "
+                f"{type(last).__name__}: {last}") from last
+
+    def _where(self) -> str:
+        return self.settings.address or f"USB {self.settings.model}"
+
+    # --- acquisition ------------------------------------------------------------------------
+
+    def set_integration_ms(self, ms: float) -> float:
+        """Set the integration time (clamped to the device's limits); returns what was set."""
+        lo, hi = self.limits_ms
+        ms = float(min(max(ms, lo), hi - 0.001))
+        with self._lock:
+            self.integration_ms = ms
+            if self._link is not None:
+                try:
+                    self._apply_integration(self._link, ms)
+                except _TRANSPORT_ERRORS:
+                    self.close()  # the next call reconnects and applies it
+        return ms
+
+    def read_raw(self) -> FloatArray:
+        """One scan as the device sends it (counts per pixel), electric dark removed."""
+        def get(dev: Any) -> FloatArray:
+            return np.asarray(dev.f.spectrometer.get_intensities(), float)
+
+        counts = self._call(get, "spectrum", extra_s=self.integration_ms / 1000.0)
+        if self.electric_dark_pixels:
+            counts = counts - float(np.mean(counts[self.electric_dark_pixels]))
+        return counts
+
+    def read(self, scans: int | None = None, kind: str = "sample",
+             **meta: Any) -> Spectrum:
+        """The mean of ``scans`` consecutive scans, as a ``Spectrum`` on the device's axis."""
+        n = scans or self.settings.scans
+        with self._lock:
+            if self._link is None:
+                self.open()
+            total = np.zeros_like(self.wavelengths_nm)
+            peak = 0.0
+            for _ in range(n):
+                raw = self.read_raw()
+                peak = max(peak, float(np.max(raw)))
+                total += raw
+            return Spectrum(self.wavelengths_nm.copy(), total / n, self.integration_ms, n,
+                            self.full_scale,
+                            {"kind": kind, "serial": self.serial_number,
+                             "saturated": peak >= self.full_scale, **meta})
+
+    def auto_range(self, target_fraction: float | None = None, max_steps: int = 8) -> float:
+        """Set the integration time that puts the brightest pixel near ``target_fraction`` of
+        full scale for what is in the light path now (a saturated read shortens it 4×)."""
+        target = (target_fraction or self.settings.target_fraction) * self.full_scale
+        with self._lock:
+            if self._link is None:
+                self.open()
+            for _ in range(max_steps):
+                counts = self.read_raw()
+                peak = float(np.max(counts))
+                t = self.integration_ms
+                if peak >= self.full_scale:
+                    self.set_integration_ms(t / 4.0)
+                    continue
+                dark = self.darks.get(t)
+                offset = (float(np.mean(dark.counts)) if dark is not None
+                          else float(np.percentile(counts, 1)))
+                new = t * 4.0 if peak - offset <= 0 else t * (target - offset) / (peak - offset)
+                new = self.set_integration_ms(new)
+                if abs(new - t) <= 0.03 * t:
+                    return new
+            return self.integration_ms
+
+    def capture_dark(self, scans: int | None = None) -> Spectrum:
+        """A dark at the current integration time (shutter closed through ``shutter``)."""
+        if self.shutter is not None:
+            self.shutter(True)
+        try:
+            dark = self.read(scans, kind="dark")
+        finally:
+            if self.shutter is not None:
+                self.shutter(False)
+        self.darks[self.integration_ms] = dark
+        return dark
+
+    def capture_reference(self, blank: str, molar: float = 0.0,
+                          scans: int | None = None) -> Spectrum:
+        """Read the blank now in the cell and keep it as the reference named ``blank``."""
+        ref = self.read(scans, kind="reference", blank=blank, blank_molar=molar)
+        self.references[blank] = ref
+        return ref
+
+
+class OceanLabSpectrometer:
+    """The engine's ``Spectrometer`` on an ``OceanSpectrometer``: the sample, the stored dark
+    and the stored reference of the named blank, all at one integration time."""
+
+    def __init__(self, device: OceanSpectrometer, molar_tolerance: float = 0.01) -> None:
+        self.device = device
+        self.molar_tolerance = molar_tolerance
+
+    def measure(self, op_id: str, blank: str, blank_molar: float) -> Measurement:
+        dev = self.device
+        ref = dev.references.get(blank)
+        if ref is None:
+            raise LabRefusalError(f"no reference for blank {blank!r}: capture one first "
+                                  f"(have {sorted(dev.references) or 'none'})")
+        stored_molar = float(ref.meta.get("blank_molar", 0.0))
+        if abs(stored_molar - blank_molar) > self.molar_tolerance * max(blank_molar, 1e-12):
+            raise LabRefusalError(f"reference {blank!r} was taken at {stored_molar} M, "
+                                  f"the step asks for {blank_molar} M")
+        dark = dev.darks.get(ref.integration_ms)
+        if dark is None:
+            raise LabRefusalError(f"no dark at {ref.integration_ms} ms (reference {blank!r})")
+        if dev.integration_ms != ref.integration_ms:
+            dev.set_integration_ms(ref.integration_ms)
+        sample = dev.read(op_id=op_id, blank=blank)
+        for _ in range(dev.settings.saturation_retries):
+            if not sample.meta["saturated"]:
+                break
+            sample = dev.read(op_id=op_id, blank=blank)
+        return Measurement(sample, dark, ref)
+
+
+@contextmanager
+def open_ocean(settings: OceanSettings,
+               shutter: Callable[[bool], None] | None = None) -> Iterator[OceanSpectrometer]:
+    device = OceanSpectrometer(settings, shutter)
+    try:
+        yield device.open()
+    finally:
+        device.close()
