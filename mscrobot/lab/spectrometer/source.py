@@ -71,7 +71,7 @@ class TwinSpectrumSource:
         self._contents = contents if callable(contents) else (lambda: contents)
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
-        self._cache: tuple[CellContents, float, FloatArray] | None = None
+        self._cache: tuple[CellContents, Instrument, float, FloatArray] | None = None
         #: lamp shutter: closed, the detector sees only its dark (how a dark is taken)
         self.shutter_closed = False
 
@@ -88,13 +88,14 @@ class TwinSpectrumSource:
         """Noise-free light counts above dark at ``integration_ms`` for the current contents."""
         if self.shutter_closed:
             return np.zeros_like(self.wl)
-        contents = self._contents()
+        contents, instrument = self._contents(), self.instrument
+        key = (contents, instrument, integration_ms)
         cached = self._cache
-        if cached is not None and cached[0] == contents and cached[1] == integration_ms:
-            return cached[2]
+        if cached is not None and cached[:3] == key:
+            return cached[3]
         absorbance = self.model.cell(self.wl, contents)
-        light = light_counts(self.wl, absorbance, self.instrument, integration_ms=integration_ms)
-        self._cache = (contents, integration_ms, light)
+        light = light_counts(self.wl, absorbance, instrument, integration_ms=integration_ms)
+        self._cache = (*key, light)
         return light
 
     def counts(self, integration_ms: float, scans: int = 1) -> FloatArray:
