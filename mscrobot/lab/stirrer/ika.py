@@ -32,6 +32,14 @@ from mscrobot.lab.stirrer.profiles import StirrerProfile
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+_LINK_ERRORS: tuple[type[Exception], ...] = (OSError,)
+try:  # pyserial's posix ports raise termios.error (not an OSError) when a pty goes away
+    import termios
+
+    _LINK_ERRORS += (termios.error,)
+except ImportError:  # Windows
+    pass
+
 _SPEED = re.compile(r"(-?\d+(?:\.\d*)?) 4")
 _ECHO = re.compile(r"(?:OUT_WD1@)?(\d+(?:\.\d*)?)")
 
@@ -251,7 +259,7 @@ class IkaStirrer:
         while not self._stop.wait(period):
             try:
                 self._arm_watchdog()
-            except (TransientDeviceError, DeviceFaultError) as e:
+            except Exception as e:  # the thread must outlive any one failure
                 log.error("%s: watchdog not re-sent: %s", self.label, e)
 
     # --- exchanges --------------------------------------------------------------------------
@@ -278,7 +286,7 @@ class IkaStirrer:
                     port.reset_input_buffer()
                     port.write(frame(command))
                     raw = self._read_line(port)
-                except OSError as e:
+                except _LINK_ERRORS as e:
                     self._drop_port()
                     lost += 1
                     last = f"connection lost ({e})"
@@ -309,7 +317,7 @@ class IkaStirrer:
             try:
                 port = self._connected()
                 port.write(frame(command))
-            except OSError as e:
+            except _LINK_ERRORS as e:
                 self._drop_port()
                 raise TransientDeviceError(f"{self.label}: {command} not sent, connection "
                                            f"lost ({e})") from None
@@ -340,7 +348,7 @@ class IkaStirrer:
 
     def _drop_port(self) -> None:
         if self._port is not None:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(*_LINK_ERRORS):
                 self._port.close()
             self._port = None
 
