@@ -64,8 +64,8 @@ def recording(log: Transcript, factory: PortFactory = open_serial) -> PortFactor
 
 
 def save(log: Transcript, path: Path) -> None:
-    rows = [{"dir": d, "data": b.decode("latin-1")} for d, b in log]
-    path.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    rows = [json.dumps({"dir": d, "data": b.decode("latin-1")}) for d, b in log]
+    path.write_text("[\n" + ",\n".join(rows) + "\n]\n", encoding="utf-8")
 
 
 def load(path: Path) -> Transcript:
