@@ -53,13 +53,15 @@ def spectrometer(
     micromolar: float = typer.Option(20.0, help="cluster concentration with --contents clusters"),
     phase: str = typer.Option("nonpolar", help="solvent in the cell: nonpolar | polar"),
     seed: int = typer.Option(0, help="noise and fault seed"),
+    acquisition: str = typer.Option("free-running", help="free-running (a request gets the "
+                                    "next scan) | on-request (a request starts a scan)"),
 ) -> None:
     """An Ocean HDX speaking OBP over TCP; prints HOST:PORT on the first line."""
     from mscrobot.lab.spectrometer.obp_emulator import run
 
     try:
         run(tcp=tcp, host=host, speed=speed, faults=faults, contents=contents, recipe=recipe,
-            micromolar=micromolar, phase=phase, seed=seed)
+            micromolar=micromolar, phase=phase, seed=seed, acquisition=acquisition)
     except (ValueError, OSError) as e:
         typer.echo(f"mscrobot emulate spectrometer: {e}", err=True)
         raise typer.Exit(2) from None

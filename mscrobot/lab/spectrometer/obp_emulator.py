@@ -8,14 +8,19 @@ integration time with ACK, trigger mode, raw spectrum 0x00101000 of 2068 little-
 and NACKs anything else with "unknown message type", as the device does.
 
 An acquisition takes the integration time (divided by ``speed``) of wall time, so the emulator
-cannot deliver spectra faster than the detector could. Faults are injected per spectrum request
-(``FaultPlan`` from ``--faults``, or ``inject`` from tests).
+cannot deliver spectra faster than the detector could. ``acquisition="free-running"`` (default)
+models the normal trigger mode as Ocean describes it: the detector integrates continuously and a
+request gets the next scan to complete (assumed timing: scan boundaries every integration time
+since it was last set). ``"on-request"`` starts a fresh integration per request, the pessimistic
+case in which all host and network overhead adds to the integration time. Faults are injected
+per spectrum request (``FaultPlan`` from ``--faults``, or ``inject`` from tests).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import random
 import re
 import socket
@@ -143,9 +148,13 @@ class ObpEmulator:
                  serial: str = "HDX-EMU-0001",
                  coefficients: Sequence[float] | None = None,
                  nonlinearity: Sequence[float] = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-                 n_pixels: int = HDX_PIXELS, stall_s: float = 30.0) -> None:
+                 n_pixels: int = HDX_PIXELS, stall_s: float = 30.0,
+                 acquisition: str = "free-running") -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
+        if acquisition not in ("free-running", "on-request"):
+            raise ValueError(f"acquisition {acquisition!r}: free-running or on-request")
+        self.acquisition = acquisition
         self.source, self.speed = source, speed
         self.faults = faults or FaultPlan()
         self.serial = serial.encode("ascii")[:16]
@@ -155,6 +164,7 @@ class ObpEmulator:
         #: how long a "timeout"/"partial" fault keeps silent before the device recovers
         self.stall_s = stall_s
         self.integration_us = 100_000
+        self._scan_origin = time.perf_counter()
         self.spectra_served = 0
         self._detector = threading.Lock()
         self._server = socket.create_server((host, port))
@@ -303,7 +313,9 @@ class ObpEmulator:
             (us,) = struct.unpack("<L", data)
             if not ITIME_MIN_US <= us <= ITIME_MAX_US:
                 raise ObpError(ERR_PAYLOAD_INVALID)
-            self.integration_us = us
+            with self._detector:
+                self.integration_us = us
+                self._scan_origin = time.perf_counter()
             return ack()
         if msg_type == SET_TRIGGER_MODE:
             if len(data) != 1:
@@ -325,7 +337,12 @@ class ObpEmulator:
             return b""
         with self._detector:
             t_ms = self.integration_us / 1000.0
-            ready = time.perf_counter() + t_ms / 1000.0 / self.speed
+            period, now = t_ms / 1000.0 / self.speed, time.perf_counter()
+            if self.acquisition == "on-request":
+                ready = now + period
+            else:
+                ready = self._scan_origin + (math.floor((now - self._scan_origin) / period)
+                                             + 1) * period
             # a flash or room light on the open port: fiftyfold light, clipped like the ADC
             counts = self.source.counts(t_ms * (50.0 if fault == "saturate" else 1.0))
             raw = np.clip(np.rint(counts), 0, FULL_SCALE_COUNTS).astype("<u2").tobytes()
@@ -367,7 +384,8 @@ def _hard_close(sock: socket.socket) -> None:
 
 def run(*, tcp: int, host: str = "127.0.0.1", speed: float = 1.0, faults: str = "",
         contents: str = "blank", recipe: str | None = None, micromolar: float = 20.0,
-        phase: str = "nonpolar", seed: int = 0, serial: str = "HDX-EMU-0001") -> None:
+        phase: str = "nonpolar", seed: int = 0, serial: str = "HDX-EMU-0001",
+        acquisition: str = "free-running") -> None:
     """The ``mscrobot emulate spectrometer`` process: print HOST:PORT, serve until killed."""
     from mscrobot.lab.spectrometer.source import (
         TwinSpectrumSource,
@@ -383,7 +401,8 @@ def run(*, tcp: int, host: str = "127.0.0.1", speed: float = 1.0, faults: str = 
     source = TwinSpectrumSource.for_recipe(recipe_or_default(recipe), cells[contents](),
                                            seed=seed)
     emulator = ObpEmulator(source, host=host, port=tcp, speed=speed,
-                           faults=FaultPlan.parse(faults, seed), serial=serial)
+                           faults=FaultPlan.parse(faults, seed), serial=serial,
+                           acquisition=acquisition)
     bound_host, bound_port = emulator.address
     print(f"{bound_host}:{bound_port}", flush=True)
     try:

@@ -6,11 +6,12 @@ seabreeze speaks the protocol; this module only keeps it from hanging or lying:
   peer closes; our handle sets the timeout right at connect and turns end-of-stream into a
   ``ConnectionResetError``;
 - its spectrum read raises the socket timeout by the integration time on every call (the timeout
-  ratchets up without bound), so every call starts from our timeout again;
+  ratchets up without bound), so every read uses our timeout instead;
 - it swallows a NACK to a command that asked for an ACK, and only warns on a bad MD5 checksum;
   we record the device's error codes and check checksums of data replies ourselves;
-- every call runs in a worker thread under a deadline; past it the socket is shut down, which
-  frees the worker, and the link is rebuilt.
+- every call runs under a deadline: over TCP the socket itself refuses to read past it (a peer
+  trickling bytes defeats a plain timeout); USB calls run in a worker thread abandoned at the
+  deadline. After any transport trouble the link is closed and rebuilt.
 
 Transport trouble (timeouts, resets, garbage, bad frames) is retried with backoff on a fresh
 connection a bounded number of times, then raised as ``TransientDeviceError``; an error the
@@ -86,10 +87,28 @@ class OceanSettings:
             raise ValueError("attempts and scans must be ≥ 1, target_fraction in (0, 1)")
 
 
+class _Deadline:
+    """When the call in progress must be over (monotonic seconds), shared by handle and socket."""
+
+    at: float | None = None
+
+
 class _EofSocket(socket.socket):
-    """A socket whose ``recv_into`` raises at end of stream instead of returning 0 forever."""
+    """A socket whose reads obey the call's deadline and raise at end of stream, where
+    seabreeze's loop would spin on ``recv_into`` returning 0 forever."""
+
+    deadline: _Deadline
+    io_timeout_s: float
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        # our timeout per recv, whatever seabreeze set (its value ratchets up on every read)
+        timeout = self.io_timeout_s
+        if self.deadline.at is not None:
+            left = self.deadline.at - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("call deadline passed while reading")
+            timeout = min(timeout, left)
+        self.settimeout(timeout)
         n = super().recv_into(buffer, nbytes, flags)
         if n == 0 and (nbytes or len(buffer)):
             raise ConnectionResetError("the spectrometer closed the connection")
@@ -102,9 +121,11 @@ class _GuardedHandle(IPv4TransportHandle):
     def __init__(self, address: str, port: int, timeout_s: float) -> None:
         super().__init__(address, port)
         self.timeout_s = timeout_s
+        self.deadline = _Deadline()
 
     def open(self) -> None:
         self.socket = _EofSocket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.deadline, self.socket.io_timeout_s = self.deadline, self.timeout_s
         self.socket.settimeout(self.timeout_s)
         try:
             self.socket.connect(self.get_address())
@@ -119,7 +140,7 @@ class _GuardedHandle(IPv4TransportHandle):
         super().close()
 
     def abort(self) -> None:
-        """Shut the socket down: a worker blocked in recv wakes up with an error."""
+        """Shut the socket down: a thread blocked in recv wakes up with an error."""
         with suppress(OSError):
             self.socket.shutdown(socket.SHUT_RDWR)
         self.socket.close()
@@ -180,9 +201,17 @@ class _Link:
         protocol._check_incoming_message_header = checked_header  # type: ignore[method-assign]
         protocol._extract_message_data = checked_extract  # type: ignore[method-assign]
 
-    def reset_timeout(self) -> None:
-        if self.handle is not None and not self.handle.closed:
-            self.handle.socket.settimeout(self.settings.io_timeout_s)
+    def call(self, fn: Callable[[], T], deadline_s: float, what: str) -> T:
+        """``fn()`` finished within ``deadline_s`` or a ``TimeoutError``. Over TCP the socket
+        enforces it in this thread (no hand-off per spectrum); USB calls, whose blocking we do
+        not control, run in a worker thread that is abandoned at the deadline."""
+        if self.handle is None:
+            return _run_with_deadline(fn, deadline_s, self.close, what)
+        self.handle.deadline.at = time.monotonic() + deadline_s
+        try:
+            return fn()
+        finally:
+            self.handle.deadline.at = None
 
     def abort(self) -> None:
         if self.handle is not None:
@@ -272,15 +301,13 @@ class OceanSpectrometer:
     def _connect(self) -> _Link:
         link = _Link(self.settings)
         try:
-            _run_with_deadline(link.open, self.settings.io_timeout_s * 4 + 1.0, link.abort,
-                               "open")
+            link.call(link.open, self.settings.io_timeout_s * 4 + 1.0, "open")
             dev = link.device
             spec = dev.f.spectrometer
             self.serial_number = str(dev.serial_number)
             self.model = str(dev.model)
-            self.wavelengths_nm = _run_with_deadline(
-                lambda: np.asarray(spec.get_wavelengths(), float),
-                self.settings.io_timeout_s * 2 + 1.0, link.abort, "wavelengths")
+            self.wavelengths_nm = link.call(lambda: np.asarray(spec.get_wavelengths(), float),
+                                            self.settings.io_timeout_s * 2 + 1.0, "wavelengths")
             lo, hi = spec.get_integration_time_micros_limits()
             self.limits_ms = (lo / 1000.0, hi / 1000.0)
             self.full_scale = float(spec.get_maximum_intensity())
@@ -296,9 +323,8 @@ class OceanSpectrometer:
         spec = link.device.f.spectrometer
         us = round(ms * 1000.0)
         link.device_errors.clear()
-        link.reset_timeout()
-        _run_with_deadline(lambda: spec.set_integration_time_micros(us),
-                           self.settings.io_timeout_s * 2 + 1.0, link.abort, "integration time")
+        link.call(lambda: spec.set_integration_time_micros(us),
+                  self.settings.io_timeout_s * 2 + 1.0, "integration time")
         if link.device_errors:
             raise DeviceFaultError(f"spectrometer refused integration time {ms} ms: "
                                    f"{link.device_errors[-1]}")
@@ -317,10 +343,8 @@ class OceanSpectrometer:
                         self.reconnects += attempt > 0
                     link = self._link
                     link.device_errors.clear()
-                    link.reset_timeout()
-                    return _run_with_deadline(lambda link=link: fn(link.device),
-                                              extra_s + 2 * s.io_timeout_s + 1.0,
-                                              link.abort, what)
+                    return link.call(lambda link=link: fn(link.device),
+                                     extra_s + 2 * s.io_timeout_s + 1.0, what)
                 except DeviceFaultError:
                     self.close()
                     raise
