@@ -68,9 +68,17 @@ def open_serial(url: str, timeout: float) -> Port:
     """Open ``url`` as an IKA line: 9600 baud, 7 data bits, even parity, 1 stop bit."""
     import serial
 
-    return serial.serial_for_url(url, baudrate=BAUD, bytesize=serial.SEVENBITS,
+    port = serial.serial_for_url(url, baudrate=BAUD, bytesize=serial.SEVENBITS,
                                  parity=serial.PARITY_EVEN, stopbits=serial.STOPBITS_ONE,
                                  timeout=timeout, write_timeout=max(timeout, 1.0))
+    sock = getattr(port, "_socket", None)   # socket:// and rfc2217:// (serial servers)
+    if sock is not None:
+        # A setter has no reply, so the device side delays its ACK; with Nagle on, the query
+        # written right after the setter would wait for that ACK (tens of ms).
+        import socket
+
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return port
 
 
 class _GarbledError(Exception):
