@@ -9,6 +9,7 @@ reproduces every analysis and verdict bit for bit.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -22,7 +23,7 @@ import numpy as np
 
 from mscrobot.engine.crashpoints import crashpoint
 from mscrobot.procedure.steps import Outcome, Step
-from mscrobot.spectra.types import Spectrum
+from mscrobot.spectra.types import FloatArray, Spectrum
 
 SCHEMA_VERSION = 1
 JOURNAL_NAME = "journal.sqlite"
@@ -37,10 +38,13 @@ create table if not exists steps (
     status text not null,  -- intent | done | failed
     started_t real, deadline_t real, intent_wall text,
     ended_t real, outcome text, error text, attempts integer not null default 0, ended_wall text);
+create table if not exists axes (
+    id integer primary key autoincrement, digest text not null unique, wavelengths blob not null);
 create table if not exists spectra (
     id integer primary key autoincrement, step integer not null references steps(n),
     role text not null, phase text, integration_ms real not null, scans integer not null,
-    full_scale real not null, wavelengths blob not null, counts blob not null, meta text);
+    full_scale real not null, axis integer not null references axes(id), counts blob not null,
+    meta text);
 create index if not exists spectra_step on spectra(step);
 create table if not exists verdicts (
     step integer primary key references steps(n), stage text not null, state text not null,
@@ -80,6 +84,7 @@ class Journal:
         self.db.execute("pragma foreign_keys=on")
         self.db.executescript(_SCHEMA)
         self._held: tuple[int, Step, Outcome, bool] | None = None
+        self._axes: dict[str, int] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -172,16 +177,27 @@ class Journal:
         for sp in outcome.spectra:
             db.execute(
                 "insert into spectra (step, role, phase, integration_ms, scans, full_scale,"
-                " wavelengths, counts, meta) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " axis, counts, meta) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (n, sp.meta.get("kind", ""), sp.meta.get("phase"), sp.integration_ms,
-                 sp.scans_averaged, sp.full_scale,
-                 np.asarray(sp.wavelengths_nm, "<f8").tobytes(),
+                 sp.scans_averaged, sp.full_scale, self._axis(sp.wavelengths_nm),
                  np.asarray(sp.counts, "<f8").tobytes(), json.dumps(dict(sp.meta))))
         p = step.params()
         if step.kind == "decide":
             db.execute("insert into verdicts values (?, ?, ?, ?, ?, ?, ?)",
                        (n, p["stage"], p["state"], p["action"], json.dumps(p["reasons"]),
                         json.dumps(dict(p["numbers"])), outcome.t))
+
+    def _axis(self, wavelengths: FloatArray) -> int:
+        """The id of this wavelength axis, stored once per run (a spectrometer keeps one)."""
+        data = np.asarray(wavelengths, "<f8").tobytes()
+        digest = hashlib.sha1(data).hexdigest()
+        found = self._axes.get(digest)
+        if found is None:
+            row = self.db.execute("select id from axes where digest = ?", (digest,)).fetchone()
+            found = row[0] if row else self.db.execute(
+                "insert into axes (digest, wavelengths) values (?, ?)", (digest, data)).lastrowid
+            self._axes[digest] = found
+        return found
 
     def fail(self, n: int, error: str, lab_t: float | None) -> None:
         with self._tx() as db:
@@ -211,10 +227,10 @@ class Journal:
         return Outcome(rec.ended_t, rec.outcome, tuple(self.spectra(rec.n)))
 
     def spectra(self, step: int | None = None) -> list[Spectrum]:
-        q = ("select step, role, phase, integration_ms, scans, full_scale, wavelengths, counts, "
-             "meta from spectra")
-        rows = (self.db.execute(q + " where step = ? order by id", (step,)) if step is not None
-                else self.db.execute(q + " order by id"))
+        q = ("select s.step, s.role, s.phase, s.integration_ms, s.scans, s.full_scale, "
+             "a.wavelengths, s.counts, s.meta from spectra s join axes a on a.id = s.axis")
+        rows = (self.db.execute(q + " where s.step = ? order by s.id", (step,))
+                if step is not None else self.db.execute(q + " order by s.id"))
         out = []
         for st, role, phase, integ, scans, fs, wl, counts, meta in rows:
             m = json.loads(meta) if meta else {}
