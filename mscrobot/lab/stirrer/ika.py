@@ -131,6 +131,9 @@ class IkaStirrer:
         """
         with self._op:
             name = self.identify()
+            if name.replace(" ", "").lower() != self.profile.model.replace(" ", "").lower():
+                log.warning("%s: device says it is %r; is the profile %s the right one?",
+                            self.label, name, self.profile.name)
             self._setter("RESET")
             self._arm_watchdog()
             self._opened_once = True
@@ -368,3 +371,16 @@ def _parse_name(text: str) -> str:
     if not text:
         raise _GarbledError(text)
     return text
+
+
+def open_stirrer(url: str, profile: str | StirrerProfile = "ika-rct-basic",
+                 **options: object) -> IkaStirrer:
+    """Connect to the stirrer at ``url`` with a profile (name in hardware/devices/, a path, or
+    a loaded profile), open it (identify, RESET, watchdog armed) and return it. What a lab's
+    ``stirrer:`` section turns into; the lab's closers should call ``close()``."""
+    from mscrobot.lab.stirrer.profiles import load_profile
+
+    loaded = profile if isinstance(profile, StirrerProfile) else load_profile(profile)
+    stirrer = IkaStirrer(url, loaded, **options)  # type: ignore[arg-type]
+    stirrer.open()
+    return stirrer

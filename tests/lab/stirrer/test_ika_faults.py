@@ -11,7 +11,7 @@ from conftest import assert_no_blind_setter_repeats
 
 from mscrobot.lab.protocols import DeviceFaultError, TransientDeviceError
 from mscrobot.lab.stirrer.emulator import Emulator, FaultPlan
-from mscrobot.lab.stirrer.ika import IkaStirrer
+from mscrobot.lab.stirrer.ika import IkaStirrer, open_stirrer
 
 Make = Callable[..., tuple[Emulator, str]]
 Driver = Callable[..., IkaStirrer]
@@ -128,6 +128,16 @@ def test_the_keepalive_re_sends_the_watchdog_and_survives_garbled_echoes(
         time.sleep(0.05)
     assert emu.received.count("OUT_WD1@20") >= 5
     assert emu.device.error is None
+
+
+def test_open_stirrer_loads_the_profile_and_arms_the_watchdog(emulator: Make) -> None:
+    emu, url = emulator("tcp")
+    d = open_stirrer(url, "ika-c-mag-hs7", speedup=20.0, watchdog_s=30, keepalive=False)
+    try:
+        assert d.profile.min_rpm == 100
+        assert emu.received == ["IN_NAME", "RESET", "OUT_WD1@30"]
+    finally:
+        d.close()
 
 
 def test_fault_specs_parse_and_reject_nonsense() -> None:
