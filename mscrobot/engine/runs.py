@@ -25,6 +25,7 @@ from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd
 from mscrobot.engine.states import RunState
 from mscrobot.lab.build import build_lab, check_lab
 from mscrobot.lab.config import LabConfig, lab_from_text
+from mscrobot.lab.protocols import DeviceError
 from mscrobot.procedure.plan import ExchangePlan
 from mscrobot.recipe.loader import load_recipe_text
 from mscrobot.recipe.models import Recipe
@@ -142,7 +143,12 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
         journal = Journal(info.path / JOURNAL_NAME)
         lab = None
         try:
-            lab = build_lab(info.lab, info.recipe, info.seed, info.path)
+            try:
+                lab = build_lab(info.lab, info.recipe, info.seed, info.path)
+            except DeviceError as e:
+                raise RunError(f"cannot start run {info.id}: lab '{info.lab.name}': {e} "
+                               f"(nothing was done; resume with `mscrobot run --resume "
+                               f"{info.id}` once the device answers)") from None
             engine = Engine(journal, lab, ExchangePlan(info.recipe), info.id, on_event,
                             stop_requested)
             try:

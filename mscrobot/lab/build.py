@@ -7,16 +7,22 @@ is refused with every reason at once, and nothing has been touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from mscrobot.lab.config import LabConfig
-from mscrobot.lab.protocols import Lab
+from mscrobot.lab.protocols import DeviceFaultError, Lab, Stirrer
+from mscrobot.lab.simulated.world import Timing, VesselState, World, WorldSpec
 from mscrobot.procedure.plan import VESSELS, worst_case_volumes
 from mscrobot.procedure.reading import analysis_windows
 from mscrobot.recipe.models import Recipe
 from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
 from mscrobot.twin.optics import Instrument
 from mscrobot.twin.params import TwinParams
+from mscrobot.yamldoc import DocumentError
+
+#: The simulated stirrer's top speed when the lab file gives none (a typical hotplate stirrer).
+DEFAULT_MAX_RPM = 1500.0
 
 
 def capacities(config: LabConfig, recipe: Recipe) -> dict[str, float]:
@@ -52,7 +58,7 @@ def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
     rpms = [float(recipe.exchange.stir_rate.m_as("rpm"))]
     if recipe.back_exchange.enabled and recipe.back_exchange.stir_rate is not None:
         rpms.append(float(recipe.back_exchange.stir_rate.m_as("rpm")))
-    top = float(config.stirrer.max_rpm.m_as("rpm"))
+    top = stirrer_max_rpm(config)
     problems += [f"the stirrer reaches {top:.0f} rpm; the recipe asks {r:.0f} rpm"
                  for r in rpms if r > top]
     w = analysis_windows(recipe)
@@ -64,18 +70,58 @@ def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
     return problems
 
 
+def stirrer_max_rpm(config: LabConfig) -> float:
+    st = config.stirrer
+    if st.max_rpm is not None:
+        return float(st.max_rpm.m_as("rpm"))
+    if st.backend == "ika":
+        from mscrobot.lab.stirrer.profiles import load_profile
+
+        return load_profile(st.profile).max_rpm
+    return DEFAULT_MAX_RPM
+
+
+class WorldStirrer:
+    """A real (or emulated) stirrer whose read-back speed drives the simulated vial: the twin
+    changes only after the device confirms, as a tracker should (PyLabRobot #427)."""
+
+    def __init__(self, device: Stirrer, world: World) -> None:
+        self.device, self.world = device, world
+
+    def set_speed(self, rpm: float) -> float:
+        read = self.device.set_speed(rpm)
+        self.world.stir(read)
+        return read
+
+    def speed(self) -> float:
+        return self.device.speed()
+
+
+def _stirrer(config: LabConfig, world: World, closers: list[Callable[[], None]]) -> Stirrer:
+    from mscrobot.lab.simulated.devices import SimStirrer
+
+    st = config.stirrer
+    if st.backend == "simulated":
+        return SimStirrer(world, stirrer_max_rpm(config), st.fault_after)
+    from mscrobot.lab.stirrer.ika import open_stirrer
+
+    assert st.url is not None
+    try:
+        device = open_stirrer(st.url, st.profile, timeout_s=st.timeout_s, speedup=st.speedup,
+                              watchdog_s=None if st.watchdog is None
+                              else int(st.watchdog.m_as("s")))
+    except (OSError, DocumentError, ValueError) as e:
+        raise DeviceFaultError(f"stirrer at {st.url}: {e}") from None
+    closers.append(device.close)
+    return WorldStirrer(device, world)
+
+
 def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None,
               params: TwinParams | None = None, instrument: Instrument | None = None) -> Lab:
     """The devices of ``config``. Simulated devices share one World, persisted in
     ``state_dir/world.jsonl`` so a resumed run finds the vial as the crash left it (None: kept
     in memory). ``params`` and ``instrument`` change the twin (tests, benchmarks)."""
-    from mscrobot.lab.simulated.devices import (
-        SimLiquidHandler,
-        SimSpectrometer,
-        SimStirrer,
-        VirtualClock,
-    )
-    from mscrobot.lab.simulated.world import Timing, VesselState, World, WorldSpec
+    from mscrobot.lab.simulated.devices import SimLiquidHandler, SimSpectrometer, VirtualClock
 
     caps = capacities(config, recipe)
     vessels = {name: VesselState(caps[name], float(pos.volume.m_as("uL")))
@@ -86,9 +132,12 @@ def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | No
     world = World(WorldSpec(recipe, seed, vessels, timing, params or TwinParams(),
                             instrument or Instrument()),
                   None if state_dir is None else state_dir / "world.jsonl")
-    lab = Lab(config.name, VirtualClock(world),
-              SimLiquidHandler(world, lh.reports_outcomes, lh.transient_failures),
-              SimStirrer(world, float(config.stirrer.max_rpm.m_as("rpm")),
-                         config.stirrer.fault_after),
-              SimSpectrometer(world), truth=world.truth, closers=[world.close])
-    return lab
+    closers: list[Callable[[], None]] = []
+    try:
+        stirrer = _stirrer(config, world, closers)
+    except BaseException:
+        world.close()
+        raise
+    return Lab(config.name, VirtualClock(world),
+               SimLiquidHandler(world, lh.reports_outcomes, lh.transient_failures), stirrer,
+               SimSpectrometer(world), truth=world.truth, closers=[*closers, world.close])

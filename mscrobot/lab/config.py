@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mscrobot.recipe.models import Model
 from mscrobot.recipe.quantities import Duration, NonNegativeVolume, StirRate, Volume, Wavelength
@@ -49,10 +49,31 @@ class LiquidHandlerConfig(Model):
 
 
 class StirrerConfig(Model):
-    backend: Literal["simulated"] = "simulated"
-    max_rpm: StirRate = Field("1500 rpm")
-    fault_after: int | None = Field(None, ge=0, description="fault injection: the motor "
-                                    "reports a fault on this speed change (0 = the first)")
+    """``simulated``: the twin's stirrer. ``ika``: an IKA stirrer over NAMUR at ``url`` (a
+    serial port, ``socket://host:port`` for a serial server or ``mscrobot emulate stirrer
+    --tcp``, ``rfc2217://``); its read-back speed drives the simulated vial when the rest of
+    the lab is simulated."""
+
+    backend: Literal["simulated", "ika"] = "simulated"
+    max_rpm: StirRate | None = Field(None, description="simulated: default 1500 rpm; ika: "
+                                     "the profile's")
+    fault_after: int | None = Field(None, ge=0, description="simulated fault injection: the "
+                                    "motor reports a fault on this speed change (0 = first)")
+    url: str | None = Field(None, min_length=1, description="ika: where the stirrer is")
+    profile: str = Field("ika-rct-basic", description="ika: device profile (shipped name, "
+                         "as in hardware/devices/, or a path)")
+    watchdog: Duration | None = Field(None, description="ika: OUT_WD1@m time, 20-1500 s "
+                                      "(default: the profile's)")
+    timeout_s: float = Field(0.5, gt=0, le=30, description="ika: seconds to wait per reply")
+    speedup: float = Field(1.0, gt=0, le=1000, description="ika: only with an emulator "
+                           "started with --speed X")
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> StirrerConfig:
+        if self.backend == "ika" and self.url is None:
+            raise ValueError("an ika stirrer needs a url (e.g. /dev/ttyUSB0 or "
+                             "socket://127.0.0.1:4001)")
+        return self
 
 
 class SpectrometerConfig(Model):

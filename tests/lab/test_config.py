@@ -47,3 +47,25 @@ def test_missing_position_is_reported_by_the_lab_check() -> None:
                      if not line.lstrip().startswith("ola_stock:"))
     recipe = load_recipe(ROOT / "recipes/cds34-zncl2.yaml").recipe
     assert check_lab(lab_from_text(text), recipe) == ["deck has no 'ola_stock' position"]
+
+
+def test_emulated_lab_file_is_valid_and_names_an_ika_stirrer() -> None:
+    lab, _ = load_lab(ROOT / "hardware/labs/emulated.yaml")
+    assert lab.stirrer.backend == "ika" and lab.stirrer.url == "socket://127.0.0.1:4001"
+    recipe = load_recipe(ROOT / "recipes/cds34-zncl2.yaml").recipe
+    assert check_lab(lab, recipe) == []
+
+
+def test_an_ika_stirrer_without_a_url_is_refused() -> None:
+    text = shipped_labs()["simulated"].replace("backend: simulated\n  max_rpm: 1500 rpm",
+                                               "backend: ika")
+    with pytest.raises(LabError, match="needs a url"):
+        lab_from_text(text)
+
+
+def test_hardware_copies_of_the_device_profiles_are_the_shipped_ones() -> None:
+    shipped = ROOT / "mscrobot/lab/stirrer/devices"
+    names = sorted(p.name for p in shipped.glob("*.yaml"))
+    assert names and names == sorted(p.name for p in (ROOT / "hardware/devices").glob("*.yaml"))
+    for name in names:
+        assert (shipped / name).read_text() == (ROOT / "hardware/devices" / name).read_text()

@@ -14,7 +14,9 @@ from pydantic import Field, model_validator
 from mscrobot.recipe.models import Model
 from mscrobot.yamldoc import read_document, validate_document
 
-DEVICES_DIR = Path(__file__).resolve().parents[3] / "hardware" / "devices"
+#: Profiles ship inside the package (an installed mscrobot finds them from any directory);
+#: hardware/devices/ holds the same files for people to copy and edit.
+DEVICES_DIR = Path(__file__).resolve().parent / "devices"
 
 
 class StirrerProfile(Model):
@@ -46,7 +48,8 @@ def available_profiles() -> list[str]:
 
 
 def load_profile(ref: str | Path) -> StirrerProfile:
-    """A profile by name (hardware/devices/NAME.yaml) or by path; ``DocumentError`` if bad."""
+    """A profile by name (a shipped one, as in hardware/devices/NAME.yaml) or by path;
+    ``DocumentError`` if bad."""
     path = Path(ref)
     if not path.suffix and not path.exists():
         path = DEVICES_DIR / f"{ref}.yaml"
