@@ -5,14 +5,14 @@ the run's own pre-exchange alkane sample. A sample that cannot be trusted — fl
 analysis, scattering, or showing the other phase's bands — is ``ambiguous`` and never counts as
 progress. ``complete`` needs ``n_confirm`` consecutive trustworthy samples in which the alkane
 phase holds at most ``complete_fraction`` of its initial amount *and* the polar phase shows the
-shifted band with the amount mass balance predicts (absorptivity ratio fitted from the run).
-Degradation rules need two consecutive samples, so one odd spectrum cannot stop a run.
+shifted band with the amount mass balance predicts (absorptivity ratio fitted from the run),
+and the clusters in the vial are not falling from sample to sample (a loss the fitted ratio
+absorbed). Degradation rules need two consecutive samples, so one odd spectrum cannot stop a run.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +27,9 @@ _SIGNIFICANT_SD, _SIGNIFICANT_FRACTION = 3.0, 0.02
 _EPS_RANGE = (0.5, 2.0)
 #: An other-phase band this much wider than the pre-exchange band is damage, not intrusion.
 _INTRUDER_BROAD = 1.25
+#: A fall of the clusters in the vial counts beyond this many sd, plus this relative error of
+#: the absorptivity ratio on the amount that crossed, plus this floor (fractions of H0·V).
+_FALL_SD, _FALL_EPS_ERROR, _FALL_FLOOR = 4.0, 0.1, 0.004
 #: Bands narrower than this fraction of H0 are not used to judge broadening.
 _WIDTH_MIN_FRACTION = 0.3
 
@@ -51,6 +54,7 @@ class Reading:
     issues: tuple[str, ...]  # degradation signs seen in this sample
     removed: float = 0.0  # alkane amount taken out by samples so far / initial
     removed_polar_raw: float = 0.0  # polar amount taken out by samples so far / initial
+    polar_sd: float = 0.0  # sd of polar_raw from the band fit
 
     def in_vial(self, eps: float) -> float:
         """Clusters still in the vial, as a fraction of the initial amount (samples removed)."""
@@ -121,7 +125,7 @@ def _significant(sample: SampleAnalysis, band_set: str, base: Baseline) -> bool:
 
 def _read(obs: Observation, base: Baseline, s: DecisionSettings,
           removed: tuple[float, float] = (0.0, 0.0)) -> Reading:
-    remaining = remaining_sd = polar_raw = 0.0
+    remaining = remaining_sd = polar_raw = polar_sd = 0.0
     for phase, sample in obs.samples.items():
         assert sample is not None
         band = sample.sets[phase][0]
@@ -131,8 +135,9 @@ def _read(obs: Observation, base: Baseline, s: DecisionSettings,
             remaining_sd = band.height_sd * obs.volumes_ul[phase] / base.amount
         else:
             polar_raw = amount
+            polar_sd = band.height_sd * obs.volumes_ul[phase] / base.amount
     return Reading(remaining, remaining_sd, polar_raw, degradation_signs(obs, base, s),
-                   removed[0] / base.amount, removed[1] / base.amount)
+                   removed[0] / base.amount, removed[1] / base.amount, polar_sd)
 
 
 def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings,
@@ -165,14 +170,36 @@ def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings,
     return tuple(issues)
 
 
+def _ratio_bounds(readings: Sequence[Reading]) -> list[float]:
+    """Each sample's polar amount per amount that left the alkane, at its lower 2-sd bound
+    (samples where less than 0.3 had left say too little)."""
+    bounds = []
+    for r in readings:
+        left = 1 - r.remaining - r.removed
+        if left > 0.3:
+            ratio = (r.polar_raw + r.removed_polar_raw) / left
+            sd = math.hypot(r.polar_sd, ratio * r.remaining_sd) / left
+            bounds.append(ratio - 2.0 * sd)
+    return bounds
+
+
 def _epsilon(readings: Sequence[Reading]) -> float | None:
-    """Polar/alkane absorptivity ratio from the run: polar amount per amount that left."""
-    ratios = [(r.polar_raw + r.removed_polar_raw) / (1 - r.remaining - r.removed)
-              for r in readings if 1 - r.remaining - r.removed > 0.3]
-    if not ratios:
-        return None
-    # the earliest samples: least exposed to any loss that a later fall in total should reveal
-    return statistics.median(ratios[:2])
+    """Polar/alkane absorptivity ratio from the run: polar amount per amount that left.
+
+    Clusters held at the interface or lost only ever lower a sample's ratio, so the ratio is
+    at least the highest one seen. A median of early samples would absorb an early-onset loss.
+    """
+    bounds = _ratio_bounds(readings)
+    return max(bounds) if bounds else None
+
+
+def _loss_may_predate_ratio(readings: Sequence[Reading]) -> bool:
+    """The ratio never rose after the first sample that fixed it. Clusters leaving the
+    interface raise it as the alkane empties; if it only fell, clusters may have been lost
+    before that sample too, hidden in the ratio, and a falling amount cannot be taken as
+    small."""
+    bounds = _ratio_bounds(readings)
+    return len(bounds) >= 2 and max(bounds) == bounds[0]
 
 
 def _ladder(obs: Observation, s: DecisionSettings) -> tuple[Action, str]:
@@ -280,9 +307,21 @@ class ForwardJudge:
             return Verdict(State.DEGRADED, Action.STOP_FOR_OPERATOR,
                            (f"absorbance lost without scatter: {total:.0%} of the clusters "
                             "accounted for",), numbers), r, False
-        # a confirmation is withheld on half the evidence that would call the vial degraded
+        # a falling amount: loss the ratio may have absorbed (early onset), or one already
+        # beyond what the recipe tolerates
+        hidden = _loss_may_predate_ratio([*self.readings, r])
+        falling = previous is not None and _falling(previous, r, _clip_eps(eps)) and (
+            hidden or total < 1 - 0.5 * s.degraded_loss)
+        if falling and len(self.readings) >= 2 and _falling(
+                self.readings[-2], previous, _clip_eps(eps)) and (
+                hidden or total < 1 - s.degraded_loss):
+            return Verdict(State.DEGRADED, Action.STOP_FOR_OPERATOR,
+                           (f"cluster amount falling on three samples in a row without "
+                            f"scatter: {total:.0%} accounted for",), numbers), r, False
+        # a confirmation is withheld on half the evidence that would call the vial degraded,
+        # and while the amount in the vial falls (loss that a fitted ratio may have absorbed)
         suspicious = degradation_signs(obs, base, s, scale=0.5) or self._lost(
-            r, eps, self.readings, scale=0.5)
+            r, eps, self.readings, scale=0.5) or falling
         clean = not r.issues and not lost_now and not suspicious
         sd = numbers["remaining_sd"]
         if (clean and remaining + 2.0 * sd <= s.complete_fraction
@@ -350,6 +389,22 @@ class ForwardJudge:
         total = sum(r.fractions(e))
         best = max((sum(b.fractions(e)) for b in before), default=1.0)
         return total < min(best, 1.0) - scale * self.s.degraded_loss
+
+
+def _total_sd(r: Reading, eps: float) -> float:
+    return math.hypot(r.remaining_sd, r.polar_sd / eps) / r.in_vial(eps)
+
+
+def _falling(before: Reading, after: Reading, eps: float) -> bool:
+    """The clusters in the vial (samples counted out) fell between two samples beyond their
+    noise. Clean transfer only moves clusters between phases, so their sum holds; loss lowers
+    it. Insensitive to a biased absorptivity ratio while the alkane is nearly empty; the
+    allowance grows with the amount that crossed between the samples."""
+    crossed = abs(after.polar_raw + after.removed_polar_raw - before.polar_raw
+                  - before.removed_polar_raw) / eps
+    allowed = (_FALL_SD * math.hypot(_total_sd(before, eps), _total_sd(after, eps))
+               + _FALL_EPS_ERROR * crossed + _FALL_FLOOR)
+    return sum(after.fractions(eps)) < sum(before.fractions(eps)) - allowed
 
 
 def _clip_eps(eps: float | None) -> float:
