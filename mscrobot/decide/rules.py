@@ -30,6 +30,9 @@ _INTRUDER_BROAD = 1.25
 #: A fall of the clusters in the vial counts beyond this many sd, plus this relative error of
 #: the absorptivity ratio on the amount that crossed, plus this floor (fractions of H0·V).
 _FALL_SD, _FALL_EPS_ERROR, _FALL_FLOOR = 4.0, 0.1, 0.004
+#: A fit residual this many times the pre-exchange one (and above this fraction of H0): the
+#: cluster bands do not explain the spectrum. Undamaged twin samples stay below 1.9x.
+_MISFIT, _MISFIT_FLOOR_FRACTION = 3.0, 0.005
 #: Bands narrower than this fraction of H0 are not used to judge broadening.
 _WIDTH_MIN_FRACTION = 0.3
 
@@ -42,6 +45,7 @@ class Baseline:
     amount: float
     fwhm_nm: float
     positions_nm: tuple[float, ...]
+    noise_rms: float = 0.0  # fit residual of a spectrum the expected bands fully explain
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def baseline_of(obs: Observation) -> Baseline | None:
     if not band.found or band.height <= 0:
         return None
     return Baseline(band.height, band.height * volume, band.fwhm_nm,
-                    tuple(b.position_nm for b in sample.sets[NONPOLAR]))
+                    tuple(b.position_nm for b in sample.sets[NONPOLAR]), sample.noise_rms)
 
 
 def _bad_volumes(obs: Observation) -> str | None:
@@ -102,7 +106,7 @@ def _trust(obs: Observation, base: Baseline, s: DecisionSettings) -> tuple[str, 
         other = POLAR if phase == NONPOLAR else NONPOLAR
         intruder = sample.height(other)
         if (intruder > s.identity_fraction * base.height and _significant(sample, other, base)
-                and not _broad(sample, other, base)):
+                and not _broad(sample, other, base) and not _misfit(sample, base)):
             where = ("droplets of the polar phase or a wrong sampling depth" if phase == NONPOLAR
                      else "alkane dragged into the polar sample")
             return (f"{phase} sample shows the {other} bands ({intruder:.3f} AU): {where}",
@@ -115,6 +119,16 @@ def _broad(sample: SampleAnalysis, band_set: str, base: Baseline) -> bool:
     tail) fitted at the other phase's position, not the other phase itself. The fit holds
     widths near the expected one, so a 3x broader species comes out only ~1.4x wide."""
     return sample.sets[band_set][0].fwhm_nm > _INTRUDER_BROAD * base.fwhm_nm
+
+
+def _misfit(sample: SampleAnalysis, base: Baseline, scale: float = 1.0) -> bool:
+    """The expected bands leave this spectrum unexplained (fit residual several times the
+    pre-exchange one): damaged clusters (a red tail, broadened or new bands), whose absorption
+    the fit partly places at the other phase's band. Droplets or a dragged phase add bands the
+    fit explains down to the noise."""
+    limit = max((1 + scale * (_MISFIT - 1)) * base.noise_rms,
+                scale * _MISFIT_FLOOR_FRACTION * base.height)
+    return sample.noise_rms > limit
 
 
 def _significant(sample: SampleAnalysis, band_set: str, base: Baseline) -> bool:
@@ -162,6 +176,10 @@ def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings,
             issues.append(f"new band at {sample.extra_band_nm:.0f} nm in the {phase} sample "
                           f"({sample.extra_band_height:.3f} AU)")
         if band.height > _WIDTH_MIN_FRACTION * base.height:
+            if _misfit(sample, base, scale):
+                issues.append(f"the cluster bands leave the {phase} spectrum unexplained "
+                              f"(residual {sample.noise_rms / max(base.noise_rms, 1e-9):.1f}x "
+                              "the pre-exchange one)")
             if sample.red_tail > scale * s.red_tail_fraction * base.height:
                 issues.append(f"red tail {sample.red_tail:.3f} AU in the {phase} sample")
             if band.fwhm_nm > (1 + scale * (s.degraded_broadening - 1)) * base.fwhm_nm:

@@ -200,3 +200,14 @@ def test_steady_polar_amount_still_confirms() -> None:
             _quiet(0.042, 0.861, 6)]
     assert run(*hist)[-1].state == State.COMPLETE
 
+
+def test_unexplained_spectrum_with_a_red_flank_is_degraded_not_intrusion() -> None:
+    # damaged clusters in DMF: a red tail the fit partly places at the alkane band position
+    # and a residual far above the pre-exchange one. Dragged alkane would fit cleanly.
+    damaged = replace(analysis(nonpolar=0.06, polar=H0 * 0.8, red_tail=0.008), noise_rms=0.02)
+    dragged = analysis(nonpolar=0.06, polar=H0 * 0.8)
+    v = run(obs(1.0, 0.0, 0), obs(0.02, 0.8, 4, dmf=dragged))[-1]
+    assert v.state == State.AMBIGUOUS
+    vs = run(obs(1.0, 0.0, 0), obs(0.02, 0.8, 4, dmf=damaged), obs(0.02, 0.8, 6, dmf=damaged))
+    assert [v.state for v in vs[1:]] == [State.IN_PROGRESS, State.DEGRADED]
+    assert "unexplained" in " ".join(vs[-1].reasons)
