@@ -27,6 +27,8 @@ _SIGNIFICANT_SD, _SIGNIFICANT_FRACTION = 3.0, 0.02
 _EPS_RANGE = (0.5, 2.0)
 #: An other-phase band this much wider than the pre-exchange band is damage, not intrusion.
 _INTRUDER_BROAD = 1.25
+#: Systematic relative error of the alkane amount (tracked volumes, evaporation; assumed).
+_ALKANE_SYSTEMATIC = 0.02
 #: A fall of the clusters in the vial counts beyond this many sd, plus this relative error of
 #: the absorptivity ratio on the amount that crossed, plus this floor (fractions of H0·V).
 _FALL_SD, _FALL_EPS_ERROR, _FALL_FLOOR = 4.0, 0.1, 0.004
@@ -188,36 +190,47 @@ def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings,
     return tuple(issues)
 
 
-def _ratio_bounds(readings: Sequence[Reading]) -> list[float]:
-    """Each sample's polar amount per amount that left the alkane, at its lower 2-sd bound
-    (samples where less than 0.3 had left say too little)."""
-    bounds = []
+def _ratios(readings: Sequence[Reading]) -> list[tuple[float, float]]:
+    """Each sample's polar amount per amount that left the alkane, with its sd (samples where
+    less than 0.3 had left say too little). The sd counts the band fits and a systematic error
+    of the alkane amount (tracked volumes), which the division by what left amplifies."""
+    out = []
     for r in readings:
         left = 1 - r.remaining - r.removed
         if left > 0.3:
             ratio = (r.polar_raw + r.removed_polar_raw) / left
-            sd = math.hypot(r.polar_sd, ratio * r.remaining_sd) / left
-            bounds.append(ratio - 2.0 * sd)
-    return bounds
+            alkane_sd = math.hypot(r.remaining_sd, _ALKANE_SYSTEMATIC * r.remaining)
+            out.append((ratio, math.hypot(r.polar_sd, ratio * alkane_sd) / left))
+    return out
 
 
 def _epsilon(readings: Sequence[Reading]) -> float | None:
     """Polar/alkane absorptivity ratio from the run: polar amount per amount that left.
 
     Clusters held at the interface or lost only ever lower a sample's ratio, so the ratio is
-    at least the highest one seen. A median of early samples would absorb an early-onset loss.
+    at least the highest lower bound (-2 sd) seen. A median of early samples would absorb an
+    early-onset loss.
     """
-    bounds = _ratio_bounds(readings)
+    bounds = [ratio - 2.0 * sd for ratio, sd in _ratios(readings)]
     return max(bounds) if bounds else None
 
 
 def _loss_may_predate_ratio(readings: Sequence[Reading]) -> bool:
-    """The ratio never rose after the first sample that fixed it. Clusters leaving the
-    interface raise it as the alkane empties; if it only fell, clusters may have been lost
-    before that sample too, hidden in the ratio, and a falling amount cannot be taken as
-    small."""
-    bounds = _ratio_bounds(readings)
-    return len(bounds) >= 2 and max(bounds) == bounds[0]
+    """The ratio never rose above the first sample's. Clusters leaving the interface raise it
+    as the alkane empties; if it only fell, clusters may have been lost before that sample
+    too, hidden in the ratio, and a falling amount cannot be taken as small."""
+    ratios = [ratio for ratio, _ in _ratios(readings)]
+    return len(ratios) >= 2 and max(ratios[1:]) <= ratios[0]
+
+
+def _ratio_fell(readings: Sequence[Reading]) -> bool:
+    """The ratio never rose and the latest is below the first by more than 2 sd: clusters
+    went missing while they crossed (the loss a fitted ratio absorbs)."""
+    ratios = _ratios(readings)
+    if not _loss_may_predate_ratio(readings):
+        return False
+    (first, sd0), (last, sd1) = ratios[0], ratios[-1]
+    return last < first - 2.0 * math.hypot(sd0, sd1)
 
 
 def _ladder(obs: Observation, s: DecisionSettings) -> tuple[Action, str]:
@@ -339,7 +352,7 @@ class ForwardJudge:
         # a confirmation is withheld on half the evidence that would call the vial degraded,
         # and while the amount in the vial falls (loss that a fitted ratio may have absorbed)
         suspicious = degradation_signs(obs, base, s, scale=0.5) or self._lost(
-            r, eps, self.readings, scale=0.5) or falling
+            r, eps, self.readings, scale=0.5) or falling or _ratio_fell([*self.readings, r])
         clean = not r.issues and not lost_now and not suspicious
         sd = numbers["remaining_sd"]
         if (clean and remaining + 2.0 * sd <= s.complete_fraction

@@ -156,7 +156,8 @@ def test_clusters_taken_by_samples_are_counted_out_of_the_mass_balance() -> None
     hist = [replace(o, removed_ul={"nonpolar": 150.0, "polar": 150.0}) for o in hist]
     v = run(*hist)[-1]
     assert v.numbers["removed_by_samples"] > 0.1
-    assert v.numbers["total"] == pytest.approx(1.0, abs=0.01)
+    # within 2 %: the fitted ratio is a lower bound (2 sd under the one seen)
+    assert v.numbers["total"] == pytest.approx(1.0, abs=0.02)
     assert v.numbers["remaining"] == pytest.approx(0.2, abs=0.01)
     assert v.state == State.IN_PROGRESS
 
@@ -195,9 +196,25 @@ def test_loss_the_fitted_ratio_absorbed_is_not_confirmed() -> None:
     assert "falling" in vs[-1].reasons[0]
 
 
+def test_ratio_that_only_fell_withholds_confirmation() -> None:
+    # 0.826 with 70 % gone, then 0.81 and 0.806 with the alkane empty: the clusters that
+    # crossed are going missing, though each step is within the noise of the amounts
+    hist = [_quiet(1.0, 0.0, 0), _quiet(0.3, 0.578, 2), _quiet(0.043, 0.775, 6),
+            _quiet(0.042, 0.772, 6)]
+    assert State.COMPLETE not in [v.state for v in run(*hist)]
+
+
 def test_steady_polar_amount_still_confirms() -> None:
     hist = [_quiet(1.0, 0.0, 0), _quiet(0.455, 0.45, 2), _quiet(0.043, 0.86, 6),
             _quiet(0.042, 0.861, 6)]
+    assert run(*hist)[-1].state == State.COMPLETE
+
+
+def test_high_ratio_from_a_sample_where_little_had_left_does_not_hold_back_completion() -> None:
+    # the first ratio (0.98, with 31 % gone) carries the alkane amount's systematic error
+    # three times over; taken at face value it would make a clean vial look 3 % short forever
+    hist = [_quiet(1.0, 0.0, 0), _quiet(0.688, 0.305, 2), _quiet(0.22, 0.725, 6),
+            _quiet(0.03, 0.90, 10), _quiet(0.02, 0.91, 10)]
     assert run(*hist)[-1].state == State.COMPLETE
 
 
