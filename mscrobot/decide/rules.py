@@ -5,14 +5,14 @@ the run's own pre-exchange alkane sample. A sample that cannot be trusted — fl
 analysis, scattering, or showing the other phase's bands — is ``ambiguous`` and never counts as
 progress. ``complete`` needs ``n_confirm`` consecutive trustworthy samples in which the alkane
 phase holds at most ``complete_fraction`` of its initial amount *and* the polar phase shows the
-shifted band with the amount mass balance predicts (absorptivity ratio fitted from the run).
-Degradation rules need two consecutive samples, so one odd spectrum cannot stop a run.
+shifted band with the amount mass balance predicts (absorptivity ratio fitted from the run),
+and the clusters in the vial are not falling from sample to sample (a loss the fitted ratio
+absorbed). Degradation rules need two consecutive samples, so one odd spectrum cannot stop a run.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +27,14 @@ _SIGNIFICANT_SD, _SIGNIFICANT_FRACTION = 3.0, 0.02
 _EPS_RANGE = (0.5, 2.0)
 #: An other-phase band this much wider than the pre-exchange band is damage, not intrusion.
 _INTRUDER_BROAD = 1.25
+#: Systematic relative error of the alkane amount (tracked volumes, evaporation; assumed).
+_ALKANE_SYSTEMATIC = 0.02
+#: A fall of the clusters in the vial counts beyond this many sd, plus this relative error of
+#: the absorptivity ratio on the amount that crossed, plus this floor (fractions of H0·V).
+_FALL_SD, _FALL_EPS_ERROR, _FALL_FLOOR = 4.0, 0.1, 0.004
+#: A fit residual this many times the pre-exchange one (and above this fraction of H0): the
+#: cluster bands do not explain the spectrum. Undamaged twin samples stay below 1.9x.
+_MISFIT, _MISFIT_FLOOR_FRACTION = 3.0, 0.005
 #: Bands narrower than this fraction of H0 are not used to judge broadening.
 _WIDTH_MIN_FRACTION = 0.3
 
@@ -39,6 +47,7 @@ class Baseline:
     amount: float
     fwhm_nm: float
     positions_nm: tuple[float, ...]
+    noise_rms: float = 0.0  # fit residual of a spectrum the expected bands fully explain
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class Reading:
     issues: tuple[str, ...]  # degradation signs seen in this sample
     removed: float = 0.0  # alkane amount taken out by samples so far / initial
     removed_polar_raw: float = 0.0  # polar amount taken out by samples so far / initial
+    polar_sd: float = 0.0  # sd of polar_raw from the band fit
 
     def in_vial(self, eps: float) -> float:
         """Clusters still in the vial, as a fraction of the initial amount (samples removed)."""
@@ -71,7 +81,7 @@ def baseline_of(obs: Observation) -> Baseline | None:
     if not band.found or band.height <= 0:
         return None
     return Baseline(band.height, band.height * volume, band.fwhm_nm,
-                    tuple(b.position_nm for b in sample.sets[NONPOLAR]))
+                    tuple(b.position_nm for b in sample.sets[NONPOLAR]), sample.noise_rms)
 
 
 def _bad_volumes(obs: Observation) -> str | None:
@@ -98,7 +108,7 @@ def _trust(obs: Observation, base: Baseline, s: DecisionSettings) -> tuple[str, 
         other = POLAR if phase == NONPOLAR else NONPOLAR
         intruder = sample.height(other)
         if (intruder > s.identity_fraction * base.height and _significant(sample, other, base)
-                and not _broad(sample, other, base)):
+                and not _broad(sample, other, base) and not _misfit(sample, base)):
             where = ("droplets of the polar phase or a wrong sampling depth" if phase == NONPOLAR
                      else "alkane dragged into the polar sample")
             return (f"{phase} sample shows the {other} bands ({intruder:.3f} AU): {where}",
@@ -113,6 +123,16 @@ def _broad(sample: SampleAnalysis, band_set: str, base: Baseline) -> bool:
     return sample.sets[band_set][0].fwhm_nm > _INTRUDER_BROAD * base.fwhm_nm
 
 
+def _misfit(sample: SampleAnalysis, base: Baseline, scale: float = 1.0) -> bool:
+    """The expected bands leave this spectrum unexplained (fit residual several times the
+    pre-exchange one): damaged clusters (a red tail, broadened or new bands), whose absorption
+    the fit partly places at the other phase's band. Droplets or a dragged phase add bands the
+    fit explains down to the noise."""
+    limit = max((1 + scale * (_MISFIT - 1)) * base.noise_rms,
+                scale * _MISFIT_FLOOR_FRACTION * base.height)
+    return sample.noise_rms > limit
+
+
 def _significant(sample: SampleAnalysis, band_set: str, base: Baseline) -> bool:
     band = sample.sets[band_set][0]
     return (band.found and band.height > _SIGNIFICANT_SD * max(band.height_sd, 1e-6)
@@ -121,7 +141,7 @@ def _significant(sample: SampleAnalysis, band_set: str, base: Baseline) -> bool:
 
 def _read(obs: Observation, base: Baseline, s: DecisionSettings,
           removed: tuple[float, float] = (0.0, 0.0)) -> Reading:
-    remaining = remaining_sd = polar_raw = 0.0
+    remaining = remaining_sd = polar_raw = polar_sd = 0.0
     for phase, sample in obs.samples.items():
         assert sample is not None
         band = sample.sets[phase][0]
@@ -131,8 +151,9 @@ def _read(obs: Observation, base: Baseline, s: DecisionSettings,
             remaining_sd = band.height_sd * obs.volumes_ul[phase] / base.amount
         else:
             polar_raw = amount
+            polar_sd = band.height_sd * obs.volumes_ul[phase] / base.amount
     return Reading(remaining, remaining_sd, polar_raw, degradation_signs(obs, base, s),
-                   removed[0] / base.amount, removed[1] / base.amount)
+                   removed[0] / base.amount, removed[1] / base.amount, polar_sd)
 
 
 def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings,
@@ -157,6 +178,10 @@ def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings,
             issues.append(f"new band at {sample.extra_band_nm:.0f} nm in the {phase} sample "
                           f"({sample.extra_band_height:.3f} AU)")
         if band.height > _WIDTH_MIN_FRACTION * base.height:
+            if _misfit(sample, base, scale):
+                issues.append(f"the cluster bands leave the {phase} spectrum unexplained "
+                              f"(residual {sample.noise_rms / max(base.noise_rms, 1e-9):.1f}x "
+                              "the pre-exchange one)")
             if sample.red_tail > scale * s.red_tail_fraction * base.height:
                 issues.append(f"red tail {sample.red_tail:.3f} AU in the {phase} sample")
             if band.fwhm_nm > (1 + scale * (s.degraded_broadening - 1)) * base.fwhm_nm:
@@ -165,14 +190,47 @@ def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings,
     return tuple(issues)
 
 
+def _ratios(readings: Sequence[Reading]) -> list[tuple[float, float]]:
+    """Each sample's polar amount per amount that left the alkane, with its sd (samples where
+    less than 0.3 had left say too little). The sd counts the band fits and a systematic error
+    of the alkane amount (tracked volumes), which the division by what left amplifies."""
+    out = []
+    for r in readings:
+        left = 1 - r.remaining - r.removed
+        if left > 0.3:
+            ratio = (r.polar_raw + r.removed_polar_raw) / left
+            alkane_sd = math.hypot(r.remaining_sd, _ALKANE_SYSTEMATIC * r.remaining)
+            out.append((ratio, math.hypot(r.polar_sd, ratio * alkane_sd) / left))
+    return out
+
+
 def _epsilon(readings: Sequence[Reading]) -> float | None:
-    """Polar/alkane absorptivity ratio from the run: polar amount per amount that left."""
-    ratios = [(r.polar_raw + r.removed_polar_raw) / (1 - r.remaining - r.removed)
-              for r in readings if 1 - r.remaining - r.removed > 0.3]
-    if not ratios:
-        return None
-    # the earliest samples: least exposed to any loss that a later fall in total should reveal
-    return statistics.median(ratios[:2])
+    """Polar/alkane absorptivity ratio from the run: polar amount per amount that left.
+
+    Clusters held at the interface or lost only ever lower a sample's ratio, so the ratio is
+    at least the highest lower bound (-2 sd) seen. A median of early samples would absorb an
+    early-onset loss.
+    """
+    bounds = [ratio - 2.0 * sd for ratio, sd in _ratios(readings)]
+    return max(bounds) if bounds else None
+
+
+def _loss_may_predate_ratio(readings: Sequence[Reading]) -> bool:
+    """The ratio never rose above the first sample's. Clusters leaving the interface raise it
+    as the alkane empties; if it only fell, clusters may have been lost before that sample
+    too, hidden in the ratio, and a falling amount cannot be taken as small."""
+    ratios = [ratio for ratio, _ in _ratios(readings)]
+    return len(ratios) >= 2 and max(ratios[1:]) <= ratios[0]
+
+
+def _ratio_fell(readings: Sequence[Reading]) -> bool:
+    """The ratio never rose and the latest is below the first by more than 2 sd: clusters
+    went missing while they crossed (the loss a fitted ratio absorbs)."""
+    ratios = _ratios(readings)
+    if not _loss_may_predate_ratio(readings):
+        return False
+    (first, sd0), (last, sd1) = ratios[0], ratios[-1]
+    return last < first - 2.0 * math.hypot(sd0, sd1)
 
 
 def _ladder(obs: Observation, s: DecisionSettings) -> tuple[Action, str]:
@@ -280,9 +338,21 @@ class ForwardJudge:
             return Verdict(State.DEGRADED, Action.STOP_FOR_OPERATOR,
                            (f"absorbance lost without scatter: {total:.0%} of the clusters "
                             "accounted for",), numbers), r, False
-        # a confirmation is withheld on half the evidence that would call the vial degraded
+        # a falling amount: loss the ratio may have absorbed (early onset), or one already
+        # beyond what the recipe tolerates
+        hidden = _loss_may_predate_ratio([*self.readings, r])
+        falling = previous is not None and _falling(previous, r, _clip_eps(eps)) and (
+            hidden or total < 1 - 0.5 * s.degraded_loss)
+        if falling and len(self.readings) >= 2 and _falling(
+                self.readings[-2], previous, _clip_eps(eps)) and (
+                hidden or total < 1 - s.degraded_loss):
+            return Verdict(State.DEGRADED, Action.STOP_FOR_OPERATOR,
+                           (f"cluster amount falling on three samples in a row without "
+                            f"scatter: {total:.0%} accounted for",), numbers), r, False
+        # a confirmation is withheld on half the evidence that would call the vial degraded,
+        # and while the amount in the vial falls (loss that a fitted ratio may have absorbed)
         suspicious = degradation_signs(obs, base, s, scale=0.5) or self._lost(
-            r, eps, self.readings, scale=0.5)
+            r, eps, self.readings, scale=0.5) or falling or _ratio_fell([*self.readings, r])
         clean = not r.issues and not lost_now and not suspicious
         sd = numbers["remaining_sd"]
         if (clean and remaining + 2.0 * sd <= s.complete_fraction
@@ -350,6 +420,22 @@ class ForwardJudge:
         total = sum(r.fractions(e))
         best = max((sum(b.fractions(e)) for b in before), default=1.0)
         return total < min(best, 1.0) - scale * self.s.degraded_loss
+
+
+def _total_sd(r: Reading, eps: float) -> float:
+    return math.hypot(r.remaining_sd, r.polar_sd / eps) / r.in_vial(eps)
+
+
+def _falling(before: Reading, after: Reading, eps: float) -> bool:
+    """The clusters in the vial (samples counted out) fell between two samples beyond their
+    noise. Clean transfer only moves clusters between phases, so their sum holds; loss lowers
+    it. Insensitive to a biased absorptivity ratio while the alkane is nearly empty; the
+    allowance grows with the amount that crossed between the samples."""
+    crossed = abs(after.polar_raw + after.removed_polar_raw - before.polar_raw
+                  - before.removed_polar_raw) / eps
+    allowed = (_FALL_SD * math.hypot(_total_sd(before, eps), _total_sd(after, eps))
+               + _FALL_EPS_ERROR * crossed + _FALL_FLOOR)
+    return sum(after.fractions(eps)) < sum(before.fractions(eps)) - allowed
 
 
 def _clip_eps(eps: float | None) -> float:

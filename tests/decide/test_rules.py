@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from mscrobot.decide.observations import DecisionSettings, Stage
+from mscrobot.decide.observations import DecisionSettings, Observation, Stage
 from mscrobot.decide.rules import judge_back, judge_forward, judge_forward_all
 from mscrobot.decide.verdicts import (
     Action,
@@ -13,6 +15,7 @@ from mscrobot.decide.verdicts import (
     check_transition,
 )
 from mscrobot.recipe import load_recipe
+from mscrobot.spectra.types import SampleAnalysis
 from tests.decide.synthetic import H0, analysis, obs
 
 SETTINGS = DecisionSettings.from_recipe(load_recipe("recipes/cds34-zncl2.yaml").recipe)
@@ -149,13 +152,12 @@ def test_back_exchange_needs_a_confirmed_forward_stage() -> None:
 def test_clusters_taken_by_samples_are_counted_out_of_the_mass_balance() -> None:
     # every sample takes 150 uL (10 %) of each phase, so 90 % of the clusters stay each time:
     # in-vial amounts fall to 0.81 and 0.729 of the initial, and the balance still holds
-    from dataclasses import replace
-
     hist = [obs(1.0, 0.0, 0), obs(0.405, 0.405, 2), obs(0.2 * 0.729, 0.8 * 0.729, 4)]
     hist = [replace(o, removed_ul={"nonpolar": 150.0, "polar": 150.0}) for o in hist]
     v = run(*hist)[-1]
     assert v.numbers["removed_by_samples"] > 0.1
-    assert v.numbers["total"] == pytest.approx(1.0, abs=0.01)
+    # within 2 %: the fitted ratio is a lower bound (2 sd under the one seen)
+    assert v.numbers["total"] == pytest.approx(1.0, abs=0.02)
     assert v.numbers["remaining"] == pytest.approx(0.2, abs=0.01)
     assert v.state == State.IN_PROGRESS
 
@@ -166,3 +168,63 @@ def test_slow_transfer_stirs_longer_before_the_next_sample() -> None:
     interval = SETTINGS.sampling_interval_s
     assert slow.numbers["next_stir_s"] == pytest.approx(3 * interval)
     assert fast.numbers["next_stir_s"] == pytest.approx(interval)
+
+
+def _precise(sample: SampleAnalysis, sd: float = 0.0002) -> SampleAnalysis:
+    """The same analysis with band heights known to ``sd`` AU (a quiet, well-fitted read)."""
+    sets = {name: tuple(replace(b, height_sd=sd) for b in bands)
+            for name, bands in sample.sets.items()}
+    return replace(sample, sets=sets)
+
+
+def _quiet(remaining: float, polar: float, minutes: float) -> Observation:
+    return obs(remaining, polar, minutes, hexane=_precise(analysis(nonpolar=H0 * remaining)),
+               dmf=_precise(analysis(polar=H0 * polar)))
+
+
+def test_loss_the_fitted_ratio_absorbed_is_not_confirmed() -> None:
+    # clusters vanish from both phases from the start: the ratio polar/left falls sample by
+    # sample (0.826, 0.813, 0.799), and the polar amount falls with the alkane already empty.
+    # A ratio fitted on the early samples absorbs the loss and the balance looks fine; the
+    # falling amount must withhold the confirmation, and three falls in a row are degradation.
+    hist = [_quiet(1.0, 0.0, 0), _quiet(0.455, 0.45, 2), _quiet(0.043, 0.778, 6),
+            _quiet(0.042, 0.765, 6)]
+    vs = run(*hist)
+    assert State.COMPLETE not in [v.state for v in vs]
+    vs = run(*hist, _quiet(0.041, 0.752, 8))
+    assert vs[-1].state == State.DEGRADED
+    assert "falling" in vs[-1].reasons[0]
+
+
+def test_ratio_that_only_fell_withholds_confirmation() -> None:
+    # 0.826 with 70 % gone, then 0.81 and 0.806 with the alkane empty: the clusters that
+    # crossed are going missing, though each step is within the noise of the amounts
+    hist = [_quiet(1.0, 0.0, 0), _quiet(0.3, 0.578, 2), _quiet(0.043, 0.775, 6),
+            _quiet(0.042, 0.772, 6)]
+    assert State.COMPLETE not in [v.state for v in run(*hist)]
+
+
+def test_steady_polar_amount_still_confirms() -> None:
+    hist = [_quiet(1.0, 0.0, 0), _quiet(0.455, 0.45, 2), _quiet(0.043, 0.86, 6),
+            _quiet(0.042, 0.861, 6)]
+    assert run(*hist)[-1].state == State.COMPLETE
+
+
+def test_high_ratio_from_a_sample_where_little_had_left_does_not_hold_back_completion() -> None:
+    # the first ratio (0.98, with 31 % gone) carries the alkane amount's systematic error
+    # three times over; taken at face value it would make a clean vial look 3 % short forever
+    hist = [_quiet(1.0, 0.0, 0), _quiet(0.688, 0.305, 2), _quiet(0.22, 0.725, 6),
+            _quiet(0.03, 0.90, 10), _quiet(0.02, 0.91, 10)]
+    assert run(*hist)[-1].state == State.COMPLETE
+
+
+def test_unexplained_spectrum_with_a_red_flank_is_degraded_not_intrusion() -> None:
+    # damaged clusters in DMF: a red tail the fit partly places at the alkane band position
+    # and a residual far above the pre-exchange one. Dragged alkane would fit cleanly.
+    damaged = replace(analysis(nonpolar=0.06, polar=H0 * 0.8, red_tail=0.008), noise_rms=0.02)
+    dragged = analysis(nonpolar=0.06, polar=H0 * 0.8)
+    v = run(obs(1.0, 0.0, 0), obs(0.02, 0.8, 4, dmf=dragged))[-1]
+    assert v.state == State.AMBIGUOUS
+    vs = run(obs(1.0, 0.0, 0), obs(0.02, 0.8, 4, dmf=damaged), obs(0.02, 0.8, 6, dmf=damaged))
+    assert [v.state for v in vs[1:]] == [State.IN_PROGRESS, State.DEGRADED]
+    assert "unexplained" in " ".join(vs[-1].reasons)
