@@ -74,3 +74,17 @@ def test_an_unreachable_stirrer_starts_nothing(tmp_path: Path) -> None:
     journal = Journal(run / "journal.sqlite")
     assert journal.steps() == [] and journal.state() == ("created", "")
     journal.close()
+
+
+def test_devices_probe_reads_the_stirrer_and_reports_an_unreachable_one(
+        tmp_path: Path, emulator: str) -> None:
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(_lab(emulator))
+    proc = cli("devices", "probe", "--lab", str(lab), "--json")
+    assert proc.returncode == 0, proc.stderr
+    stirrer = next(d for d in json.loads(proc.stdout)["devices"] if d["role"] == "stirrer")
+    assert stirrer["identity"] == "RCT basic" and stirrer["state"]["actual_rpm"] == 0.0
+    lab.write_text(_lab("127.0.0.1:9"))
+    down = cli("devices", "probe", "--lab", str(lab))
+    assert down.returncode == 1 and "unreachable" in down.stdout and "Traceback" not in \
+        down.stderr
