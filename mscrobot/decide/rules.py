@@ -37,6 +37,10 @@ _FALL_SD, _FALL_EPS_ERROR, _FALL_FLOOR = 4.0, 0.1, 0.004
 _MISFIT, _MISFIT_FLOOR_FRACTION = 3.0, 0.005
 #: Bands narrower than this fraction of H0 are not used to judge broadening.
 _WIDTH_MIN_FRACTION = 0.3
+#: Below that, the alkane's residue is still judged for width when it is measurable: 2 % of the
+#: initial band and 5 sd of its own fit (assumed; clean residues fit at the initial width).
+_RESIDUE_MIN_FRACTION = 0.02
+_RESIDUE_MIN_SIGMA = 5.0
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,13 @@ def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings,
             if band.fwhm_nm > (1 + scale * (s.degraded_broadening - 1)) * base.fwhm_nm:
                 issues.append(f"{phase} band {band.fwhm_nm:.1f} nm wide, "
                               f"{band.fwhm_nm / base.fwhm_nm:.2f}x the pre-exchange width")
+        elif (phase == NONPOLAR and band.height > _RESIDUE_MIN_FRACTION * base.height
+              and band.height > _RESIDUE_MIN_SIGMA * band.height_sd
+              and band.fwhm_nm > (1 + scale * (s.degraded_broadening - 1)) * base.fwhm_nm):
+            # damaged clusters do not cross: what stays in the alkane is enriched in them, so
+            # a broadened residue shows damage the polar band (mostly intact) still hides
+            issues.append(f"the clusters left in the alkane ({band.height:.3f} AU) show a band "
+                          f"{band.fwhm_nm / base.fwhm_nm:.2f}x the pre-exchange width")
     return tuple(issues)
 
 

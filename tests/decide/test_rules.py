@@ -228,3 +228,24 @@ def test_unexplained_spectrum_with_a_red_flank_is_degraded_not_intrusion() -> No
     vs = run(obs(1.0, 0.0, 0), obs(0.02, 0.8, 4, dmf=damaged), obs(0.02, 0.8, 6, dmf=damaged))
     assert [v.state for v in vs[1:]] == [State.IN_PROGRESS, State.DEGRADED]
     assert "unexplained" in " ".join(vs[-1].reasons)
+
+
+def _residue(remaining: float, polar: float, minutes: float, fwhm: float) -> Observation:
+    return obs(remaining, polar, minutes,
+               hexane=_precise(analysis(nonpolar=H0 * remaining, fwhm=fwhm)),
+               dmf=_precise(analysis(polar=H0 * polar)))
+
+
+def test_a_broadened_residue_in_the_alkane_is_damage_not_completion() -> None:
+    # damaged clusters stay behind: the few % left in the alkane fit 1.6x wide while the polar
+    # band (mostly intact clusters) keeps its width. Too small for the width rule of a full
+    # band, but the residue must withhold the confirmation, and twice it is degradation.
+    hist = [_quiet(1.0, 0.0, 0), _quiet(0.455, 0.45, 2),
+            _residue(0.043, 0.86, 6, 12.0 * 1.6), _residue(0.042, 0.861, 6, 12.0 * 1.6)]
+    vs = run(*hist)
+    assert State.COMPLETE not in [v.state for v in vs]
+    assert vs[-1].state == State.DEGRADED
+    assert "left in the alkane" in vs[-1].reasons[0]
+    # the same residue at the clusters' own width confirms (test_steady_polar_amount…)
+    clean = [*hist[:2], _residue(0.043, 0.86, 6, 12.0), _residue(0.042, 0.861, 6, 12.0)]
+    assert run(*clean)[-1].state == State.COMPLETE
