@@ -132,11 +132,16 @@ def _execute(info: Any, as_json: bool) -> None:
 
 
 def _report(path: Path) -> Path | None:
+    """Write the run's report; a report that cannot be written never hides the run's result."""
+    from mscrobot.report.data import UnreadableRunError
+    from mscrobot.report.html import write_report
+
     try:
-        from mscrobot.report.html import write_report
-    except ImportError:
+        return write_report(path)
+    except (UnreadableRunError, OSError) as exc:
+        typer.echo(f"mscrobot: the report could not be written: {exc} "
+                   f"(retry with `mscrobot runs report {path.name}`)", err=True)
         return None
-    return write_report(path)
 
 
 def _summarise(run_id: str, end: RunEnd, wall: float, report: Path | None,

@@ -26,10 +26,5 @@ def crashpoint() -> None:
         os.kill(os.getpid(), _signal)
 
 
-def count() -> int:
-    """Crash points passed so far in this process."""
-    return _count
-
-
 if os.environ.get("MSCROBOT_CRASH_COUNT"):
     atexit.register(lambda: Path(os.environ["MSCROBOT_CRASH_COUNT"]).write_text(str(_count)))

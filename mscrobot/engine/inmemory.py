@@ -8,12 +8,13 @@ at that moment, which only a simulation can know.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mscrobot.decide.observations import Observation, Stage
-from mscrobot.decide.verdicts import State, Verdict
+from mscrobot.decide.verdicts import Verdict
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import Engine, Event
 from mscrobot.engine.states import RunState
@@ -43,10 +44,6 @@ class SimulatedRun:
     end: str = "running"  # finished | stopped (awaiting the operator) | step_limit | failed
     time_s: float = 0.0
     steps: int = 0
-
-    @property
-    def forward_state(self) -> State:
-        return self.forward[-1].verdict.state if self.forward else State.NOT_STARTED
 
 
 def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
@@ -90,10 +87,6 @@ def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
     return out
 
 
-_LAB: list[LabConfig] = []
-
-
+@functools.cache
 def _default_lab() -> LabConfig:
-    if not _LAB:
-        _LAB.append(load_lab()[0])
-    return _LAB[0]
+    return load_lab()[0]

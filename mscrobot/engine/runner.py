@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mscrobot.engine.journal import Journal, StepRecord
@@ -69,7 +69,6 @@ class RunEnd:
     result: PlanResult | None = None
     pending: dict[str, Any] | None = None  # the operator's question, when awaiting one
     replayed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _OperatorNeededError(Exception):

@@ -70,6 +70,13 @@ def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
     return problems
 
 
+def start_vessels(config: LabConfig, recipe: Recipe) -> dict[str, VesselState]:
+    """Every deck position as the simulated world starts it: capacity and what it holds."""
+    caps = capacities(config, recipe)
+    return {name: VesselState(caps[name], float(pos.volume.m_as("uL")))
+            for name, pos in config.deck.items()}
+
+
 def stirrer_max_rpm(config: LabConfig) -> float:
     st = config.stirrer
     if st.max_rpm is not None:
@@ -123,9 +130,7 @@ def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | No
     in memory). ``params`` and ``instrument`` change the twin (tests, benchmarks)."""
     from mscrobot.lab.simulated.devices import SimLiquidHandler, SimSpectrometer, VirtualClock
 
-    caps = capacities(config, recipe)
-    vessels = {name: VesselState(caps[name], float(pos.volume.m_as("uL")))
-               for name, pos in config.deck.items()}
+    vessels = start_vessels(config, recipe)
     lh = config.liquid_handler
     timing = Timing(dispense_s=float(lh.dispense_time.m_as("s")),
                     sample_s=float(lh.sample_time.m_as("s")))

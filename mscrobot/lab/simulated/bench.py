@@ -8,9 +8,9 @@ which executes the real plan.
 from __future__ import annotations
 
 from mscrobot.decide.observations import DecisionSettings, Observation, Stage
-from mscrobot.lab.build import capacities
+from mscrobot.lab.build import start_vessels
 from mscrobot.lab.config import load_lab
-from mscrobot.lab.simulated.world import Timing, VesselState, World, WorldSpec
+from mscrobot.lab.simulated.world import Timing, World, WorldSpec
 from mscrobot.procedure.reading import analysis_windows, read_sample
 from mscrobot.recipe.models import Recipe
 from mscrobot.spectra.types import SampleAnalysis
@@ -22,10 +22,7 @@ from mscrobot.twin.vial import VialTwin
 class Bench:
     def __init__(self, recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
                  instrument: Instrument | None = None) -> None:
-        config = load_lab()[0]
-        caps = capacities(config, recipe)
-        vessels = {name: VesselState(caps[name], float(pos.volume.m_as("uL")))
-                   for name, pos in config.deck.items()}
+        vessels = start_vessels(load_lab()[0], recipe)
         self.recipe = recipe
         self.world = World(WorldSpec(recipe, seed, vessels, Timing(dispense_s=0.0),
                                      params or TwinParams(), instrument or Instrument()))
