@@ -32,7 +32,7 @@ def test_alkane_is_sampled_above_the_interface_and_the_polar_phase_below() -> No
     world.dispense("b", "cluster_stock", "reaction", 1500.0, "nonpolar")
     area = 3.141592653589793 * (14.5 / 2) ** 2  # vial-8mL
     interface = 1500.0 / area
-    polar, alkane = world.sample("c", "reaction", "polar", 20.0), 0.0
+    polar = world.sample("c", "reaction", "polar", 20.0)
     world.flush("d")
     alkane = world.sample("e", "reaction", "nonpolar", 20.0)
     assert polar < interface - 1.5 < interface + 1.5 < alkane < 3000.0 / area
