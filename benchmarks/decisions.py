@@ -116,7 +116,7 @@ def score(s: Scenario, run: SimulatedRun, n_confirm: int, interval_s: float) -> 
         out["false_confirmation"] = t.transfer < 0.95 or t.degraded_fraction > 0.10
         out["true_transfer_at_confirmation"] = t.transfer
         confirm_time = steps[confirm].observation.time_s
-        out["forward_time_s"] = confirm_time
+        out["forward_time_s"] = confirm_time - run.contact_s  # from when the phases met
         if reached is not None:
             # in sampling intervals of stirring (re-settles and re-samples cost no interval),
             # and in minutes of lab time

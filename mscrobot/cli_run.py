@@ -101,6 +101,9 @@ class _Display:
         elif event.kind == "retry" and not self.quiet:
             self.console.print(f"retrying step {event.n}: {event.message}", highlight=False,
                                soft_wrap=True)
+        elif event.kind == "restore" and not self.quiet:
+            self.console.print(f"before step {event.n}: {event.message}", highlight=False,
+                               soft_wrap=True)
         if self.live is not None:
             self.live.update(self._render())
 

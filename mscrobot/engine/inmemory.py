@@ -43,6 +43,8 @@ class SimulatedRun:
     back: list[Decision] = field(default_factory=list)
     end: str = "running"  # finished | stopped (awaiting the operator) | step_limit | failed
     time_s: float = 0.0
+    #: lab time when the phases met (references and dispensing came before)
+    contact_s: float = 0.0
     steps: int = 0
 
 
@@ -76,7 +78,7 @@ def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
     finally:
         journal.close()
         devices.close()
-    out.time_s, out.steps = end.lab_t, end.steps
+    out.time_s, out.steps, out.contact_s = end.lab_t, end.steps, world.t_mix
     if end.state == RunState.COMPLETED:
         out.end = {"finished": "finished", "operator_finished": "stopped"}.get(
             end.result.end if end.result else "", "step_limit")

@@ -32,6 +32,7 @@ from mscrobot.procedure.steps import (
     Dispense,
     Measure,
     Outcome,
+    Reference,
     Sample,
     Step,
     Stir,
@@ -109,12 +110,22 @@ class Engine:
         except DeviceError as e:
             return f"; could not stop the stirrer: {e}"
 
+    def _restore_stirring(self, n: int, rpm: float) -> None:
+        """A resumed run was stirring when it stopped, and a stop (or a stirrer watchdog after a
+        crash) left the motor off: turn it back on before the next step, as the plan expects."""
+        read = self.lab.stirrer.set_speed(rpm)
+        if abs(read - rpm) > SPEED_TOLERANCE * rpm:
+            raise DeviceFaultError(f"stirrer reads {read:g} rpm after being set to {rpm:g} rpm")
+        self.on_event(Event("restore", n, lab_t=self.lab.clock.now(),
+                            message=f"stirrer back to {read:g} rpm, as before the stop"))
+
     # --- the loop -----------------------------------------------------------------------------
 
     def run(self) -> RunEnd:
         self._move(RunState.RUNNING, "resumed" if self.journal.steps() else "started")
         gen = self.plan.steps()
         n, replayed = 0, 0
+        rpm = 0.0  # the speed the journaled steps left the stirrer at
         try:
             step = next(gen)
             while True:
@@ -124,6 +135,8 @@ class Engine:
                     self._check_same(rec, step)
                     outcome = self.journal.recorded_outcome(rec)
                     replayed += 1
+                    if isinstance(step, Stir | StopStir):
+                        rpm = step.rpm if isinstance(step, Stir) else 0.0
                 else:
                     if self.replay_only:
                         raise EngineError(f"the journal says the run completed but step {n} "
@@ -135,6 +148,9 @@ class Engine:
                                       self.lab.clock.now(), n - 1, replayed=replayed)
                     if rec is not None:
                         self._check_same(rec, step)
+                    if rpm > 0 and not isinstance(step, Stir | StopStir):
+                        self._restore_stirring(n, rpm)
+                    rpm = 0.0
                     outcome = self._execute(n, step, rec)
                     self.on_event(Event("step", n, step, outcome, outcome.t))
                 step = gen.send(outcome)
@@ -260,7 +276,11 @@ class Engine:
         if isinstance(step, Discard):
             lh.flush_cell(op)
             return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
+        if isinstance(step, Reference):
+            dark, reference = lab.spectrometer.reference(op, step.blank)
+            return Outcome(lab.clock.now(), {"integration_ms": reference.integration_ms},
+                           (dark, reference))
         if isinstance(step, Measure):
-            m = lab.spectrometer.measure(op, step.blank, step.blank_molar)
-            return Outcome(lab.clock.now(), {}, (m.sample, m.dark, m.reference))
+            sample = lab.spectrometer.measure(op, step.integration_ms)
+            return Outcome(lab.clock.now(), {}, (sample,))
         raise EngineError(f"the engine cannot execute a '{step.kind}' step")

@@ -74,17 +74,18 @@ class Stirrer(Protocol):
     def speed(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class Measurement:
-    sample: Spectrum
-    dark: Spectrum
-    reference: Spectrum
-
-
 @runtime_checkable
 class Spectrometer(Protocol):
-    def measure(self, op_id: str, blank: str, blank_molar: float) -> Measurement:
-        """Read what is in the flow cell, with the dark and the named blank's reference."""
+    """Reads the flow cell. A reference is taken once per blank with that blank in the cell; the
+    plan keeps the returned dark and reference (they are journaled, so they survive a crash that
+    a driver's memory would not) and asks for samples at the reference's integration time."""
+
+    def reference(self, op_id: str, blank: str) -> tuple[Spectrum, Spectrum]:
+        """With a blank in the cell: choose the integration time for it, read a dark (light path
+        closed) and the blank. Returns (dark, reference), both at that integration time."""
+
+    def measure(self, op_id: str, integration_ms: float) -> Spectrum:
+        """Read what is in the cell at ``integration_ms`` (the reference's)."""
 
 
 @dataclass

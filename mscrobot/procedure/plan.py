@@ -27,6 +27,7 @@ from mscrobot.procedure.steps import (
     Dispense,
     Measure,
     Outcome,
+    Reference,
     Sample,
     Settle,
     Step,
@@ -36,7 +37,7 @@ from mscrobot.procedure.steps import (
     Wait,
 )
 from mscrobot.recipe.models import Recipe
-from mscrobot.spectra.types import SampleAnalysis
+from mscrobot.spectra.types import SampleAnalysis, Spectrum
 
 #: Assumed (DESIGN.md §6): 2 % of the polar volume's worth of alkane dissolves into it at first
 #: contact, and the alkane evaporates at ~0.3 µL/min from a capped vial (1.5× while stirring).
@@ -48,8 +49,19 @@ MAX_ROUNDS = 200
 RESAMPLE_WAIT_S = {Stage.FORWARD: 30.0, Stage.BACK: 10.0}
 
 #: Logical vessels a lab must provide (the lab config maps them to deck positions).
+#: ``blank_vial`` is an empty vial in which the plan mixes the hexane + OLA blank.
 VESSELS = ("reaction", "salt_stock", "cluster_stock", "hexane_stock", "ola_stock",
-           "flow_cell", "waste")
+           "blank_vial", "flow_cell", "waste")
+#: Where each blank comes from: the stocks are the blanks (the salt stock is salt in the polar
+#: solvent at the recipe's concentration); the OLA blank is mixed in ``blank_vial``.
+BLANK_SOURCES = {"nonpolar": "hexane_stock", "polar_salt": "salt_stock",
+                 "nonpolar_ola": "blank_vial"}
+#: The hexane + OLA blank: OLA at the vial's volume fraction in at most ``BLANK_MAX_UL`` of
+#: blank, at least ``BLANK_OLA_MIN_UL`` of OLA so a P20 dispenses it accurately; below
+#: ``BLANK_OLA_FLOOR_UL`` at the largest blank the tint is negligible and the hexane reference
+#: serves.
+BLANK_MIN_UL, BLANK_MAX_UL = 100.0, 1000.0
+BLANK_OLA_MIN_UL, BLANK_OLA_FLOOR_UL = 5.0, 1.0
 
 PlanGenerator = Generator[Step, Outcome, "PlanResult"]
 
@@ -80,14 +92,6 @@ class Ledger:
         return {"nonpolar": self.nonpolar, "polar": self.polar}
 
 
-def ola_nmol(recipe: Recipe) -> float:
-    ola = recipe.back_exchange.ola
-    if ola.check("[length] ** 3"):
-        grams = float(ola.m_as("mL")) * OLEYLAMINE.density_g_per_ml.value
-        return grams / OLEYLAMINE.molar_mass_g_per_mol.value * 1e9
-    return float(ola.m_as("nmol"))
-
-
 def ola_volume_ul(recipe: Recipe) -> float:
     ola = recipe.back_exchange.ola
     if ola.check("[length] ** 3"):
@@ -105,9 +109,13 @@ def worst_case_volumes(recipe: Recipe) -> dict[str, float]:
     be = recipe.back_exchange
     hexane = float(be.hexane_volume.m_as("uL")) if be.enabled else 0.0
     ola = ola_volume_ul(recipe) if be.enabled else 0.0
-    return {"salt_stock": salt + added, "cluster_stock": cluster, "hexane_stock": hexane,
-            "ola_stock": ola, "reaction": salt + added + cluster + hexane + ola,
-            "flow_cell": float(recipe.monitoring.sample_volume.m_as("uL"))}
+    sample = float(recipe.monitoring.sample_volume.m_as("uL"))
+    ola_blank = BLANK_MAX_UL if be.enabled else 0.0
+    return {"salt_stock": salt + added + sample, "cluster_stock": cluster,
+            "hexane_stock": hexane + sample + ola_blank,
+            "ola_stock": ola + (BLANK_MIN_UL if be.enabled else 0.0),
+            "blank_vial": ola_blank, "reaction": salt + added + cluster + hexane + ola,
+            "flow_cell": sample}
 
 
 class ExchangePlan:
@@ -118,8 +126,9 @@ class ExchangePlan:
         self.settings = DecisionSettings.from_recipe(recipe)
         self.windows: AnalysisWindows = analysis_windows(recipe)
         self.ledger = Ledger()
-        self.salt_molar = float(recipe.salt.concentration.m_as("M"))
-        self.ola_molar_blank = 0.0
+        #: (dark, reference) of each blank, from its Reference step's outcome
+        self.references: dict[str, tuple[Spectrum, Spectrum]] = {}
+        self.nonpolar_blank = "nonpolar"
         self.sample_ul = float(recipe.monitoring.sample_volume.m_as("uL"))
         self.observations: dict[Stage, list[Observation]] = {Stage.FORWARD: [], Stage.BACK: []}
         self.result = PlanResult("not_started")  # the verdicts so far, while the plan runs
@@ -150,14 +159,10 @@ class ExchangePlan:
         for phase in self.recipe.monitoring.phases:
             yield from self._do(Sample(phase, self.sample_ul))
             setattr(self.ledger, phase, getattr(self.ledger, phase) - self.sample_ul)
-            if phase == "nonpolar":
-                blank, molar = ("nonpolar_ola", self.ola_molar_blank) \
-                    if self.ola_molar_blank > 0 else ("nonpolar", 0.0)
-            else:
-                blank, molar = "polar_salt", self.salt_molar
-            read = yield from self._do(Measure(phase, blank, molar))
-            sample, dark, reference = read.spectra
-            samples[phase] = read_sample(self.windows, phase, sample, dark, reference)
+            blank = self.nonpolar_blank if phase == "nonpolar" else "polar_salt"
+            dark, reference = self.references[blank]
+            read = yield from self._do(Measure(phase, blank, reference.integration_ms))
+            samples[phase] = read_sample(self.windows, phase, read.spectra[0], dark, reference)
             if self.recipe.monitoring.return_samples:
                 yield from self._do(Transfer(phase, self.sample_ul))
                 setattr(self.ledger, phase, getattr(self.ledger, phase) + self.sample_ul)
@@ -169,6 +174,29 @@ class ExchangePlan:
                           actions, removed)
         self.observations[stage].append(obs)
         return obs
+
+    def _reference(self, blank: str, phase: str) -> Generator[Step, Outcome, None]:
+        """Fill the flow cell with the blank, take its reference and dark, flush the cell."""
+        source = BLANK_SOURCES[blank]
+        yield from self._do(Sample(phase, self.sample_ul, source))
+        read = yield from self._do(Reference(blank, source))
+        dark, reference = read.spectra
+        self.references[blank] = (dark, reference)
+        yield from self._do(Discard())
+
+    def _ola_blank(self, ola_ul: float) -> Generator[Step, Outcome, None]:
+        """Mix hexane + OLA at the vial's OLA fraction in ``blank_vial`` and reference it."""
+        fraction = ola_ul / max(self.ledger.nonpolar, 1e-9)
+        total = min(max(BLANK_OLA_MIN_UL / fraction, BLANK_MIN_UL), BLANK_MAX_UL)
+        if fraction * total < BLANK_OLA_FLOOR_UL:
+            return  # too little OLA to tint: the hexane reference stands
+        ola = round(fraction * total, 1)
+        solvent = self.recipe.cluster.solvent
+        yield from self._do(Dispense("hexane_stock", "blank_vial", round(total - ola, 1),
+                                     solvent, "nonpolar"))
+        yield from self._do(Dispense("ola_stock", "blank_vial", ola, "oleylamine", "nonpolar"))
+        yield from self._reference("nonpolar_ola", "nonpolar")
+        self.nonpolar_blank = "nonpolar_ola"
 
     def _decide(self, stage: Stage, verdict: Verdict) -> Generator[Step, Outcome, None]:
         numbers = tuple((k, float(v)) for k, v in verdict.numbers.items())
@@ -191,6 +219,12 @@ class ExchangePlan:
         """The whole run. Send each step's outcome; the generator returns a ``PlanResult``."""
         r = self.recipe
         result = self.result = PlanResult("finished")
+        # references first, while the cell is clean and the phases have not met
+        phases = self.recipe.monitoring.phases
+        if "polar" in phases:
+            yield from self._reference("polar_salt", "polar")
+        if "nonpolar" in phases:
+            yield from self._reference("nonpolar", "nonpolar")
         # DMF (denser) first, clusters in hexane layered on top
         yield from self._dispense("salt_stock", float(r.salt.volume.m_as("uL")),
                                   f"{r.salt.compound} in {r.salt.solvent}", "polar")
@@ -255,13 +289,14 @@ class ExchangePlan:
     def _back(self, result: PlanResult) -> Generator[Step, Outcome, None]:
         be = self.recipe.back_exchange
         fresh = float(be.hexane_volume.m_as("uL"))
-        nmol = ola_nmol(self.recipe)
         if fresh > 0:
             yield from self._dispense("hexane_stock", fresh, self.recipe.cluster.solvent,
                                       "nonpolar")
-        yield from self._dispense("ola_stock", ola_volume_ul(self.recipe), "oleylamine",
-                                  "nonpolar")
-        self.ola_molar_blank = nmol / self.ledger.nonpolar * 1e-3
+        ola_ul = ola_volume_ul(self.recipe)
+        yield from self._dispense("ola_stock", ola_ul, "oleylamine", "nonpolar")
+        if ("nonpolar" in self.recipe.monitoring.phases
+                and "nonpolar_ola" in self.recipe.monitoring.blanks):
+            yield from self._ola_blank(ola_ul)
         rpm = float((be.stir_rate or self.recipe.exchange.stir_rate).m_as("rpm"))
         stir_s, settle = float(be.stir_time.m_as("s")), float(be.settle_time.m_as("s"))
         stirred = 0.0

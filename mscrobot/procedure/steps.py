@@ -90,7 +90,8 @@ class Settle(Wait):
 
 @dataclass(frozen=True)
 class Sample(Step):
-    """Draw ``volume_ul`` of one phase of the vial into the flow cell (the phase loses it)."""
+    """Draw ``volume_ul`` of one phase of a vessel into the flow cell: the reaction vial's phase
+    (which loses it), or a stock or blank vial holding a blank of that phase."""
 
     kind: ClassVar[str] = "sample"
     idempotent: ClassVar[bool] = False
@@ -99,17 +100,33 @@ class Sample(Step):
     vessel: str = "reaction"
 
     def describe(self) -> str:
-        return f"sample {self.volume_ul:g} µL of the {self.phase} phase into the flow cell"
+        where = "" if self.vessel == "reaction" else f" of {self.vessel}"
+        return f"sample {self.volume_ul:g} µL of the {self.phase} phase{where} into the flow cell"
+
+
+@dataclass(frozen=True)
+class Reference(Step):
+    """Read the blank now in the flow cell as the reference named ``blank``, with its dark.
+
+    The spectrometer picks the integration time for the blank; every later sample read against
+    this blank uses it. Reading again is harmless (idempotent)."""
+
+    kind: ClassVar[str] = "reference"
+    blank: str  # 'nonpolar', 'polar_salt', 'nonpolar_ola'
+    source: str  # the vessel the blank came from
+
+    def describe(self) -> str:
+        return f"take the {self.blank} reference ({self.source})"
 
 
 @dataclass(frozen=True)
 class Measure(Step):
-    """Read the spectrometer: sample, dark and reference spectra of what is in the flow cell."""
+    """Read the sample in the flow cell at the integration time of its blank's reference."""
 
     kind: ClassVar[str] = "measure"
     phase: str
-    blank: str = "none"  # which blank the reference is: 'nonpolar', 'polar_salt', ...
-    blank_molar: float = 0.0  # salt or OLA concentration in that blank (M)
+    blank: str  # the reference it is read against
+    integration_ms: float
 
     def describe(self) -> str:
         return f"measure the {self.phase} sample"
@@ -171,8 +188,8 @@ class AskOperator(Step):
 
 
 STEP_TYPES: dict[str, type[Step]] = {
-    t.kind: t for t in (Dispense, Stir, StopStir, Wait, Settle, Sample, Measure, Transfer,
-                        Discard, Decide, AskOperator)
+    t.kind: t for t in (Dispense, Stir, StopStir, Wait, Settle, Sample, Reference, Measure,
+                        Transfer, Discard, Decide, AskOperator)
 }
 
 

@@ -163,21 +163,25 @@ def read_run(run_dir: Path, *, spectra: bool = True) -> RunData:
 
 
 def _measurements(spectra: list[Spectrum], steps: list[StepRecord]) -> list[Measurement]:
-    """Pair each sample read with its step's dark and reference, in journal order.
+    """Pair each sample read with the dark and reference of its blank, in journal order.
 
-    The journal writes a measure step's three spectra in one transaction, so a step has either
-    all three or none."""
+    A reference step journals its dark and reference, a measure step its sample; each measure
+    is read against the latest reference of the blank it names, as the plan did."""
     by_step: dict[int, dict[str, Spectrum]] = {}
     for sp in spectra:
         by_step.setdefault(int(sp.meta["step"]), {}).setdefault(str(sp.meta.get("kind")), sp)
-    ended = {r.n: r.ended_t for r in steps}
+    references: dict[str, tuple[Spectrum, Spectrum]] = {}
     out = []
-    for n, reads in by_step.items():
-        if not {"sample", "dark", "reference"} <= reads.keys():
-            continue
-        sample = reads["sample"]
-        t = sample.meta.get("time_s", ended.get(n))
-        out.append(Measurement(n, str(sample.meta.get("phase")),
-                               float("nan") if t is None else float(t),
-                               sample, reads["dark"], reads["reference"]))
+    for rec in sorted(steps, key=lambda r: r.n):
+        reads = by_step.get(rec.n, {})
+        if rec.kind == "reference" and {"dark", "reference"} <= reads.keys():
+            references[str(rec.params["blank"])] = (reads["dark"], reads["reference"])
+        elif rec.kind == "measure" and "sample" in reads:
+            pair = references.get(str(rec.params.get("blank")))
+            if pair is None:
+                continue
+            sample = reads["sample"]
+            t = sample.meta.get("time_s", rec.ended_t)
+            out.append(Measurement(rec.n, str(sample.meta.get("phase")),
+                                   float("nan") if t is None else float(t), sample, *pair))
     return out

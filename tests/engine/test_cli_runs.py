@@ -18,7 +18,10 @@ def test_plan_shows_steps_vessels_and_a_time_estimate() -> None:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     kinds = [s["kind"] for s in doc["steps"]]
-    assert kinds[:2] == ["dispense", "dispense"] and "measure" in kinds
+    # identical steps are listed once (the flush: '×N'), so the second blank has no discard
+    assert kinds[:7] == ["sample", "reference", "discard", "sample", "reference", "dispense",
+                         "dispense"]
+    assert "measure" in kinds
     assert {v["name"] for v in doc["vessels"]} >= {"reaction", "salt_stock", "flow_cell"}
     reaction = next(v for v in doc["vessels"] if v["name"] == "reaction")
     assert reaction["worst_case_ul"] == pytest.approx(1500 + 1500 + 1000 + 50)

@@ -4,13 +4,17 @@ device faults, transient retries, the run state machine."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from mscrobot.engine.inmemory import simulate
 from mscrobot.engine.journal import Journal
+from mscrobot.engine.runner import Event
+from mscrobot.engine.runs import create_run, execute
 from mscrobot.engine.states import IllegalRunTransitionError, RunState, check_move
+from mscrobot.lab.config import lab_from_text, load_lab
 from mscrobot.recipe.loader import load_recipe
 from tests.engine.runs import REFERENCE, dry_run, end_state, lab_text
 
@@ -39,11 +43,24 @@ def test_dry_run_journals_every_step_with_intent_and_outcome(tmp_path: Path) -> 
     assert [s.n for s in steps] == list(range(1, len(steps) + 1))
     assert all(s.status == "done" and s.outcome is not None for s in steps)
     kinds = [s.kind for s in steps]
-    assert kinds[:2] == ["dispense", "dispense"]
-    # three spectra (sample, dark, reference) stored with each measure step
-    measures = [s.n for s in steps if s.kind == "measure"]
-    assert len(journal.spectra()) == 3 * len(measures)
-    assert {sp.meta["step"] for sp in journal.spectra()} == set(measures)
+    # both references before the phases meet, then salt, then clusters
+    assert kinds[:8] == ["sample", "reference", "discard"] * 2 + ["dispense", "dispense"]
+    assert [s.params["vessel"] for s in steps[:4:3]] == ["salt_stock", "hexane_stock"]
+    # a dark and a reference with each reference step, the sample with each measure step
+    references = [s for s in steps if s.kind == "reference"]
+    assert [s.params["blank"] for s in references] == ["polar_salt", "nonpolar", "nonpolar_ola"]
+    measures = [s for s in steps if s.kind == "measure"]
+    spectra = journal.spectra()
+    assert len(spectra) == 2 * len(references) + len(measures)
+    assert {sp.meta["step"] for sp in spectra} == {s.n for s in references + measures}
+    # every sample read at its blank's reference integration time, the OLA blank after OLA
+    ola = next(s.n for s in steps if s.kind == "dispense" and s.params["source"] == "ola_stock")
+    for m in measures:
+        ref = max((r for r in references if r.params["blank"] == m.params["blank"]
+                   and r.n < m.n), key=lambda r: r.n)
+        assert m.params["integration_ms"] == ref.outcome["integration_ms"]  # type: ignore[index]
+        assert (m.params["blank"] == "nonpolar_ola") == (m.params["phase"] == "nonpolar"
+                                                          and m.n > ola)
     # every verdict stored with its decide step, in order
     decides = [s.n for s in steps if s.kind == "decide"]
     assert [v["step"] for v in journal.verdicts()] == decides
@@ -52,11 +69,12 @@ def test_dry_run_journals_every_step_with_intent_and_outcome(tmp_path: Path) -> 
     # the physical world agrees with the plan's bookkeeping of the reaction vial
     state = end_state(info.path)
     recipe = info.recipe
-    dispensed = sum(json.loads(p)["volume_ul"] for k, p, _ in state["steps"] if k == "dispense")
-    sampled = sum(json.loads(p)["volume_ul"] for k, p, _ in state["steps"] if k == "sample")
+    into_vial = [json.loads(p) for k, p, _ in state["steps"] if k in ("dispense", "sample")]
+    dispensed = sum(p["volume_ul"] for p in into_vial if p.get("dest") == "reaction")
+    sampled = sum(p["volume_ul"] for p in into_vial if p.get("vessel") == "reaction")
     assert state["volumes"]["reaction"] == pytest.approx(dispensed - sampled)
     assert state["volumes"]["salt_stock"] == pytest.approx(
-        15000 - float(recipe.salt.volume.m_as("uL")))
+        15000 - float(recipe.salt.volume.m_as("uL")) - 20.0)  # the polar blank drew 20 µL
     assert state["volumes"]["flow_cell"] == 0.0  # flushed after every read
 
 
@@ -90,12 +108,13 @@ def test_transient_errors_are_retried_and_journaled(tmp_path: Path) -> None:
     info, end = dry_run(tmp_path, lab=lab)
     assert end.state == RunState.COMPLETED
     journal = Journal(info.path / "journal.sqlite")
-    first = journal.steps()[0]
-    assert first.kind == "dispense" and first.attempts == 2 and first.status == "done"
+    first = journal.steps()[0]  # drawing the polar blank failed twice, then went through
+    assert first.kind == "sample" and first.attempts == 2 and first.status == "done"
+    assert all(s.attempts == 0 for s in journal.steps()[1:])
     journal.close()
     events = [json.loads(x) for x in (info.path / "world.jsonl").read_text().splitlines()]
-    ids = [e["id"] for e in events if e["op"] == "dispense"]
-    assert len(ids) == len(set(ids))  # retried, never given twice
+    ids = [e["id"] for e in events if e["op"] in ("dispense", "sample")]
+    assert len(ids) == len(set(ids))  # retried, never done twice
 
 
 def test_run_state_machine_refuses_illegal_moves() -> None:
@@ -123,3 +142,25 @@ def test_resuming_a_completed_run_replays_it_and_touches_nothing(tmp_path: Path)
     journal = Journal(info.path / "journal.sqlite")
     assert [s["state"] for s in journal.states()] == ["created", "running", "completed"]
     journal.close()
+
+
+def test_a_run_stopped_while_stirring_stirs_again_when_resumed(tmp_path: Path) -> None:
+    loaded = load_recipe(REFERENCE)
+    text = load_lab()[1]
+    info = create_run(loaded.recipe, REFERENCE.read_text(), str(REFERENCE), lab_from_text(text),
+                      text, 0, tmp_path)
+    stop = threading.Event()
+
+    def stop_after_stir(event: Event) -> None:
+        if event.kind == "step" and event.step is not None and event.step.kind == "stir":
+            stop.set()  # Ctrl-C right after the stirrer started
+
+    assert execute(info, stop_after_stir, stop).state == RunState.STOPPED
+    events: list[Event] = []
+    assert execute(info, events.append).state == RunState.COMPLETED
+    restored = [e for e in events if e.kind == "restore"]
+    assert len(restored) == 1 and "1000 rpm" in restored[0].message
+    log = [json.loads(x) for x in (info.path / "world.jsonl").read_text().splitlines()]
+    first_wait = next(i for i, e in enumerate(log) if e["op"] == "advance")
+    stirs = [e["rpm"] for e in log[:first_wait] if e["op"] == "stir"]
+    assert stirs == [1000.0, 0.0, 1000.0]  # started, stopped safely, started again

@@ -74,24 +74,42 @@ def test_a_stalled_run_applies_its_policy_stops_and_resumes_after_resolve(
     journal.close()
 
 
-def _kill_in_first_dispense(tmp_path: Path, lab_file: Path, happened: bool) -> Path:
+def _kill_at(tmp_path: Path, lab_file: Path, point: int) -> tuple[Path | None, int, int]:
+    """Kill a run at crash point ``point``. Returns the run, how far its first dispense got
+    (0: not started, 1: intent only, 2: intent and acted, 3: done) and its step number."""
+    out = tmp_path / f"k{point}"
+    killed = cli("run", str(REFERENCE), "--lab", str(lab_file), "--out", str(out), "--json",
+                 env={"MSCROBOT_CRASH_AT": str(point)})
+    assert killed.returncode == -9
+    runs = run_folders(out)
+    if not runs:
+        return None, 0, 0
+    journal = Journal(runs[0] / "journal.sqlite")
+    first = next((s for s in journal.steps() if s.kind == "dispense"), None)
+    journal.close()
+    if first is None:
+        return runs[0], 0, 0
+    world = runs[0] / "world.jsonl"
+    acted = world.exists() and '"op": "dispense"' in world.read_text()
+    return runs[0], (3 if first.status == "done" else 1 + acted), first.n
+
+
+def _kill_in_first_dispense(tmp_path: Path, lab_file: Path, happened: bool) -> tuple[Path, int]:
     """Kill at the crash point just before (or just after) the first dispense acts: the
-    journal then has the dispense's intent and no outcome either way."""
-    for point in range(1, 30):
-        out = tmp_path / f"k{point}"
-        killed = cli("run", str(REFERENCE), "--lab", str(lab_file), "--out", str(out), "--json",
-                     env={"MSCROBOT_CRASH_AT": str(point)})
-        assert killed.returncode == -9
-        runs = run_folders(out)
-        if not runs:
-            continue
-        journal = Journal(runs[0] / "journal.sqlite")
-        first = journal.step(1)
-        journal.close()
-        world = runs[0] / "world.jsonl"
-        acted = world.exists() and '"op": "dispense"' in world.read_text()
-        if first is not None and first.status == "intent" and acted is happened:
-            return runs[0]
+    journal then has the dispense's intent and no outcome either way. The blanks' references
+    come first, so the point is found by bisection."""
+    lo, hi = 1, 400  # the first point at which the dispense has at least its intent
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _kill_at(tmp_path, lab_file, mid)[1] >= 1:
+            hi = mid
+        else:
+            lo = mid + 1
+    want = 2 if happened else 1
+    for point in range(lo, lo + 6):
+        run, reached, n = _kill_at(tmp_path, lab_file, point)
+        if reached == want and run is not None:
+            return run, n
     raise AssertionError("no crash point inside the first dispense")
 
 
@@ -105,15 +123,15 @@ def test_an_interrupted_dispense_the_robot_cannot_account_for_waits_for_the_oper
                "--json").returncode == 0
     reference = end_state(only_run(ref_out))
 
-    run = _kill_in_first_dispense(tmp_path, lab_file, happened)
+    run, n = _kill_in_first_dispense(tmp_path, lab_file, happened)
     out = run.parent
     resumed = cli("run", "--resume", run.name, "--out", str(out), "--json")
     doc = json.loads(resumed.stdout)
     assert resumed.returncode == 1 and doc["state"] == "awaiting_operator"
-    assert doc["pending"]["step"] == 1 and "cannot say whether it happened" in \
+    assert doc["pending"]["step"] == n and "cannot say whether it happened" in \
         doc["pending"]["question"]
     answer = "--done" if happened else "--not-done"
-    assert cli("runs", "resolve", run.name, "--step", "1", answer,
+    assert cli("runs", "resolve", run.name, "--step", str(n), answer,
                "--out", str(out)).returncode == 0
     final = cli("run", "--resume", run.name, "--out", str(out), "--json")
     assert final.returncode == 0, final.stderr

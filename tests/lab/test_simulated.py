@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mscrobot.lab.build import build_lab
 from mscrobot.lab.config import load_lab
 from mscrobot.lab.protocols import LabRefusalError
 from mscrobot.lab.simulated.bench import Bench
-from mscrobot.lab.simulated.world import World
+from mscrobot.lab.simulated.world import OLA_NEAT_MOLAR, World
 from mscrobot.recipe.loader import load_recipe
+from mscrobot.spectra.correction import to_absorbance
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = load_recipe(ROOT / "recipes/cds34-zncl2.yaml").recipe
@@ -72,7 +74,7 @@ def test_the_log_rebuilds_the_world_and_a_torn_last_line_never_happened(tmp_path
     world.advance(300.0)
     world.stir(0.0)
     world.sample("c", "reaction", "polar", 20.0)
-    read = world.read("polar_salt", 0.05)
+    read = world.measure(10.0)
     truth = world.truth()
     world.close()
     log = tmp_path / "world.jsonl"
@@ -82,7 +84,31 @@ def test_the_log_rebuilds_the_world_and_a_torn_last_line_never_happened(tmp_path
     assert again.truth() == truth
     assert "torn" not in again.done_ops and "c" in again.done_ops
     # reading the same cell load again gives the same spectrum (keyed noise)
-    assert (again.read("polar_salt", 0.05).sample.counts == read.sample.counts).all()
+    assert (again.measure(10.0).counts == read.counts).all()
     again.flush("d")  # new lines start cleanly after the torn tail was dropped
     again.close()
     assert [json.loads(x)["op"] for x in log.read_text().splitlines()][-1] == "flush"
+
+
+def test_blanks_come_from_the_stocks_and_read_as_zero_absorbance(tmp_path: Path) -> None:
+    world = _world(tmp_path)
+    with pytest.raises(LabRefusalError, match="holds no polar liquid"):
+        world.sample("p", "hexane_stock", "polar", 20.0)
+    world.sample("b", "salt_stock", "polar", 20.0)
+    assert world.cell_contents is not None and world.cell_contents.salt_molar == 0.05
+    dark, reference = world.reference("polar_salt")
+    assert dark.integration_ms == reference.integration_ms
+    assert 0.7 * 65535 < float(np.max(reference.counts)) < 0.9 * 65535  # auto-ranged
+    sample = world.measure(reference.integration_ms)  # the blank read against itself
+    a = to_absorbance(sample, dark, reference)[0]
+    window = (sample.wavelengths_nm > 300) & (sample.wavelengths_nm < 600)
+    assert abs(float(np.median(a[window]))) < 0.005
+    world.flush("f")
+    # the OLA blank is mixed in the blank vial and carries OLA at its volume fraction
+    world.dispense("h", "hexane_stock", "blank_vial", 245.0, "nonpolar")
+    world.dispense("o", "ola_stock", "blank_vial", 5.0, "nonpolar")
+    world.sample("s", "blank_vial", "nonpolar", 20.0)
+    assert world.cell_contents is not None
+    # (less the little the cell carries over from the salt blank before it)
+    assert world.cell_contents.ola_molar == pytest.approx(5.0 / 250.0 * OLA_NEAT_MOLAR, rel=0.01)
+    assert world.vessels["blank_vial"].volume_ul == pytest.approx(230.0)

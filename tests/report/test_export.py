@@ -65,7 +65,8 @@ def test_csv_headers_carry_units_and_rows_match(runs: Runs, measurements: list[M
         srows = list(csv.DictReader(f))
     assert len(srows) == len(data.steps)
     assert {"started_time_s", "ended_time_s", "volume_uL@reaction"} <= srows[0].keys()
-    assert float(srows[0]["volume_uL@reaction"]) == 1500.0
+    first_dispense = next(r for r in srows if r["kind"] == "dispense")
+    assert float(first_dispense["volume_uL@reaction"]) == 1500.0
     assert srows[-1]["status"] == "intent" and srows[-1]["kind"] == "ask_operator"
 
 

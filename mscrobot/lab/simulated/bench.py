@@ -13,7 +13,7 @@ from mscrobot.lab.config import load_lab
 from mscrobot.lab.simulated.world import Timing, World, WorldSpec
 from mscrobot.procedure.reading import analysis_windows, read_sample
 from mscrobot.recipe.models import Recipe
-from mscrobot.spectra.types import SampleAnalysis
+from mscrobot.spectra.types import SampleAnalysis, Spectrum
 from mscrobot.twin.optics import Instrument
 from mscrobot.twin.params import TwinParams
 from mscrobot.twin.vial import VialTwin
@@ -26,13 +26,16 @@ class Bench:
         self.recipe = recipe
         self.world = World(WorldSpec(recipe, seed, vessels, Timing(dispense_s=0.0),
                                      params or TwinParams(), instrument or Instrument()))
+        self.sample_ul = float(recipe.monitoring.sample_volume.m_as("uL"))
+        # one reference per phase from the stocks, as the plan takes them before the run
+        self.references = {"polar": self._reference("salt_stock", "polar", "polar_salt"),
+                           "nonpolar": self._reference("hexane_stock", "nonpolar", "nonpolar")}
         self.world.dispense("bench/salt", "salt_stock", "reaction",
                             float(recipe.salt.volume.m_as("uL")), "polar")
         self.world.dispense("bench/clusters", "cluster_stock", "reaction",
                             float(recipe.cluster.volume.m_as("uL")), "nonpolar")
         self.windows = analysis_windows(recipe)
         self.settings = DecisionSettings.from_recipe(recipe)
-        self.sample_ul = float(recipe.monitoring.sample_volume.m_as("uL"))
         self._ops = 0
 
     @property
@@ -42,7 +45,8 @@ class Bench:
 
     @property
     def t(self) -> float:
-        return self.world.t
+        """Seconds since the phases met (the references were taken before)."""
+        return self.world.t - self.world.t_mix
 
     def stir(self, rpm: float, seconds: float) -> None:
         self.world.stir(rpm)
@@ -56,18 +60,22 @@ class Bench:
         """Draw one phase into the flow cell, read it against its blank, flush the cell."""
         self._ops += 1
         self.world.sample(f"bench/{self._ops}", "reaction", phase, self.sample_ul)
-        if phase == "polar":
-            m = self.world.read("polar_salt", float(self.recipe.salt.concentration.m_as("M")))
-        else:
-            m = self.world.read("nonpolar", 0.0)
+        dark, reference = self.references[phase]
+        sample = self.world.measure(reference.integration_ms)
         self.world.flush(f"bench/{self._ops}")
-        return read_sample(self.windows, phase, m.sample, m.dark, m.reference)
+        return read_sample(self.windows, phase, sample, dark, reference)
+
+    def _reference(self, stock: str, phase: str, blank: str) -> tuple[Spectrum, Spectrum]:
+        self.world.sample(f"bench/{blank}", stock, phase, self.sample_ul)
+        read = self.world.reference(blank)
+        self.world.flush(f"bench/{blank}")
+        return read
 
     def observe(self, stage: Stage, stirred_s: float,
                 actions: tuple[str, ...] = ()) -> Observation:
         """Both phases sampled; volumes are the twin's true ones (a bench has no bookkeeping)."""
         samples = {p: self.sample(p) for p in self.recipe.monitoring.phases}
         truth = self.vial.truth()
-        return Observation(stage, self.world.t, stirred_s, samples,
+        return Observation(stage, self.t, stirred_s, samples,
                            {"nonpolar": truth.v_h, "polar": truth.v_d}, actions,
                            {p: self.sample_ul for p in samples})

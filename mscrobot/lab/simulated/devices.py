@@ -10,11 +10,11 @@ from __future__ import annotations
 from mscrobot.lab.protocols import (
     DeviceFaultError,
     LabRefusalError,
-    Measurement,
     OpStatus,
     TransientDeviceError,
 )
 from mscrobot.lab.simulated.world import World
+from mscrobot.spectra.types import Spectrum
 
 
 class VirtualClock:
@@ -91,5 +91,8 @@ class SimSpectrometer:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    def measure(self, op_id: str, blank: str, blank_molar: float) -> Measurement:
-        return self.world.read(blank, blank_molar)
+    def reference(self, op_id: str, blank: str) -> tuple[Spectrum, Spectrum]:
+        return self.world.reference(blank)
+
+    def measure(self, op_id: str, integration_ms: float) -> Spectrum:
+        return self.world.measure(integration_ms)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,19 @@ import numpy as np
 
 from mscrobot.chemistry import OLEYLAMINE
 from mscrobot.engine.crashpoints import crashpoint
-from mscrobot.lab.protocols import LabRefusalError, Measurement
+from mscrobot.lab.protocols import LabRefusalError
 from mscrobot.recipe.models import Recipe
 from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
+from mscrobot.spectra.types import FloatArray, Spectrum
 from mscrobot.twin.absorbance import SpectralModel
-from mscrobot.twin.optics import Instrument, hdx_wavelength_coefficients, measure, wavelengths
+from mscrobot.twin.optics import (
+    Instrument,
+    auto_integration_ms,
+    hdx_wavelength_coefficients,
+    light_counts,
+    read_counts,
+    wavelengths,
+)
 from mscrobot.twin.params import TwinParams
 from mscrobot.twin.vial import CellContents, FlowCell, VialTwin
 
@@ -41,6 +50,8 @@ from mscrobot.twin.vial import CellContents, FlowCell, VialTwin
 BOTTOM_CLEARANCE_MM = 1.0
 INTERFACE_MARGIN_MM = 1.5
 SUBMERGED_MM = 1.0
+#: Neat oleylamine, mol/L (density / molar mass).
+OLA_NEAT_MOLAR = OLEYLAMINE.density_g_per_ml.value / OLEYLAMINE.molar_mass_g_per_mol.value * 1e3
 
 
 @dataclass
@@ -90,6 +101,11 @@ class World:
         self.reads_of_load = 0
         self.rpm = 0.0
         self.done_ops: set[str] = set()
+        #: told the flow cell's contents after every change (the emulated lab's spectrometer)
+        self.cell_watchers: list[Callable[[CellContents], None]] = []
+        #: µL of neat OLA in each single-phase vessel (the reaction vial's is the twin's)
+        self.ola_ul = {"ola_stock": self.vessels["ola_stock"].volume_ul} \
+            if "ola_stock" in self.vessels else {}
         self.model = SpectralModel.for_recipe(spec.recipe, spec.params)
         self.wl = wavelengths(hdx_wavelength_coefficients())
         self._log_fd: int | None = None
@@ -117,6 +133,8 @@ class World:
         if self._log_fd is not None:
             os.write(self._log_fd, (json.dumps({"op": op, **event}) + "\n").encode())
         crashpoint()
+        if op in ("sample", "return", "flush"):
+            self._cell_changed()
 
     def close(self) -> None:
         if self._log_fd is not None:
@@ -165,15 +183,43 @@ class World:
         return height
 
     def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
-        """Draw into the flow cell; returns the sampling height (mm)."""
-        if vessel != "reaction" or self.vial is None:
-            raise LabRefusalError(f"cannot sample the {phase} phase of {vessel!r}: it holds no "
-                                  "two-phase mixture yet")
-        height = self.sampling_height_mm(phase, volume_ul)
+        """Draw into the flow cell; returns the sampling height (mm; 0 for a stock, drawn from
+        near its bottom)."""
+        if vessel == "reaction":
+            if self.vial is None:
+                raise LabRefusalError(f"cannot sample the {phase} phase of the reaction vial: "
+                                      "it holds no two-phase mixture yet")
+            height = self.sampling_height_mm(phase, volume_ul)
+        else:
+            if self._stock_phase(vessel) != phase:
+                raise LabRefusalError(f"{vessel} holds no {phase} liquid")
+            self._need(vessel, volume_ul)
+            height = BOTTOM_CLEARANCE_MM
         self._room("flow_cell", volume_ul)
-        self._record("sample", id=op_id, phase=phase, volume=volume_ul,
+        self._record("sample", id=op_id, phase=phase, volume=volume_ul, vessel=vessel,
                      t=self.t + self.spec.timing.sample_s)
         return height
+
+    @staticmethod
+    def _stock_phase(vessel: str) -> str | None:
+        if vessel == "salt_stock":
+            return "polar"
+        if vessel in ("cluster_stock", "hexane_stock", "ola_stock", "blank_vial"):
+            return "nonpolar"
+        return None
+
+    def _stock_contents(self, vessel: str, volume_ul: float) -> CellContents:
+        """What a draw from a single-phase stock or blank vial puts in the cell."""
+        r = self.recipe
+        if vessel == "salt_stock":
+            return CellContents("polar", volume_ul, 0.0, 0.0, 0.0, 0.0, 0.0,
+                                salt_molar=float(r.salt.concentration.m_as("M")))
+        held = self.vessels[vessel].volume_ul
+        ola_fraction = self.ola_ul.get(vessel, 0.0) / held if held > 0 else 0.0
+        clusters = (float(r.cluster_moles().m_as("nmol")) / float(r.cluster.volume.m_as("mL"))
+                    if vessel == "cluster_stock" else 0.0)  # nmol/mL = µM
+        return CellContents("nonpolar", volume_ul, clusters, 0.0, 0.0, 0.0, 0.0,
+                            ola_molar=ola_fraction * OLA_NEAT_MOLAR)
 
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
         if self.cell_contents is None or self.cell_phase != phase:
@@ -220,6 +266,7 @@ class World:
     def _apply_dispense(self, id: str, source: str, dest: str, volume: float, layer: str,
                         t: float) -> None:
         self._apply_advance(t)
+        self._move_ola(source, dest, volume)
         self.vessels[source].volume_ul -= volume
         self.vessels[dest].volume_ul += volume
         self.done_ops.add(id)
@@ -244,15 +291,28 @@ class World:
         else:
             self.vial.add_alkane(volume, tt)
 
-    def _apply_sample(self, id: str, phase: str, volume: float, t: float) -> None:
-        assert self.vial is not None
-        drawn = self.vial.draw(phase, volume, self._twin_t(self.t))
+    def _move_ola(self, source: str, dest: str, volume: float) -> None:
+        """OLA follows the liquid between single-phase vessels (the blank is mixed from it)."""
+        held = self.vessels[source].volume_ul
+        moved = self.ola_ul.get(source, 0.0) * (volume / held if held > 0 else 0.0)
+        if moved:
+            self.ola_ul[source] -= moved
+            self.ola_ul[dest] = self.ola_ul.get(dest, 0.0) + moved
+
+    def _apply_sample(self, id: str, phase: str, volume: float, t: float,
+                      vessel: str = "reaction") -> None:
+        if vessel == "reaction":
+            assert self.vial is not None
+            drawn = self.vial.draw(phase, volume, self._twin_t(self.t))
+            self.layers[phase] -= volume
+        else:
+            drawn = self._stock_contents(vessel, volume)
+            self._move_ola(vessel, "flow_cell", volume)
         self.cell_contents = self.cell.load(drawn)
         self.cell_phase = phase
         self.loads += 1
         self.reads_of_load = 0
-        self.layers[phase] -= volume
-        self.vessels["reaction"].volume_ul -= volume
+        self.vessels[vessel].volume_ul -= volume
         self.vessels["flow_cell"].volume_ul += volume
         self.done_ops.add(id)
         self._apply_advance(t)
@@ -276,28 +336,56 @@ class World:
         self.done_ops.add(id)
         self._apply_advance(t)
 
+    def _cell_changed(self) -> None:
+        """Tell the watchers, once the change is logged: the liquid moved whatever they say."""
+        for watch in self.cell_watchers:
+            watch(self.contents())
+
     # --- reading -----------------------------------------------------------------------------
 
-    def read(self, blank: str, blank_molar: float) -> Measurement:
-        """Sample, dark and reference spectra of the cell (no state changes but the read count)."""
-        p = self.spec.params
+    def contents(self) -> CellContents:
+        """What the flow cell holds now (air when empty)."""
+        return self.cell_contents or CellContents("air", 0.0, 0, 0, 0, 0, 0.0, fault="air")
+
+    def _lamp(self) -> float:
+        """Lamp output now relative to the start (slow drift; reads see it, references too)."""
+        return 1.0 + self.spec.params.lamp_drift_per_hour * self.t / 3600.0
+
+    def _spectrum(self, counts: FloatArray, kind: str, integration_ms: float,
+                  **meta: Any) -> Spectrum:
+        inst = self.spec.instrument
+        return Spectrum(self.wl.copy(), counts, integration_ms, inst.scans_averaged,
+                        inst.full_scale, {"phase": self.cell_phase, "time_s": self.t,
+                                          "kind": kind, **meta})
+
+    def reference(self, blank: str) -> tuple[Spectrum, Spectrum]:
+        """Dark (light path closed) and reference of what is in the cell, at the integration
+        time that puts the brightest pixel at 80 % of full scale (as OceanView's auto-range)."""
+        inst = self.spec.instrument
+        rng = np.random.default_rng([self.spec.seed, 2, self.loads, self.reads_of_load])
+        self.reads_of_load += 1
+        absorbance = self.model.cell(self.wl, self.contents())
+        t = auto_integration_ms(self.wl, absorbance, inst)
+        dark = read_counts(np.zeros_like(self.wl), inst, rng, integration_ms=t)
+        light = light_counts(self.wl, absorbance, inst, integration_ms=t,
+                             lamp_drift=self._lamp())
+        ref = read_counts(light, inst, rng, integration_ms=t)
+        return (self._spectrum(dark, "dark", t, blank=blank),
+                self._spectrum(ref, "reference", t, blank=blank))
+
+    def measure(self, integration_ms: float) -> Spectrum:
+        """A sample read of the cell (no state changes but the read count). Lamp flares are
+        per read: the lamp flickers between this read and the reference."""
+        p, inst = self.spec.params, self.spec.instrument
         rng = np.random.default_rng([self.spec.seed, 1, self.loads, self.reads_of_load])
         self.reads_of_load += 1
-        contents = self.cell_contents or CellContents("air", 0.0, 0, 0, 0, 0, 0.0, fault="air")
-        phase = "nonpolar" if blank.startswith("nonpolar") else "polar"
-        if blank == "polar_salt":
-            reference = self.model.blank(self.wl, phase, salt_molar=blank_molar)
-        elif blank == "nonpolar_ola":
-            reference = self.model.blank(self.wl, phase, ola_molar=blank_molar)
-        else:
-            reference = self.model.blank(self.wl, phase)
-        drift = 1.0 + p.lamp_drift_per_hour * self._twin_t(self.t) / 3600.0
+        drift = self._lamp()
         if rng.random() < p.lamp_flare_probability:
             drift *= p.lamp_flare_factor
-        sample, dark, ref = measure(self.wl, self.model.cell(self.wl, contents), reference,
-                                    self.spec.instrument, rng, lamp_drift=drift,
-                                    meta={"phase": self.cell_phase, "time_s": self.t})
-        return Measurement(sample, dark, ref)
+        light = light_counts(self.wl, self.model.cell(self.wl, self.contents()), inst,
+                             integration_ms=integration_ms, lamp_drift=drift)
+        return self._spectrum(read_counts(light, inst, rng, integration_ms=integration_ms),
+                              "sample", integration_ms)
 
     def truth(self) -> dict[str, Any]:
         """What is really there (reports of dry runs and tests; decisions never see it)."""
