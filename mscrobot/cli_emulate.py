@@ -55,13 +55,18 @@ def spectrometer(
     seed: int = typer.Option(0, help="noise and fault seed"),
     acquisition: str = typer.Option("free-running", help="free-running (a request gets the "
                                     "next scan) | on-request (a request starts a scan)"),
+    physics: int | None = typer.Option(None, "--physics", metavar="PORT",
+                                       help="also take the flow cell's contents and the lamp "
+                                       "shutter from an emulated lab on this port"),
 ) -> None:
-    """An Ocean HDX speaking OBP over TCP; prints HOST:PORT on the first line."""
+    """An Ocean HDX speaking OBP over TCP; prints HOST:PORT on the first line (and
+    'physics HOST:PORT' on the second with --physics)."""
     from mscrobot.lab.spectrometer.obp_emulator import run
 
     try:
         run(tcp=tcp, host=host, speed=speed, faults=faults, contents=contents, recipe=recipe,
-            micromolar=micromolar, phase=phase, seed=seed, acquisition=acquisition)
+            micromolar=micromolar, phase=phase, seed=seed, acquisition=acquisition,
+            physics=physics)
     except (ValueError, OSError) as e:
         typer.echo(f"mscrobot emulate spectrometer: {e}", err=True)
         raise typer.Exit(2) from None

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mscrobot.lab.config import LabConfig
-from mscrobot.lab.protocols import DeviceFaultError, Lab, Stirrer
+from mscrobot.lab.protocols import DeviceError, DeviceFaultError, Lab, Spectrometer, Stirrer
 from mscrobot.lab.simulated.world import Timing, VesselState, World, WorldSpec
 from mscrobot.procedure.plan import VESSELS, worst_case_volumes
 from mscrobot.procedure.reading import analysis_windows
@@ -67,6 +67,10 @@ def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
     if w.window[0] < lo or w.scatter_window[1] > hi:
         problems.append(f"the spectrometer covers {lo:.0f}–{hi:.0f} nm; the analysis needs "
                         f"{w.window[0]:.0f}–{w.scatter_window[1]:.0f} nm")
+    if config.spectrometer.backend == "ocean" and config.spectrometer.physics is None:
+        problems.append("the spectrometer has no way to close the light path for darks: only "
+                        "an emulator's physics link (spectrometer.physics) provides a shutter "
+                        "so far")
     return problems
 
 
@@ -123,12 +127,48 @@ def _stirrer(config: LabConfig, world: World, closers: list[Callable[[], None]])
     return WorldStirrer(device, world)
 
 
+def _spectrometer(config: LabConfig, world: World,
+                  closers: list[Callable[[], None]]) -> Spectrometer:
+    from mscrobot.lab.simulated.devices import SimSpectrometer
+
+    sp = config.spectrometer
+    if sp.backend == "simulated":
+        return SimSpectrometer(world)
+    from mscrobot.lab.spectrometer.ocean import (
+        OceanLabSpectrometer,
+        OceanSettings,
+        OceanSpectrometer,
+    )
+
+    shutter = None
+    if sp.physics is not None:
+        from mscrobot.lab.spectrometer.physics import PhysicsLink
+
+        link = PhysicsLink(sp.physics)
+        closers.append(link.close)
+        link.model(world.model)
+        link.cell(world.contents())
+        world.cell_watchers.append(link.cell)
+        shutter = link.shutter
+    settings = OceanSettings(address=sp.address, model=sp.model, serial=sp.serial,
+                             io_timeout_s=sp.timeout_s,
+                             integration_ms=sp.integration_ms, scans=sp.scans)
+    device = OceanSpectrometer(settings, shutter)
+    try:
+        device.open()
+    except (DeviceError, OSError) as e:
+        raise DeviceFaultError(f"spectrometer at {sp.address or 'USB ' + sp.model}: "
+                               f"{e}") from None
+    closers.append(device.close)
+    return OceanLabSpectrometer(device)
+
+
 def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None,
               params: TwinParams | None = None, instrument: Instrument | None = None) -> Lab:
     """The devices of ``config``. Simulated devices share one World, persisted in
     ``state_dir/world.jsonl`` so a resumed run finds the vial as the crash left it (None: kept
     in memory). ``params`` and ``instrument`` change the twin (tests, benchmarks)."""
-    from mscrobot.lab.simulated.devices import SimLiquidHandler, SimSpectrometer, VirtualClock
+    from mscrobot.lab.simulated.devices import SimLiquidHandler, VirtualClock
 
     vessels = start_vessels(config, recipe)
     lh = config.liquid_handler
@@ -140,9 +180,12 @@ def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | No
     closers: list[Callable[[], None]] = []
     try:
         stirrer = _stirrer(config, world, closers)
+        spectrometer = _spectrometer(config, world, closers)
     except BaseException:
+        for close in reversed(closers):
+            close()
         world.close()
         raise
     return Lab(config.name, VirtualClock(world),
                SimLiquidHandler(world, lh.reports_outcomes, lh.transient_failures), stirrer,
-               SimSpectrometer(world), truth=world.truth, closers=[*closers, world.close])
+               spectrometer, truth=world.truth, closers=[*closers, world.close])

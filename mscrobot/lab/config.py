@@ -77,10 +77,27 @@ class StirrerConfig(Model):
 
 
 class SpectrometerConfig(Model):
-    backend: Literal["simulated"] = "simulated"
-    model: str = "Ocean HDX (simulated)"
+    """``simulated``: the twin's instrument. ``ocean``: an Ocean spectrometer through seabreeze,
+    over OBP/TCP at ``address`` (Ethernet HDX, or ``mscrobot emulate spectrometer --tcp``) or
+    the first USB device of ``model``. Darks need the light path closed: with an emulator,
+    ``physics`` (its ``--physics`` port) carries the shutter and the simulated flow cell's
+    contents."""
+
+    backend: Literal["simulated", "ocean"] = "simulated"
+    model: str = Field("Ocean HDX (simulated)", description="ocean: seabreeze model name "
+                       "for USB devices (e.g. 'HDX', 'FLAME-S')")
     range_min: Wavelength = Field("200 nm")
     range_max: Wavelength = Field("1100 nm")
+    address: str | None = Field(None, pattern=r"^[^:\s]*:\d+$", description="ocean: "
+                                "host:port of an Ethernet model")
+    serial: str | None = Field(None, description="ocean/USB: which device, if several")
+    physics: str | None = Field(None, pattern=r"^[^:\s]*:\d+$", description="ocean: "
+                                "host:port of the emulator's physics link (emulated labs)")
+    integration_ms: float = Field(10.0, gt=0, le=60_000, description="ocean: starting "
+                                  "integration time, ms (each reference auto-ranges)")
+    scans: int = Field(4, ge=1, le=1000, description="ocean: scans averaged per spectrum")
+    timeout_s: float = Field(1.0, gt=0, le=60, description="ocean: seconds to wait per "
+                             "reply beyond the integration time")
 
 
 class LabConfig(Model):

@@ -42,11 +42,38 @@ def _ika(config: LabConfig) -> dict[str, Any]:
     return out
 
 
+def _ocean(config: LabConfig) -> dict[str, Any]:
+    """Opened read-only: identity, calibration and limits; the integration time is not set."""
+    from mscrobot.lab.spectrometer.ocean import OceanSettings, OceanSpectrometer
+
+    sp = config.spectrometer
+    where = sp.address or f"USB {sp.model}"
+    out: dict[str, Any] = {"role": "spectrometer", "backend": "ocean", "url": where,
+                           "ok": False, "identity": None, "state": None, "error": None}
+    device = OceanSpectrometer(OceanSettings(address=sp.address, model=sp.model,
+                                             serial=sp.serial, io_timeout_s=sp.timeout_s))
+    device.read_only = True
+    try:
+        device.open()
+        wl = device.wavelengths_nm
+        out["identity"] = f"{device.model} {device.serial_number}"
+        out["state"] = {"pixels": len(wl), "range_nm": [round(float(wl[0]), 1),
+                                                        round(float(wl[-1]), 1)],
+                        "integration_limits_ms": list(device.limits_ms)}
+        out["ok"] = True
+    except (DeviceError, OSError, ValueError) as e:
+        out["error"] = str(e).splitlines()[0]
+    finally:
+        device.close()
+    return out
+
+
 def probe_lab(config: LabConfig) -> list[dict[str, Any]]:
     """One entry per instrument: identity and state, or why it cannot be reached."""
     return [
         _simulated("liquid_handler", "volume-tracking liquid handler"),
         _ika(config) if config.stirrer.backend == "ika" else _simulated("stirrer",
                                                                          "magnetic stirrer"),
-        _simulated("spectrometer", config.spectrometer.model),
+        _ocean(config) if config.spectrometer.backend == "ocean"
+        else _simulated("spectrometer", config.spectrometer.model),
     ]

@@ -1,5 +1,8 @@
-"""The emulated lab: the engine drives the IKA stirrer emulator over real TCP, and the stirrer's
-read-back speed drives the simulated vial."""
+"""The emulated lab: the engine drives the IKA stirrer emulator over NAMUR/TCP and the Ocean HDX
+emulator over OBP/TCP through seabreeze, both real processes. The stirrer's read-back speed
+drives the simulated vial; the simulated flow cell's contents reach the spectrometer emulator
+over its physics link. Each fault kind either heals (the run ends as an unbroken one) or stops
+the run safely with its journal intact."""
 
 from __future__ import annotations
 
@@ -7,84 +10,192 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from mscrobot.engine.journal import Journal
+from mscrobot.engine.runner import RunEnd
+from mscrobot.engine.runs import RunInfo, execute
 from mscrobot.engine.states import RunState
 from tests.engine.runs import REFERENCE, cli, dry_run, end_state, only_run
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
+STIRRER, SPECTROMETER, PHYSICS = "127.0.0.1:4001", "127.0.0.1:4002", "127.0.0.1:4003"
+
+
+@dataclass
+class Emulators:
+    stirrer: str
+    spectrometer: str
+    physics: str
+
+    def lab(self, **changes: str) -> str:
+        """hardware/labs/emulated.yaml pointed at these processes (plus line changes)."""
+        text = (ROOT / "hardware/labs/emulated.yaml").read_text()
+        for old, new in {f"socket://{STIRRER}": f"socket://{self.stirrer}",
+                         f"address: {SPECTROMETER}": f"address: {self.spectrometer}",
+                         f"physics: {PHYSICS}": f"physics: {self.physics}", **changes}.items():
+            assert old in text, old
+            text = text.replace(old, new)
+        return text
+
+
+def _start(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen([sys.executable, "-m", "mscrobot.cli", "emulate", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline().strip()]
+    if "--physics" in args:
+        lines.append(proc.stdout.readline().strip().removeprefix("physics "))
+    return proc, lines
 
 
 @pytest.fixture
-def emulator(request: pytest.FixtureRequest) -> Iterator[str]:
-    faults = getattr(request, "param", None)
-    cmd = [sys.executable, "-m", "mscrobot.cli", "emulate", "stirrer", "--tcp", "0",
-           "--speed", "20"] + (["--faults", faults] if faults else [])
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def emulators(request: pytest.FixtureRequest) -> Iterator[Emulators]:
+    """Both emulators on free ports; ``param``: {"stirrer": faults, "spectrometer": faults}."""
+    faults = getattr(request, "param", {})
+    stirrer, (stirrer_at,) = _start("stirrer", "--tcp", "0", "--speed", "20",
+                                    *(["--faults", faults["stirrer"]]
+                                      if "stirrer" in faults else []))
+    spectro, (spectro_at, physics_at) = _start(
+        "spectrometer", "--tcp", "0", "--physics", "0", "--speed", "4",
+        *(["--faults", faults["spectrometer"]] if "spectrometer" in faults else []))
     try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip()
+        yield Emulators(stirrer_at, spectro_at, physics_at)
     finally:
-        proc.kill()
-        proc.wait()
+        for proc in (stirrer, spectro):
+            proc.kill()
+            proc.wait()
 
 
-def _lab(address: str) -> str:
-    text = (ROOT / "hardware/labs/emulated.yaml").read_text()
-    assert "socket://127.0.0.1:4001" in text
-    return text.replace("socket://127.0.0.1:4001", f"socket://{address}")
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> RunEnd:
+    return dry_run(tmp_path_factory.mktemp("simulated"))[1]
+
+
+def _same_decisions(end: RunEnd, sim: RunEnd) -> None:
+    assert end.state == RunState.COMPLETED, end.reason
+    assert end.result is not None and sim.result is not None
+    assert [(v.state, v.action) for v in end.result.forward] == \
+        [(v.state, v.action) for v in sim.result.forward]
+    assert [v.state for v in end.result.back] == [v.state for v in sim.result.back]
+
+
+def _failed_safely(info: RunInfo, end: RunEnd, kind: str) -> None:
+    """One failed step of ``kind``, never retried after a device-reported error; everything
+    before it is journaled; the stirrer is off."""
+    assert end.state == RunState.FAILED
+    journal = Journal(info.path / "journal.sqlite")
+    steps = journal.steps()
+    journal.close()
+    failed = [s for s in steps if s.status == "failed"]
+    assert len(failed) == 1 and failed[0].kind == kind, end.reason
+    assert all(s.status == "done" for s in steps if s.n < failed[0].n)
+    events = [json.loads(x) for x in (info.path / "world.jsonl").read_text().splitlines()]
+    stirs = [e["rpm"] for e in events if e["op"] == "stir"]
+    assert not stirs or stirs[-1] == 0.0
 
 
 def test_reference_recipe_on_the_emulated_lab_decides_as_on_the_simulated_one(
-        tmp_path: Path, emulator: str) -> None:
-    info, end = dry_run(tmp_path / "emulated", lab=_lab(emulator))
-    _, sim = dry_run(tmp_path / "simulated")
-    assert end.state == RunState.COMPLETED and end.result is not None and sim.result is not None
-    assert [(v.state, v.action) for v in end.result.forward] == \
-        [(v.state, v.action) for v in sim.result.forward]
-    assert end.result.back[-1].state == sim.result.back[-1].state == "complete"
+        tmp_path: Path, emulators: Emulators, simulated: RunEnd) -> None:
+    info, end = dry_run(tmp_path, lab=emulators.lab())
+    _same_decisions(end, simulated)
     events = [json.loads(x) for x in (info.path / "world.jsonl").read_text().splitlines()]
     stirs = [e["rpm"] for e in events if e["op"] == "stir"]
     assert stirs and max(stirs) == pytest.approx(1000.0, abs=20) and stirs[-1] == 0.0
-
-
-@pytest.mark.parametrize("emulator", ["stall"], indirect=True)
-def test_a_stalled_motor_stops_the_run_safely(tmp_path: Path, emulator: str) -> None:
-    info, end = dry_run(tmp_path, lab=_lab(emulator))
-    assert end.state == RunState.FAILED and "stir" in end.reason
+    # the spectra came from the emulated HDX through seabreeze, auto-ranged per reference
     journal = Journal(info.path / "journal.sqlite")
-    failed = [s for s in journal.steps() if s.status == "failed"]
+    spectra = journal.spectra()
     journal.close()
-    assert len(failed) == 1 and failed[0].kind == "stir" and failed[0].attempts == 0
+    assert {s.meta.get("serial") for s in spectra} == {"HDX-EMU-0001"}
+    references = [s for s in spectra if s.meta.get("kind") == "reference"]
+    assert [r.meta["blank"] for r in references] == ["polar_salt", "nonpolar", "nonpolar_ola"]
+    assert all(0.7 * 65535 < float(r.counts.max()) < 0.9 * 65535 for r in references)
+
+
+#: every transport fault the HDX emulator can inject, spread over one run's ~120 requests
+TRANSPORT_FAULTS = "garbage@12,checksum@30,footer@48,partial@66,disconnect@84,timeout@102"
+
+
+@pytest.mark.filterwarnings("ignore:WARNING OBP. The checksums differ")
+@pytest.mark.parametrize("emulators", [{"spectrometer": TRANSPORT_FAULTS + ",saturate@20"}],
+                         indirect=True)
+def test_spectrometer_transport_faults_heal_and_the_run_decides_as_an_unbroken_one(
+        tmp_path: Path, emulators: Emulators, simulated: RunEnd) -> None:
+    lab = emulators.lab(**{"scans: 4": "scans: 4\n  timeout_s: 0.3"})
+    info, end = dry_run(tmp_path, lab=lab)
+    _same_decisions(end, simulated)
+    journal = Journal(info.path / "journal.sqlite")
+    assert all(s.status == "done" and s.attempts == 0 for s in journal.steps())
+    journal.close()
+
+
+@pytest.mark.parametrize("emulators", [{"spectrometer": "nack@40"}], indirect=True)
+def test_a_device_reported_spectrometer_error_stops_safely_and_the_run_resumes(
+        tmp_path: Path, emulators: Emulators, simulated: RunEnd) -> None:
+    info, end = dry_run(tmp_path, lab=emulators.lab())
+    _failed_safely(info, end, "measure")
+    assert "Int Device Error" in end.reason
+    before = end_state(info.path)["spectra"]
+    resumed = execute(info)  # the operator looked; the device answers again
+    _same_decisions(resumed, simulated)
+    assert end_state(info.path)["spectra"] > before
+
+
+@pytest.mark.parametrize("emulators", [{"spectrometer": "timeout@40*400"}], indirect=True)
+def test_a_silent_spectrometer_is_retried_then_stops_the_run_safely(
+        tmp_path: Path, emulators: Emulators) -> None:
+    lab = emulators.lab(**{"scans: 4": "scans: 4\n  timeout_s: 0.2"})
+    info, end = dry_run(tmp_path, lab=lab)
+    _failed_safely(info, end, "measure")
+    assert "failed 3 times" in end.reason
+    journal = Journal(info.path / "journal.sqlite")
+    failed = next(s for s in journal.steps() if s.status == "failed")
+    journal.close()
+    assert failed.attempts == 3  # transient: the engine retried the step, then gave up
+
+
+@pytest.mark.parametrize("emulators", [{"stirrer": "stall"}], indirect=True)
+def test_a_stalled_motor_stops_the_run_safely(tmp_path: Path, emulators: Emulators) -> None:
+    info, end = dry_run(tmp_path, lab=emulators.lab())
+    _failed_safely(info, end, "stir")
     assert end_state(info.path)["spectra"] > 0  # what was measured before is all there
 
 
-def test_an_unreachable_stirrer_starts_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("device", ["stirrer", "spectrometer"])
+def test_an_unreachable_instrument_starts_nothing(tmp_path: Path, emulators: Emulators,
+                                                  device: str) -> None:
+    down = {"stirrer": f"socket://{emulators.stirrer}", "spectrometer":
+            f"address: {emulators.spectrometer}"}[device]
     lab = tmp_path / "lab.yaml"
-    lab.write_text(_lab("127.0.0.1:9"))  # discard port: nothing listens
+    lab.write_text(emulators.lab().replace(down, down.replace(
+        down.rsplit(":", 1)[1], "9")))  # discard port: nothing listens
     out = tmp_path / "runs"
     proc = cli("run", str(REFERENCE), "--lab", str(lab), "--out", str(out))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "cannot start run" in proc.stderr and "stirrer" in proc.stderr
+    assert "cannot start run" in proc.stderr and device in proc.stderr
     run = only_run(out)
     journal = Journal(run / "journal.sqlite")
     assert journal.steps() == [] and journal.state() == ("created", "")
     journal.close()
 
 
-def test_devices_probe_reads_the_stirrer_and_reports_an_unreachable_one(
-        tmp_path: Path, emulator: str) -> None:
+def test_devices_probe_reads_both_instruments_and_reports_an_unreachable_one(
+        tmp_path: Path, emulators: Emulators) -> None:
     lab = tmp_path / "lab.yaml"
-    lab.write_text(_lab(emulator))
+    lab.write_text(emulators.lab())
     proc = cli("devices", "probe", "--lab", str(lab), "--json")
     assert proc.returncode == 0, proc.stderr
-    stirrer = next(d for d in json.loads(proc.stdout)["devices"] if d["role"] == "stirrer")
-    assert stirrer["identity"] == "RCT basic" and stirrer["state"]["actual_rpm"] == 0.0
-    lab.write_text(_lab("127.0.0.1:9"))
+    found = {d["role"]: d for d in json.loads(proc.stdout)["devices"]}
+    assert found["stirrer"]["identity"] == "RCT basic"
+    assert found["stirrer"]["state"]["actual_rpm"] == 0.0
+    assert found["spectrometer"]["identity"] == "HDX HDX-EMU-0001"
+    assert found["spectrometer"]["state"]["pixels"] == 2068
+    lab.write_text(emulators.lab().replace(f"address: {emulators.spectrometer}",
+                                           "address: 127.0.0.1:9"))
     down = cli("devices", "probe", "--lab", str(lab))
     assert down.returncode == 1 and "unreachable" in down.stdout and "Traceback" not in \
         down.stderr

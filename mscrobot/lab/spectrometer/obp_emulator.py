@@ -385,8 +385,9 @@ def _hard_close(sock: socket.socket) -> None:
 def run(*, tcp: int, host: str = "127.0.0.1", speed: float = 1.0, faults: str = "",
         contents: str = "blank", recipe: str | None = None, micromolar: float = 20.0,
         phase: str = "nonpolar", seed: int = 0, serial: str = "HDX-EMU-0001",
-        acquisition: str = "free-running") -> None:
-    """The ``mscrobot emulate spectrometer`` process: print HOST:PORT, serve until killed."""
+        acquisition: str = "free-running", physics: int | None = None) -> None:
+    """The ``mscrobot emulate spectrometer`` process: print HOST:PORT (and, with ``physics``,
+    ``physics HOST:PORT`` on the next line), serve until killed."""
     from mscrobot.lab.spectrometer.source import (
         TwinSpectrumSource,
         blank_cell,
@@ -405,9 +406,17 @@ def run(*, tcp: int, host: str = "127.0.0.1", speed: float = 1.0, faults: str = 
                            acquisition=acquisition)
     bound_host, bound_port = emulator.address
     print(f"{bound_host}:{bound_port}", flush=True)
+    link = None
+    if physics is not None:
+        from mscrobot.lab.spectrometer.physics import PhysicsServer
+
+        link = PhysicsServer(source, host, physics).start()
+        print("physics {}:{}".format(*link.address), flush=True)
     try:
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         emulator.close()
+        if link is not None:
+            link.close()

@@ -40,7 +40,6 @@ from seabreeze.pyseabreeze.transport import IPv4Transport, IPv4TransportHandle
 from mscrobot.lab.protocols import (
     DeviceFaultError,
     LabRefusalError,
-    Measurement,
     TransientDeviceError,
 )
 from mscrobot.spectra.types import FloatArray, Spectrum
@@ -276,8 +275,9 @@ class OceanSpectrometer:
         self.limits_ms = (0.0, float("inf"))
         self.electric_dark_pixels: list[int] = []
         self.darks: dict[float, Spectrum] = {}
-        self.references: dict[str, Spectrum] = {}
         self.reconnects = 0
+        #: open without setting anything (``devices probe``: identity and state only)
+        self.read_only = False
 
     # --- connection -----------------------------------------------------------------------
 
@@ -313,7 +313,8 @@ class OceanSpectrometer:
             self.full_scale = float(spec.get_maximum_intensity())
             self.electric_dark_pixels = (list(spec.get_electric_dark_pixel_indices())
                                          if self.settings.electric_dark else [])
-            self._apply_integration(link, self.integration_ms)
+            if not self.read_only:
+                self._apply_integration(link, self.integration_ms)
         except BaseException:
             link.close()
             raise
@@ -441,43 +442,52 @@ class OceanSpectrometer:
         self.darks[self.integration_ms] = dark
         return dark
 
-    def capture_reference(self, blank: str, molar: float = 0.0,
-                          scans: int | None = None) -> Spectrum:
-        """Read the blank now in the cell and keep it as the reference named ``blank``."""
-        ref = self.read(scans, kind="reference", blank=blank, blank_molar=molar)
-        self.references[blank] = ref
-        return ref
+    def capture_reference(self, blank: str, scans: int | None = None) -> Spectrum:
+        """Read the blank now in the cell as the reference named ``blank``."""
+        return self.read(scans, kind="reference", blank=blank)
 
 
 class OceanLabSpectrometer:
-    """The engine's ``Spectrometer`` on an ``OceanSpectrometer``: the sample, the stored dark
-    and the stored reference of the named blank, all at one integration time."""
+    """The engine's ``Spectrometer`` on an ``OceanSpectrometer``.
 
-    def __init__(self, device: OceanSpectrometer, molar_tolerance: float = 0.01) -> None:
+    It keeps no references of its own: the plan journals each (dark, reference) pair and asks for
+    samples at the reference's integration time, so a restarted process reads exactly as the
+    one that took the reference did."""
+
+    def __init__(self, device: OceanSpectrometer) -> None:
         self.device = device
-        self.molar_tolerance = molar_tolerance
 
-    def measure(self, op_id: str, blank: str, blank_molar: float) -> Measurement:
+    def reference(self, op_id: str, blank: str) -> tuple[Spectrum, Spectrum]:
+        """Auto-range on the blank, then its dark and reference. A saturated scan (a flash on
+        the open port) would spoil every sample read against this reference, so it is read
+        again; one still saturated is a fault."""
         dev = self.device
-        ref = dev.references.get(blank)
-        if ref is None:
-            raise LabRefusalError(f"no reference for blank {blank!r}: capture one first "
-                                  f"(have {sorted(dev.references) or 'none'})")
-        stored_molar = float(ref.meta.get("blank_molar", 0.0))
-        if abs(stored_molar - blank_molar) > self.molar_tolerance * max(blank_molar, 1e-12):
-            raise LabRefusalError(f"reference {blank!r} was taken at {stored_molar} M, "
-                                  f"the step asks for {blank_molar} M")
-        dark = dev.darks.get(ref.integration_ms)
-        if dark is None:
-            raise LabRefusalError(f"no dark at {ref.integration_ms} ms (reference {blank!r})")
-        if dev.integration_ms != ref.integration_ms:
-            dev.set_integration_ms(ref.integration_ms)
-        sample = dev.read(op_id=op_id, blank=blank)
-        for _ in range(dev.settings.saturation_retries):
-            if not sample.meta["saturated"]:
+        if dev.shutter is None:
+            raise LabRefusalError("the spectrometer has no way to close the light path for a "
+                                  "dark: configure the light source's shutter")
+        dev.auto_range()
+        dark = dev.capture_dark()
+        reference = self._unsaturated(lambda: dev.capture_reference(blank))
+        if reference.meta["saturated"]:
+            raise DeviceFaultError(f"the {blank} reference saturates the detector at "
+                                   f"{dev.integration_ms:g} ms on every read")
+        return dark, reference
+
+    def measure(self, op_id: str, integration_ms: float) -> Spectrum:
+        dev = self.device
+        if abs(dev.integration_ms - integration_ms) > 1e-6:
+            dev.set_integration_ms(integration_ms)
+        return self._unsaturated(lambda: dev.read(op_id=op_id))
+
+    def _unsaturated(self, read: Callable[[], Spectrum]) -> Spectrum:
+        """``read()`` again while saturated, up to ``saturation_retries`` times (a sample that
+        stays saturated is returned: the analysis flags it)."""
+        spectrum = read()
+        for _ in range(self.device.settings.saturation_retries):
+            if not spectrum.meta["saturated"]:
                 break
-            sample = dev.read(op_id=op_id, blank=blank)
-        return Measurement(sample, dark, ref)
+            spectrum = read()
+        return spectrum
 
 
 @contextmanager

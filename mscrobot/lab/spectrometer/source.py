@@ -80,6 +80,11 @@ class TwinSpectrumSource:
                    **kwargs: object) -> TwinSpectrumSource:
         return cls(SpectralModel.for_recipe(recipe, TwinParams()), contents, **kwargs)  # type: ignore[arg-type]
 
+    def set_model(self, model: SpectralModel) -> None:
+        """Another recipe's bands and solvents (the emulated lab sends its run's)."""
+        self.model = model
+        self._cache = None
+
     def set_contents(self, contents: CellContents | Callable[[], CellContents]) -> None:
         """Put something else in the cell (tests; a lab emulation passes a callable once)."""
         self._contents = contents if callable(contents) else (lambda: contents)

@@ -19,7 +19,7 @@ from mscrobot.lab.protocols import (
 )
 from mscrobot.lab.spectrometer.obp_emulator import ObpEmulator
 from mscrobot.lab.spectrometer.ocean import OceanLabSpectrometer, OceanSettings, OceanSpectrometer
-from mscrobot.lab.spectrometer.source import TwinSpectrumSource, blank_cell, cluster_cell
+from mscrobot.lab.spectrometer.source import TwinSpectrumSource, cluster_cell
 from mscrobot.procedure.reading import analysis_windows, read_sample
 from mscrobot.recipe.models import Recipe
 from mscrobot.twin.optics import Instrument, hdx_wavelength_coefficients, wavelengths
@@ -81,11 +81,13 @@ def test_a_transient_saturation_is_read_again(address: str, emulator: ObpEmulato
                                               source: TwinSpectrumSource) -> None:
     device = OceanSpectrometer(_settings(address), shutter=_shutter(source)).open()
     try:
-        device.capture_dark()
-        device.capture_reference("nonpolar")
+        lab = OceanLabSpectrometer(device)
+        _, reference = lab.reference("op-0", "nonpolar")
         emulator.inject("saturate")
-        m = OceanLabSpectrometer(device).measure("op-1", "nonpolar", 0.0)
-        assert not m.sample.meta["saturated"]
+        before = emulator.spectra_served
+        sample = lab.measure("op-1", reference.integration_ms)
+        assert not sample.meta["saturated"]
+        assert emulator.spectra_served - before == 2 * device.settings.scans  # read again
     finally:
         device.close()
 
@@ -158,23 +160,28 @@ def test_the_engine_adapter_gives_spectra_the_analysis_reads(
     lab: Spectrometer = OceanLabSpectrometer(device)
     assert isinstance(lab, Spectrometer)
     try:
-        with pytest.raises(LabRefusalError, match="no reference"):
-            lab.measure("op-0", "nonpolar", 0.0)
-        device.auto_range()
-        dark = device.capture_dark()
+        device.set_integration_ms(30.0)  # far from right: the reference step auto-ranges
+        dark, reference = lab.reference("op-0", "nonpolar")
         assert float(np.mean(dark.counts)) < 2000  # shutter closed: dark offset only
-        device.capture_reference("nonpolar")
+        assert 0.7 * 65535 < float(np.max(reference.counts)) < 0.9 * 65535
+        assert dark.integration_ms == reference.integration_ms < 30.0
         source.set_contents(cluster_cell(20.0))
-        m = lab.measure("op-1", "nonpolar", 0.0)
+        device.set_integration_ms(30.0)  # a restarted driver: the step's time is what counts
+        sample = lab.measure("op-1", reference.integration_ms)
     finally:
         device.close()
-    assert m.dark is dark and m.reference.meta["blank"] == "nonpolar"
-    assert m.sample.meta["op_id"] == "op-1"
-    analysis = read_sample(analysis_windows(recipe), "nonpolar", m.sample, m.dark, m.reference)
+    assert reference.meta["blank"] == "nonpolar" and sample.meta["op_id"] == "op-1"
+    assert sample.integration_ms == reference.integration_ms
+    analysis = read_sample(analysis_windows(recipe), "nonpolar", sample, dark, reference)
     bands = analysis.sets["nonpolar"]
     assert all(b.found for b in bands)
     for band, expected in zip(bands, (365.0, 335.0), strict=True):
         assert abs(band.position_nm - expected) <= 1.0
     assert bands[0].height == pytest.approx(0.4, rel=0.15)
     assert not {"saturated", "low_signal", "nonfinite"} & analysis.flags
-    assert blank_cell().c_nonpolar == 0.0
+
+
+def test_a_reference_needs_a_way_to_close_the_light_path(spectrometer: OceanSpectrometer
+                                                         ) -> None:
+    with pytest.raises(LabRefusalError, match="shutter"):
+        OceanLabSpectrometer(spectrometer).reference("op-0", "nonpolar")
