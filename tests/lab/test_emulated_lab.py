@@ -31,6 +31,12 @@ class Emulators:
     stirrer: str
     spectrometer: str
     physics: str
+    logs: Path
+
+    def fired(self, device: str) -> list[str]:
+        """The fault kinds the emulator says it injected, in order."""
+        lines = (self.logs / f"{device}.log").read_text().splitlines()
+        return [line.split()[1] for line in lines if line.startswith("fault ")]
 
     def lab(self, **changes: str) -> str:
         """hardware/labs/emulated.yaml pointed at these processes (plus line changes)."""
@@ -43,9 +49,10 @@ class Emulators:
         return text
 
 
-def _start(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "mscrobot.cli", "emulate", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def _start(log: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "mscrobot.cli", "emulate", *args],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
     assert proc.stdout is not None
     lines = [proc.stdout.readline().strip()]
     if "--physics" in args:
@@ -54,17 +61,18 @@ def _start(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
 
 
 @pytest.fixture
-def emulators(request: pytest.FixtureRequest) -> Iterator[Emulators]:
+def emulators(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Emulators]:
     """Both emulators on free ports; ``param``: {"stirrer": faults, "spectrometer": faults}."""
     faults = getattr(request, "param", {})
-    stirrer, (stirrer_at,) = _start("stirrer", "--tcp", "0", "--speed", "20",
-                                    *(["--faults", faults["stirrer"]]
-                                      if "stirrer" in faults else []))
+    stirrer, (stirrer_at,) = _start(tmp_path / "stirrer.log", "stirrer", "--tcp", "0",
+                                    "--speed", "20", *(["--faults", faults["stirrer"]]
+                                                       if "stirrer" in faults else []))
     spectro, (spectro_at, physics_at) = _start(
-        "spectrometer", "--tcp", "0", "--physics", "0", "--speed", "4",
+        tmp_path / "spectrometer.log", "spectrometer", "--tcp", "0", "--physics", "0",
+        "--speed", "4",
         *(["--faults", faults["spectrometer"]] if "spectrometer" in faults else []))
     try:
-        yield Emulators(stirrer_at, spectro_at, physics_at)
+        yield Emulators(stirrer_at, spectro_at, physics_at, tmp_path)
     finally:
         for proc in (stirrer, spectro):
             proc.kill()
@@ -101,7 +109,7 @@ def _failed_safely(info: RunInfo, end: RunEnd, kind: str) -> None:
 
 def test_reference_recipe_on_the_emulated_lab_decides_as_on_the_simulated_one(
         tmp_path: Path, emulators: Emulators, simulated: RunEnd) -> None:
-    info, end = dry_run(tmp_path, lab=emulators.lab())
+    info, end = dry_run(tmp_path / "run", lab=emulators.lab())
     _same_decisions(end, simulated)
     events = [json.loads(x) for x in (info.path / "world.jsonl").read_text().splitlines()]
     stirs = [e["rpm"] for e in events if e["op"] == "stir"]
@@ -116,8 +124,8 @@ def test_reference_recipe_on_the_emulated_lab_decides_as_on_the_simulated_one(
     assert all(0.7 * 65535 < float(r.counts.max()) < 0.9 * 65535 for r in references)
 
 
-#: every transport fault the HDX emulator can inject, spread over one run's ~120 requests
-TRANSPORT_FAULTS = "garbage@12,checksum@30,footer@48,partial@66,disconnect@84,timeout@102"
+#: every transport fault the HDX emulator can inject, spread over one run's ~100 spectrum requests
+TRANSPORT_FAULTS = "garbage@10,checksum@24,footer@38,partial@52,disconnect@66,timeout@80"
 
 
 @pytest.mark.filterwarnings("ignore:WARNING OBP. The checksums differ")
@@ -126,19 +134,38 @@ TRANSPORT_FAULTS = "garbage@12,checksum@30,footer@48,partial@66,disconnect@84,ti
 def test_spectrometer_transport_faults_heal_and_the_run_decides_as_an_unbroken_one(
         tmp_path: Path, emulators: Emulators, simulated: RunEnd) -> None:
     lab = emulators.lab(**{"scans: 4": "scans: 4\n  timeout_s: 0.3"})
-    info, end = dry_run(tmp_path, lab=lab)
+    info, end = dry_run(tmp_path / "run", lab=lab)
     _same_decisions(end, simulated)
     journal = Journal(info.path / "journal.sqlite")
     assert all(s.status == "done" and s.attempts == 0 for s in journal.steps())
     journal.close()
+    assert sorted(emulators.fired("spectrometer")) == sorted(
+        ["saturate"] + [f.split("@")[0] for f in TRANSPORT_FAULTS.split(",")])
+
+
+#: every transient fault of the stirrer emulator, on the commands of the first speed changes
+STIRRER_FAULTS = ("timeout:IN_PV_4@1,garbage:IN_SP_4@2,partial:IN_PV_4@3,"
+                  "wrong_readback:IN_SP_4@4,disconnect@12")
+
+
+@pytest.mark.parametrize("emulators", [{"stirrer": STIRRER_FAULTS}], indirect=True)
+def test_stirrer_transport_faults_heal_and_the_run_decides_as_an_unbroken_one(
+        tmp_path: Path, emulators: Emulators, simulated: RunEnd) -> None:
+    info, end = dry_run(tmp_path / "run", lab=emulators.lab())
+    _same_decisions(end, simulated)
+    journal = Journal(info.path / "journal.sqlite")
+    assert all(s.status == "done" and s.attempts == 0 for s in journal.steps())
+    journal.close()
+    assert sorted(emulators.fired("stirrer")) == sorted(
+        f.split(":")[0].split("@")[0] for f in STIRRER_FAULTS.split(","))
 
 
 @pytest.mark.parametrize("emulators", [{"spectrometer": "nack@40"}], indirect=True)
 def test_a_device_reported_spectrometer_error_stops_safely_and_the_run_resumes(
         tmp_path: Path, emulators: Emulators, simulated: RunEnd) -> None:
-    info, end = dry_run(tmp_path, lab=emulators.lab())
+    info, end = dry_run(tmp_path / "run", lab=emulators.lab())
     _failed_safely(info, end, "measure")
-    assert "Int Device Error" in end.reason
+    assert "Int Device Error" in end.reason and emulators.fired("spectrometer") == ["nack"]
     before = end_state(info.path)["spectra"]
     resumed = execute(info)  # the operator looked; the device answers again
     _same_decisions(resumed, simulated)
@@ -149,7 +176,7 @@ def test_a_device_reported_spectrometer_error_stops_safely_and_the_run_resumes(
 def test_a_silent_spectrometer_is_retried_then_stops_the_run_safely(
         tmp_path: Path, emulators: Emulators) -> None:
     lab = emulators.lab(**{"scans: 4": "scans: 4\n  timeout_s: 0.2"})
-    info, end = dry_run(tmp_path, lab=lab)
+    info, end = dry_run(tmp_path / "run", lab=lab)
     _failed_safely(info, end, "measure")
     assert "failed 3 times" in end.reason
     journal = Journal(info.path / "journal.sqlite")
@@ -160,7 +187,7 @@ def test_a_silent_spectrometer_is_retried_then_stops_the_run_safely(
 
 @pytest.mark.parametrize("emulators", [{"stirrer": "stall"}], indirect=True)
 def test_a_stalled_motor_stops_the_run_safely(tmp_path: Path, emulators: Emulators) -> None:
-    info, end = dry_run(tmp_path, lab=emulators.lab())
+    info, end = dry_run(tmp_path / "run", lab=emulators.lab())
     _failed_safely(info, end, "stir")
     assert end_state(info.path)["spectra"] > 0  # what was measured before is all there
 

@@ -27,7 +27,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,6 +96,8 @@ class FaultPlan:
     chance: list[tuple[str, float]] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     seed: int = 0
+    #: told of each fault as it fires (the CLI prints it: an operator sees what was injected)
+    on_fire: Callable[[str], None] | None = None
     _rng: random.Random = field(init=False, repr=False)
     _count: int = field(default=0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -130,14 +132,20 @@ class FaultPlan:
         """The fault (or None) for the spectrum request now arriving."""
         with self._lock:
             self._count += 1
-            if self.pending:
-                return self.pending.pop(0)
-            if self._count in self.at:
-                return self.at[self._count]
-            for kind, p in self.chance:
-                if self._rng.random() < p:
-                    return kind
-            return None
+            kind = self._pick()
+        if kind is not None and self.on_fire is not None:
+            self.on_fire(f"fault {kind} on spectrum request {self._count}")
+        return kind
+
+    def _pick(self) -> str | None:
+        if self.pending:
+            return self.pending.pop(0)
+        if self._count in self.at:
+            return self.at[self._count]
+        for kind, p in self.chance:
+            if self._rng.random() < p:
+                return kind
+        return None
 
 
 class ObpEmulator:
@@ -401,9 +409,12 @@ def run(*, tcp: int, host: str = "127.0.0.1", speed: float = 1.0, faults: str = 
         raise ValueError(f"contents {contents!r}: one of {', '.join(cells)}")
     source = TwinSpectrumSource.for_recipe(recipe_or_default(recipe), cells[contents](),
                                            seed=seed)
-    emulator = ObpEmulator(source, host=host, port=tcp, speed=speed,
-                           faults=FaultPlan.parse(faults, seed), serial=serial,
-                           acquisition=acquisition)
+    import sys
+
+    plan = FaultPlan.parse(faults, seed)
+    plan.on_fire = lambda what: print(what, file=sys.stderr, flush=True)
+    emulator = ObpEmulator(source, host=host, port=tcp, speed=speed, faults=plan,
+                           serial=serial, acquisition=acquisition)
     bound_host, bound_port = emulator.address
     print(f"{bound_host}:{bound_port}", flush=True)
     link = None

@@ -154,6 +154,8 @@ class FaultPlan:
     faults: list[Fault] = field(default_factory=list)
     replies: int = 0
     per_command: dict[str, int] = field(default_factory=dict)
+    #: told of each fault as it fires (the CLI prints it: an operator sees what was injected)
+    on_fire: Callable[[str], None] | None = None
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
@@ -192,9 +194,11 @@ class FaultPlan:
         for f in self.faults:
             if f.kind == "stall":
                 continue
-            if f.command is None and f.hits(self.replies):
-                return f.kind
-            if f.command is not None and f.command.partition("@")[0] == key and f.hits(n_cmd):
+            if ((f.command is None and f.hits(self.replies))
+                    or (f.command is not None and f.command.partition("@")[0] == key
+                        and f.hits(n_cmd))):
+                if self.on_fire is not None:
+                    self.on_fire(f"fault {f.kind} on {key} (reply {self.replies})")
                 return f.kind
         return None
 
@@ -363,6 +367,7 @@ def run(*, pty: bool, tcp: int | None, host: str, speed: float, pace: bool, faul
     if speed <= 0:
         raise ValueError("--speed must be positive")
     plan = FaultPlan.parse(faults)
+    plan.on_fire = lambda what: print(what, file=sys.stderr, flush=True)
     if pty and any(f.kind == "disconnect" for f in plan.faults):
         raise ValueError("the disconnect fault needs --tcp (a pty cannot be unplugged)")
     emulator = Emulator(load_profile(profile), speed=speed, pace=pace, faults=plan)
