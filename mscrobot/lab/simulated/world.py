@@ -360,12 +360,14 @@ class World:
 
     def reference(self, blank: str) -> tuple[Spectrum, Spectrum]:
         """Dark (light path closed) and reference of what is in the cell, at the integration
-        time that puts the brightest pixel at 80 % of full scale (as OceanView's auto-range)."""
+        time that puts the brightest pixel at 80 % of full scale (as OceanView's auto-range),
+        but no longer than the instrument's ``integration_ms``: the longest scan the lab allows
+        (a short one is how a noisy, fast instrument is simulated)."""
         inst = self.spec.instrument
         rng = np.random.default_rng([self.spec.seed, 2, self.loads, self.reads_of_load])
         self.reads_of_load += 1
         absorbance = self.model.cell(self.wl, self.contents())
-        t = auto_integration_ms(self.wl, absorbance, inst)
+        t = min(auto_integration_ms(self.wl, absorbance, inst), inst.integration_ms)
         dark = read_counts(np.zeros_like(self.wl), inst, rng, integration_ms=t)
         light = light_counts(self.wl, absorbance, inst, integration_ms=t,
                              lamp_drift=self._lamp())
