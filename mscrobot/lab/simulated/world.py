@@ -183,8 +183,8 @@ class World:
         return height
 
     def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
-        """Draw into the flow cell; returns the sampling height (mm; 0 for a stock, drawn from
-        near its bottom)."""
+        """Draw into the flow cell; returns the sampling height (mm above the bottom: in the
+        middle of the phase's layer in the reaction vial, near the bottom of a stock)."""
         if vessel == "reaction":
             if self.vial is None:
                 raise LabRefusalError(f"cannot sample the {phase} phase of the reaction vial: "
