@@ -7,6 +7,7 @@ engine under the real conductor, so what is checked is the recorded schedule of 
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Generator
 from pathlib import Path
@@ -157,7 +158,7 @@ def test_no_resource_is_ever_double_booked(specs: list[Any], positions: int,
         held[iv.resource].append(iv)
     for name, ivs in held.items():
         ivs.sort(key=lambda iv: (iv.start, iv.end))
-        for a, b in zip(ivs, ivs[1:], strict=False):
+        for a, b in itertools.pairwise(ivs):
             assert a.end <= b.start, f"{name} held by runs {a.run} and {b.run} at once"
     assert all(int(n.split(":")[1]) < positions for n in held if n.startswith(POSITION))
     runs_on_positions = sorted(iv.run for n, ivs in held.items() if n.startswith(POSITION)
