@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mscrobot.campaign.resources import SHARED, Use, uses
-from mscrobot.campaign.scheduler import FINISH_CELL, OTHER, SAMPLE, Scheduler
+from mscrobot.campaign.scheduler import CONTINUE, FINISH_CELL, OTHER, SAMPLE, Scheduler
 from mscrobot.lab.protocols import Clock
 from mscrobot.procedure.plan import PlanGenerator
 from mscrobot.procedure.steps import Outcome, Step
@@ -60,6 +60,8 @@ class Gate:
         self.conductor, self.run, self.offset = conductor, run, offset
         self.go = threading.Semaphore(0)
         self.leases: frozenset[str] = frozenset()
+        #: the previous step used a shared resource (the run is mid-sequence: a second sample)
+        self.in_sequence = False
         self.steps: list[StepTimes] = []
 
     @property
@@ -120,11 +122,13 @@ def _begin(gate: Gate, step: Step, clock: Clock) -> tuple[frozenset[str], Use, f
     requested = start = gate.offset + local
     if needs:
         gate.wait_until(requested)
-        priority = FINISH_CELL if gate.leases else SAMPLE if step.kind == "sample" else OTHER
+        priority = (FINISH_CELL if gate.leases else CONTINUE if gate.in_sequence
+                    else SAMPLE if step.kind == "sample" else OTHER)
         start = gate.acquire(needs, step.kind, priority)
         if start > requested:
             clock.sleep_until(start - gate.offset)  # the vial waits; its chemistry goes on
     gate.leases |= use.opens & SHARED
+    gate.in_sequence = bool(use.shared)
     return needs - use.opens, use, requested, start
 
 

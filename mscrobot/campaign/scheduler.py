@@ -5,8 +5,11 @@ scheduler answers with the next run to resume and the campaign time at which it 
 only moves forward, to the earliest pending wake-up; grants happen at the current time, all or
 nothing (a run never holds half of what a step needs, so no run waits while blocking another's
 step). Among requests that could start, the order is: runs finishing a flow-cell sequence first
-(the cell stays blocked until they do), then samples of a reaction vial (their timing is what
-the decisions see), then the rest; first come, first served within each class. Every hold is
+(the cell stays blocked until they do), then runs in the middle of a sequence of shared steps
+(the second phase of an observation: the decision waits for both, so finishing one vial's
+observation before starting another's delays decisions least), then samples of a reaction vial
+(their timing is what the decisions see), then the rest; first come, first served within each
+class. Every hold is
 recorded as an ``Interval``: the schedule a campaign record keeps and tests check.
 """
 
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from mscrobot.campaign.resources import POSITION
 
 #: Request priority classes (lower is served first).
-FINISH_CELL, SAMPLE, OTHER = 0, 1, 2
+FINISH_CELL, CONTINUE, SAMPLE, OTHER = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
