@@ -164,11 +164,26 @@ def test_no_resource_is_ever_double_booked(specs: list[Any], positions: int,
     runs_on_positions = sorted(iv.run for n, ivs in held.items() if n.startswith(POSITION)
                                for iv in ivs)
     assert runs_on_positions == list(range(len(specs)))
-    # every step that used a shared resource ran inside its run's hold of that resource
-    for s in conductor.steps():
-        for name in s.resources:
-            assert any(iv.run == s.run and iv.start <= s.start and s.end <= iv.end
-                       for iv in held[name]), (s, name)
-        position = next(iv for n, ivs in held.items() if n.startswith(POSITION)
-                        for iv in ivs if iv.run == s.run)
+    # what each step physically needs, said here independently of the scheduler's table: the
+    # arm for liquid handling, the spectrometer for a read, and the flow cell from the sample
+    # drawn into it until it is flushed
+    steps = conductor.steps()
+
+    def covered(run: int, name: str, start: float, end: float) -> bool:
+        return any(iv.run == run and iv.start <= start and end <= iv.end for iv in held[name])
+
+    positions_of = {iv.run: iv for n, ivs in held.items() if n.startswith(POSITION)
+                    for iv in ivs}
+    for s in steps:
+        if s.kind in ("dispense", "sample", "transfer", "discard"):
+            assert covered(s.run, "robot", s.start, s.end), s
+        if s.kind in ("measure", "sample", "transfer", "discard"):
+            assert covered(s.run, "spectrometer", s.start, s.end), s
+        position = positions_of[s.run]
         assert position.start <= s.requested <= s.start <= s.end <= position.end
+    for run in range(len(specs)):
+        mine = [s for s in steps if s.run == run]
+        for i, s in enumerate(mine):
+            if s.kind == "sample":
+                flush = next(f for f in mine[i:] if f.kind == "discard")
+                assert covered(run, "spectrometer", s.start, flush.end), (s, flush)
