@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 prefect = pytest.importorskip("prefect")
 
 from prefect.client.orchestration import get_client  # noqa: E402
@@ -20,7 +17,6 @@ from prefect.client.schemas.filters import (  # noqa: E402
     FlowRunFilterId,
 )
 from prefect.flow_runs import resume_flow_run  # noqa: E402
-from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from flows.exchange import RunFailedError, TransientRunError, exchange  # noqa: E402
 from mscrobot.engine.journal import JOURNAL_NAME, Journal  # noqa: E402
@@ -28,12 +24,6 @@ from mscrobot.lab.config import shipped_labs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 async def _task_runs(flow_run_id: Any) -> list[Any]:
