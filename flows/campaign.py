@@ -109,6 +109,9 @@ class _PrefectPlan:
     def steps(self) -> PlanGenerator:
         return self.gate.wrap(self.plan.steps(), self.lab.clock)
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.plan, name)
+
 
 @task(name="campaign-run", cache_policy=NO_CACHE)
 def campaign_run(run_path: str, index: int, position: int, prefix: str) -> dict[str, Any]:

@@ -33,6 +33,10 @@ class ScheduledPlan:
     def steps(self) -> PlanGenerator:
         return self.gate.wrap(self.plan.steps(), self.lab.clock)
 
+    def __getattr__(self, name: str) -> Any:
+        """Anything else the engine reads from a plan is the wrapped plan's."""
+        return getattr(self.plan, name)
+
 
 def gated(gate: Gate) -> Callable[[ExchangePlan, Lab], ExchangePlan]:
     return lambda plan, lab: cast(ExchangePlan, ScheduledPlan(plan, gate, lab))
