@@ -18,7 +18,8 @@ runner = CliRunner()
 
 
 def test_check_accepts_every_example() -> None:
-    examples = sorted(str(p) for p in (ROOT / "recipes").glob("*.yaml"))
+    examples = sorted(str(p) for p in (ROOT / "recipes").glob("*.yaml")
+                      if not p.name.startswith("campaign"))
     result = runner.invoke(app, ["recipe", "check", *examples])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count("ok ") == len(examples)

@@ -29,7 +29,8 @@ def _modules_after(args: list[str]) -> dict[str, object]:
 
 
 def test_recipe_commands_import_no_heavy_library() -> None:
-    examples = [str(p) for p in sorted((ROOT / "recipes").glob("*.yaml"))]
+    examples = [str(p) for p in sorted((ROOT / "recipes").glob("*.yaml"))
+                if not p.name.startswith("campaign")]
     for args in (["recipe", "check", *examples], ["recipe", "new"], ["recipe", "schema"]):
         outcome = _modules_after(args)
         assert outcome == {"exit": 0, "heavy": []}, args

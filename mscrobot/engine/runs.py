@@ -25,7 +25,7 @@ from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd
 from mscrobot.engine.states import RunState
 from mscrobot.lab.build import build_lab, check_lab
 from mscrobot.lab.config import LabConfig, lab_from_text
-from mscrobot.lab.protocols import DeviceError
+from mscrobot.lab.protocols import DeviceError, Lab
 from mscrobot.procedure.plan import ExchangePlan
 from mscrobot.recipe.loader import load_recipe_text
 from mscrobot.recipe.models import Recipe
@@ -134,11 +134,14 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
-            stop_requested: threading.Event | None = None) -> RunEnd:
+            stop_requested: threading.Event | None = None,
+            plan_for: Callable[[ExchangePlan, Lab], ExchangePlan] | None = None) -> RunEnd:
     """Execute (or resume: the same thing) the run in ``info.path`` until it ends or stops.
 
     A completed run is replayed from its journal without touching the lab, so resuming twice
-    is harmless (a scheduler retrying a resume finds the result)."""
+    is harmless (a scheduler retrying a resume finds the result). ``plan_for`` may wrap the
+    plan once the lab is built (a campaign gates its steps on shared resources); the wrapped
+    plan must yield the same steps, so the run resumes alone as well."""
     with _locked(info.path):
         journal = Journal(info.path / JOURNAL_NAME)
         lab = None
@@ -149,8 +152,10 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
                 raise RunError(f"cannot start run {info.id}: lab '{info.lab.name}': {e} "
                                f"(nothing was done; resume with `mscrobot run --resume "
                                f"{info.id}` once the device answers)") from None
-            engine = Engine(journal, lab, ExchangePlan(info.recipe), info.id, on_event,
-                            stop_requested)
+            plan = ExchangePlan(info.recipe)
+            if plan_for is not None:
+                plan = plan_for(plan, lab)
+            engine = Engine(journal, lab, plan, info.id, on_event, stop_requested)
             try:
                 return engine.run()
             except EngineError as e:

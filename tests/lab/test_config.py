@@ -20,7 +20,8 @@ def test_hardware_copy_of_the_simulated_lab_is_the_shipped_one() -> None:
 def test_default_lab_is_the_simulated_one_and_can_run_every_example() -> None:
     lab, _ = load_lab()
     assert lab.name == "simulated" and lab.clock == "virtual"
-    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+    for path in sorted(p for p in (ROOT / "recipes").glob("*.yaml")
+                       if not p.name.startswith("campaign")):
         assert check_lab(lab, load_recipe(path).recipe) == [], path.name
 
 

@@ -16,7 +16,8 @@ from mscrobot.recipe.schema import recipe_schema, recipe_schema_text
 from mscrobot.recipe.template import recipe_template
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted((ROOT / "recipes").glob("*.yaml"))
+EXAMPLES = sorted(p for p in (ROOT / "recipes").glob("*.yaml")
+                  if not p.name.startswith("campaign"))
 SCHEMA_FILE = ROOT / "recipes" / "recipe.schema.json"
 
 

@@ -1,0 +1,97 @@
+"""Campaign makespan against its lower bound, and whether each vial's verdicts stayed its own.
+
+    uv run python benchmarks/campaign.py [--campaign recipes/campaign-example.yaml] [--json]
+
+The campaign runs in memory on the simulated lab under the real scheduler (the same schedule
+`mscrobot campaign` makes; no files). Then every run is repeated alone with its seed.
+- ``makespan_s``: first step to last run's end, campaign time;
+- ``lower_bound_s`` = max(busiest shared resource's total busy time, longest run, total run
+  time ÷ stir positions), with run times of the runs *alone* (no waiting): the bound the issue
+  sets; target makespan ≤ 1.1 × it. ``lower_bound_in_campaign_s`` is the same with the runs'
+  durations in the campaign (waits included), for comparison;
+- verdicts: runs whose sequence of verdict states equals the solo run's, whose final verdicts
+  do, and whose verdicts (numbers and times too) are identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMPAIGN = ROOT / "recipes" / "campaign-example.yaml"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--campaign", type=Path, default=CAMPAIGN)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from mscrobot.campaign.conductor import Conductor
+    from mscrobot.campaign.jobs import memory_job, run_alone
+    from mscrobot.campaign.loader import load_campaign
+
+    loaded = load_campaign(args.campaign)
+    positions = loaded.campaign.resources.stir_positions
+    conductor = Conductor(positions)
+    t0 = time.perf_counter()
+    results = conductor.run([memory_job(r.recipe, r.seed, loaded.lab) for r in loaded.runs])
+    wall = time.perf_counter() - t0
+    errors = [r.error for r in results if r.error]
+    if errors:
+        raise SystemExit(f"runs failed: {errors}")
+    solo = [run_alone(r.recipe, r.seed, loaded.lab) for r in loaded.runs]
+    sched = conductor.scheduler
+    busy = {k: v for k, v in sched.busy_time().items() if not k.startswith("position")}
+    makespan = max(r.end for r in results)
+    alone_s = [s.lab_t for s in solo]
+    in_campaign_s = [r.end - r.offset for r in results]
+    parts = {"busiest_resource_s": max(busy.values()), "longest_run_s": max(alone_s),
+             "run_time_per_position_s": sum(alone_s) / positions}
+    bound = max(parts.values())
+    bound_in_campaign = max(busy[max(busy, key=busy.__getitem__)], max(in_campaign_s),
+                            sum(in_campaign_s) / positions)
+    steps_waited = [w for w in sched.waits if w.what != "run"]
+    states = [[(v["stage"], v["state"]) for v in out.verdicts]
+              for out in (r.value for r in results)]
+    solo_states = [[(v["stage"], v["state"]) for v in s.verdicts] for s in solo]
+    result = {
+        "campaign": str(args.campaign.relative_to(ROOT) if args.campaign.is_relative_to(ROOT)
+                        else args.campaign),
+        "runs": len(results), "positions": positions, "makespan_s": makespan,
+        "lower_bound_s": bound, "lower_bound_parts": parts, "ratio": makespan / bound,
+        "target_ratio": 1.1, "lower_bound_in_campaign_s": bound_in_campaign,
+        "ratio_in_campaign": makespan / bound_in_campaign, "busy_s": busy,
+        "steps_waited": len(steps_waited),
+        "step_wait_total_s": sum(w.granted - w.requested for w in steps_waited),
+        "run_lengthening_s": sum(in_campaign_s) - sum(alone_s),
+        "verdict_states_equal": sum(a == b for a, b in zip(states, solo_states, strict=True)),
+        "final_verdicts_equal": sum((r.value.forward, r.value.back) == (s.forward, s.back)
+                                    for r, s in zip(results, solo, strict=True)),
+        "verdicts_identical": sum(r.value.verdicts == s.verdicts
+                                  for r, s in zip(results, solo, strict=True)),
+        "campaign_wall_s": wall,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{result['runs']} runs on {positions} positions: makespan {makespan / 60:.1f} min, "
+          f"lower bound {bound / 60:.1f} min → {result['ratio']:.3f}x (target ≤ 1.1x)")
+    print("  bound parts (min): " + ", ".join(f"{k} {v / 60:.1f}" for k, v in parts.items()))
+    print(f"  with in-campaign run times the bound is {bound_in_campaign / 60:.1f} min → "
+          f"{result['ratio_in_campaign']:.3f}x; runs lengthened by waiting "
+          f"{result['run_lengthening_s'] / 60:.1f} min in all")
+    print(f"  verdicts vs alone: states equal {result['verdict_states_equal']}/{len(results)}, "
+          f"final equal {result['final_verdicts_equal']}, identical "
+          f"{result['verdicts_identical']}; wall {wall:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The ``campaign`` flow: a campaign's runs as Prefect tasks sharing instruments through Prefect
+global concurrency limits (for labs on wall-clock time, possibly many lab PCs).
+
+The core's scheduler (``mscrobot campaign``) plans a campaign in virtual time on one machine;
+here the lab's instruments are guarded by the Prefect server instead, so runs on different
+workers can share them: one limit of 1 per stir position, the robot arm and the spectrometer,
+created in ``setup_limits`` and taken with ``strict=True`` (a missing limit is an error, never a
+free pass). Which step needs what comes from the same table as the core scheduler
+(``mscrobot/campaign/resources.py``); the flow cell is held from the sample drawn into it to its
+flush. Limits are taken one resource at a time in a fixed order (spectrometer before robot, the
+robot only for one step), so no two runs can wait for each other in a cycle. A run takes its stir
+position (run k → position k mod N) for its whole length.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, cast
+
+from prefect import flow, get_client, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectNotFound
+
+from mscrobot.campaign.loader import load_campaign
+from mscrobot.campaign.record import create_campaign
+from mscrobot.campaign.resources import ROBOT, SPECTROMETER, uses
+from mscrobot.engine.runs import execute, load_run
+from mscrobot.lab.protocols import Clock, Lab
+from mscrobot.procedure.plan import ExchangePlan, PlanGenerator
+
+#: Order in which a step takes its limits (see the module docstring: no cycles).
+ORDER = (SPECTROMETER, ROBOT)
+
+
+def limit_names(prefix: str, positions: int) -> list[str]:
+    return [f"{prefix}-{ROBOT}", f"{prefix}-{SPECTROMETER}",
+            *(f"{prefix}-position-{k}" for k in range(positions))]
+
+
+def setup_limits(prefix: str, positions: int) -> list[str]:
+    """Create (or reset to 1) the campaign's global concurrency limits."""
+    names = limit_names(prefix, positions)
+    with get_client(sync_client=True) as client:
+        for name in names:
+            try:
+                client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=1))
+    return names
+
+
+class PrefectGate:
+    """A run's steps let through by Prefect limits; records wall-clock holds for the record."""
+
+    def __init__(self, prefix: str, run: int) -> None:
+        self.prefix, self.run = prefix, run
+        self.log: list[tuple[str, int, float, float]] = []
+        self.held: dict[str, tuple[AbstractContextManager[None], float]] = {}
+
+    def _take(self, resource: str) -> None:
+        cm = concurrency(f"{self.prefix}-{resource}", occupy=1, strict=True)
+        cm.__enter__()
+        self.held[resource] = (cm, time.monotonic())
+
+    def _give(self, resource: str) -> None:
+        cm, since = self.held.pop(resource)
+        end = time.monotonic()
+        cm.__exit__(None, None, None)
+        self.log.append((resource, self.run, since, end))
+
+    def wrap(self, inner: PlanGenerator, clock: Clock) -> PlanGenerator:
+        leases: set[str] = set()
+        try:
+            step = next(inner)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        try:
+            while True:
+                use = uses(step.kind, step.params())
+                needs = [r for r in ORDER if r in use.shared and r not in leases]
+                for r in needs:
+                    self._take(r)
+                leases |= use.opens & use.shared
+                outcome = yield step
+                for r in needs:
+                    if r not in use.opens:
+                        self._give(r)
+                for r in use.closes & leases:
+                    self._give(r)
+                leases -= use.closes
+                try:
+                    step = inner.send(outcome)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+        finally:
+            for r in list(self.held):
+                self._give(r)
+
+
+class _PrefectPlan:
+    def __init__(self, plan: ExchangePlan, gate: PrefectGate, lab: Lab) -> None:
+        self.plan, self.gate, self.lab = plan, gate, lab
+
+    def steps(self) -> PlanGenerator:
+        return self.gate.wrap(self.plan.steps(), self.lab.clock)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.plan, name)
+
+
+@task(name="campaign-run", cache_policy=NO_CACHE)
+def campaign_run(run_path: str, index: int, position: int, prefix: str) -> dict[str, Any]:
+    """One run to its end, holding its stir position; returns its wall-clock holds too."""
+    gate = PrefectGate(prefix, index)
+    with concurrency(f"{prefix}-position-{position}", occupy=1, strict=True):
+        start = time.monotonic()
+        end = execute(load_run(Path(run_path)), plan_for=lambda plan, lab: cast(
+            ExchangePlan, _PrefectPlan(plan, gate, lab)))
+        gate.log.append((f"position-{position}", index, start, time.monotonic()))
+    return {"index": index, "position": position, "state": str(end.state),
+            "reason": end.reason, "lab_time_s": end.lab_t, "holds": gate.log}
+
+
+@flow(name="campaign")
+def campaign(file: str, lab: str | None = None, out: str = "campaigns",
+             prefix: str = "mscrobot") -> dict[str, Any]:
+    """Every run of the campaign file as a task; shared instruments behind Prefect limits."""
+    loaded = load_campaign(file, lab)
+    positions = loaded.campaign.resources.stir_positions
+    setup_limits(prefix, positions)
+    path, infos = create_campaign(loaded, Path(out))
+    futures = [campaign_run.submit(str(info.path), k, k % positions, prefix)
+               for k, info in enumerate(infos)]
+    runs = [f.result() for f in futures]
+    holds = sorted((h for r in runs for h in r.pop("holds")), key=lambda h: h[2])
+    return {"path": str(path), "runs": runs, "holds": holds}

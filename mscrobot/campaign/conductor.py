@@ -1,0 +1,194 @@
+"""Runs many engines under one scheduler: each run in its own thread, one thread moving at a time.
+
+Each run is an ordinary ``Engine`` with its own lab, journal, virtual clock and random streams;
+its plan is wrapped (``ScheduledPlan``) so that before a step that needs a shared resource the
+run waits, in campaign time, until the scheduler grants it. The conductor hands control to one
+run thread at a time, in the scheduler's event order, so a campaign is deterministic: the same
+file and seeds give the same schedule, step for step.
+
+Time model. Run ``r`` starts when it gets a stir position, at campaign time ``offset_r``; its own
+clock starts at 0 there (its journal reads like a solo run's), so campaign time = offset_r +
+run time. Between shared-resource steps a run may run ahead on its own clock (a wait, a settle,
+a verdict touch nothing shared). Before a step that needs the robot or the spectrometer, the run
+catches up with campaign time and asks; if it is granted later, the run's clock is advanced to
+the grant: the vial sits for that time and its twin keeps evolving (settling, slow transfer,
+evaporation), as a real vial waiting for the arm would. The journal shows that gap before the
+step; the decisions then see the vial as it is at the sample, never a corrected one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mscrobot.campaign.resources import SHARED, Use, uses
+from mscrobot.campaign.scheduler import CONTINUE, FINISH_CELL, OTHER, SAMPLE, Scheduler
+from mscrobot.lab.protocols import Clock
+from mscrobot.procedure.plan import PlanGenerator
+from mscrobot.procedure.steps import Outcome, Step
+
+
+@dataclass(frozen=True)
+class StepTimes:
+    """One shared-resource step of a run, in campaign seconds."""
+
+    run: int
+    n: int
+    kind: str
+    resources: tuple[str, ...]
+    requested: float
+    start: float
+    end: float
+
+
+@dataclass
+class JobResult:
+    index: int
+    position: int
+    offset: float
+    end: float = 0.0
+    value: Any = None
+    error: str | None = None
+
+
+class Gate:
+    """One run's door to the scheduler, used from the run's thread only."""
+
+    def __init__(self, conductor: Conductor, run: int, offset: float) -> None:
+        self.conductor, self.run, self.offset = conductor, run, offset
+        self.go = threading.Semaphore(0)
+        self.leases: frozenset[str] = frozenset()
+        #: the previous step used a shared resource (the run is mid-sequence: a second sample)
+        self.in_sequence = False
+        self.steps: list[StepTimes] = []
+
+    @property
+    def now(self) -> float:
+        return self.conductor.scheduler.now
+
+    def _block(self) -> None:
+        self.conductor.baton.release()
+        self.go.acquire()
+
+    def wait_until(self, t: float) -> None:
+        """Let campaign time reach ``t`` (other runs move meanwhile)."""
+        if t > self.now:
+            self.conductor.scheduler.wake(self.run, t)
+            self._block()
+
+    def acquire(self, resources: frozenset[str], what: str, priority: int) -> float:
+        self.conductor.scheduler.request(self.run, resources, what, priority)
+        self._block()
+        return self.now
+
+    def release(self, resources: frozenset[str]) -> None:
+        if resources:
+            self.conductor.scheduler.release(self.run, resources)
+
+    def wrap(self, plan_steps: PlanGenerator, clock: Clock) -> PlanGenerator:
+        return _scheduled(plan_steps, self, clock)
+
+
+def _scheduled(inner: PlanGenerator, gate: Gate, clock: Clock) -> PlanGenerator:
+    """The plan's steps, each started only when the resources it needs are the run's."""
+    n = 0
+    try:
+        step = next(inner)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    while True:
+        n += 1
+        held, use, requested, start = _begin(gate, step, clock)
+        outcome: Outcome = yield step
+        to_release = held | (use.closes & gate.leases)
+        gate.leases -= use.closes
+        if to_release or use.shared:
+            gate.wait_until(gate.offset + outcome.t)
+            gate.release(to_release)
+            gate.steps.append(StepTimes(gate.run, n, step.kind, tuple(sorted(use.shared)),
+                                        requested, start, gate.offset + outcome.t))
+        try:
+            step = inner.send(outcome)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+
+def _begin(gate: Gate, step: Step, clock: Clock) -> tuple[frozenset[str], Use, float, float]:
+    use = uses(step.kind, step.params())
+    needs = use.shared - gate.leases
+    local = clock.now()
+    requested = start = gate.offset + local
+    if needs:
+        gate.wait_until(requested)
+        priority = (FINISH_CELL if gate.leases else CONTINUE if gate.in_sequence
+                    else SAMPLE if step.kind == "sample" else OTHER)
+        start = gate.acquire(needs, step.kind, priority)
+        if start > requested:
+            clock.sleep_until(start - gate.offset)  # the vial waits; its chemistry goes on
+    gate.leases |= use.opens & SHARED
+    gate.in_sequence = bool(use.shared)
+    return needs - use.opens, use, requested, start
+
+
+@dataclass
+class Job:
+    """One run: ``execute(gate)`` runs it to its end in its own thread and returns its result;
+    ``end_time(result)`` is the run's own clock at the end."""
+
+    execute: Callable[[Gate], Any]
+    end_time: Callable[[Any], float]
+
+
+@dataclass
+class Conductor:
+    positions: int
+    scheduler: Scheduler = field(init=False)
+    baton: threading.Semaphore = field(init=False, default_factory=lambda: threading.Semaphore(0))
+
+    def __post_init__(self) -> None:
+        self.scheduler = Scheduler(self.positions)
+        self.gates: dict[int, Gate] = {}
+
+    def run(self, jobs: list[Job], on_start: Callable[[int, int, float], None] | None = None,
+            on_end: Callable[[JobResult], None] | None = None) -> list[JobResult]:
+        """Run every job; a job's exception is its result's ``error``, never the campaign's."""
+        results: dict[int, JobResult] = {}
+        for i in range(len(jobs)):
+            self.scheduler.admit(i)
+        while (event := self.scheduler.pop()) is not None:
+            run, t = event
+            gate = self.gates.get(run)
+            if gate is None:
+                gate = self.gates[run] = Gate(self, run, t)
+                results[run] = JobResult(run, self.scheduler.position_of(run), t)
+                if on_start is not None:
+                    on_start(run, results[run].position, t)
+                thread = threading.Thread(target=self._thread, name=f"campaign-run-{run}",
+                                          args=(jobs[run], gate, results[run], on_end),
+                                          daemon=True)
+                thread.start()
+            else:
+                gate.go.release()
+            self.baton.acquire()
+        return [results[i] for i in range(len(jobs))]
+
+    def _thread(self, job: Job, gate: Gate, result: JobResult,
+                on_end: Callable[[JobResult], None] | None) -> None:
+        try:
+            try:
+                result.value = job.execute(gate)
+                gate.wait_until(gate.offset + job.end_time(result.value))
+            except Exception as e:
+                result.error = f"{type(e).__name__}: {e}"
+            result.end = self.scheduler.now
+            self.scheduler.release_all(gate.run)
+            if on_end is not None:
+                on_end(result)
+        finally:
+            self.baton.release()
+
+    def steps(self) -> list[StepTimes]:
+        return sorted((s for g in self.gates.values() for s in g.steps),
+                      key=lambda s: (s.start, s.run, s.n))

@@ -1,0 +1,129 @@
+"""One campaign run as a conductor job: its own lab, journal, clock and seed; a gated plan.
+
+``run_folder_job`` writes a run folder as ``mscrobot run`` does (resumable alone with
+``mscrobot run --resume``: the gate only delays steps, it never changes them);
+``memory_job`` keeps everything in memory (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from mscrobot.campaign.conductor import Gate, Job
+from mscrobot.engine.journal import JOURNAL_NAME, Journal
+from mscrobot.engine.runner import Engine, Event, RunEnd
+from mscrobot.engine.runs import RunInfo, execute
+from mscrobot.lab.build import build_lab
+from mscrobot.lab.config import LabConfig
+from mscrobot.lab.protocols import Lab
+from mscrobot.procedure.plan import ExchangePlan, PlanGenerator
+from mscrobot.recipe.models import Recipe
+
+
+class ScheduledPlan:
+    """``plan``'s steps, each let through by the run's gate (the engine sees the same steps)."""
+
+    def __init__(self, plan: ExchangePlan, gate: Gate, lab: Lab) -> None:
+        self.plan, self.gate, self.lab = plan, gate, lab
+
+    def steps(self) -> PlanGenerator:
+        return self.gate.wrap(self.plan.steps(), self.lab.clock)
+
+    def __getattr__(self, name: str) -> Any:
+        """Anything else the engine reads from a plan is the wrapped plan's."""
+        return getattr(self.plan, name)
+
+
+def gated(gate: Gate) -> Callable[[ExchangePlan, Lab], ExchangePlan]:
+    return lambda plan, lab: cast(ExchangePlan, ScheduledPlan(plan, gate, lab))
+
+
+@dataclass
+class RunOutcome:
+    """What a campaign keeps of one run (its journal has everything)."""
+
+    state: str
+    reason: str
+    lab_t: float
+    steps: int
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    mixed_t: float | None = None  # run time the two phases met (end of the cluster dispense)
+    pending: dict[str, Any] | None = None
+    run_id: str = ""
+
+    @property
+    def forward(self) -> str | None:
+        states = [v["state"] for v in self.verdicts if v["stage"] == "forward"]
+        return states[-1] if states else None
+
+    @property
+    def back(self) -> str | None:
+        states = [v["state"] for v in self.verdicts if v["stage"] == "back"]
+        return states[-1] if states else None
+
+    @property
+    def transfer_s(self) -> float | None:
+        """Phases meeting → the forward exchange confirmed complete (None: never confirmed)."""
+        forward = [v for v in self.verdicts if v["stage"] == "forward"]
+        if not forward or forward[-1]["state"] != "complete" or self.mixed_t is None:
+            return None
+        return float(forward[-1]["lab_t"]) - self.mixed_t
+
+
+def _outcome(end: RunEnd, journal: Journal, run_id: str) -> RunOutcome:
+    mixed = next((s.ended_t for s in journal.steps() if s.kind == "dispense"
+                  and s.params.get("source") == "cluster_stock"), None)
+    return RunOutcome(str(end.state), end.reason, end.lab_t, end.steps, journal.verdicts(),
+                      mixed, end.pending, run_id)
+
+
+def run_folder_job(info: RunInfo, on_event: Callable[[int, Event], None] | None = None,
+                   stop: threading.Event | None = None, index: int = 0) -> Job:
+    def go(gate: Gate) -> RunOutcome:
+        end = execute(info, None if on_event is None else lambda e: on_event(index, e), stop,
+                      gated(gate))
+        journal = Journal(info.path / JOURNAL_NAME)
+        try:
+            return _outcome(end, journal, info.id)
+        finally:
+            journal.close()
+
+    return Job(go, lambda out: out.lab_t)
+
+
+def memory_job(recipe: Recipe, seed: int, lab: LabConfig,
+               make_lab: Callable[[], Lab] | None = None,
+               plan: Callable[[], ExchangePlan] | None = None) -> Job:
+    """A run kept in memory; ``make_lab``/``plan`` replace the simulated lab and the recipe's
+    plan (tests drive the scheduler with synthetic steps)."""
+
+    def go(gate: Gate) -> RunOutcome:
+        devices = make_lab() if make_lab is not None else build_lab(lab, recipe, seed, None)
+        journal = Journal(Path(":memory:"))
+        try:
+            inner = plan() if plan is not None else ExchangePlan(recipe)
+            end = Engine(journal, devices, gated(gate)(inner, devices), "memory").run()
+            journal.flush()
+            return _outcome(end, journal, "memory")
+        finally:
+            journal.close()
+            devices.close()
+
+    return Job(go, lambda out: out.lab_t)
+
+
+def run_alone(recipe: Recipe, seed: int, lab: LabConfig) -> RunOutcome:
+    """The same recipe and seed with nothing else in the lab (what a campaign run compares to)."""
+    devices = build_lab(lab, recipe, seed, None)
+    journal = Journal(Path(":memory:"))
+    try:
+        end = Engine(journal, devices, ExchangePlan(recipe), "memory").run()
+        journal.flush()
+        return _outcome(end, journal, "memory")
+    finally:
+        journal.close()
+        devices.close()

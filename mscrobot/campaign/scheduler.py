@@ -1,0 +1,167 @@
+"""The campaign's discrete-event core: one virtual clock, who holds which resource, who waits.
+
+Pure bookkeeping (no threads, files or devices): runs ask for resources and for wake-ups; the
+scheduler answers with the next run to resume and the campaign time at which it resumes. Time
+only moves forward, to the earliest pending wake-up; grants happen at the current time, all or
+nothing (a run never holds half of what a step needs, so no run waits while blocking another's
+step). Among requests that could start, the order is: runs finishing a flow-cell sequence first
+(the cell stays blocked until they do), then runs in the middle of a sequence of shared steps
+(the second phase of an observation: the decision waits for both, so finishing one vial's
+observation before starting another's delays decisions least), then samples of a reaction vial
+(their timing is what the decisions see), then the rest; first come, first served within each
+class. Every hold is
+recorded as an ``Interval``: the schedule a campaign record keeps and tests check.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from mscrobot.campaign.resources import POSITION
+
+#: Request priority classes (lower is served first).
+FINISH_CELL, CONTINUE, SAMPLE, OTHER = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Interval:
+    """``resource`` held by run ``run`` over [start, end] campaign seconds, for ``what``."""
+
+    resource: str
+    run: int
+    start: float
+    end: float
+    what: str
+
+
+@dataclass
+class _Request:
+    run: int
+    resources: frozenset[str]  # empty with ``position``: any free stir position
+    t: float
+    seq: int
+    priority: int
+    what: str
+    position: bool = False
+
+
+@dataclass
+class Wait:
+    """A request that could not be granted at once: how long it waited."""
+
+    run: int
+    what: str
+    requested: float
+    granted: float
+
+
+class SchedulerError(Exception):
+    """The schedule cannot go on (a run waits for something nobody will release)."""
+
+
+@dataclass
+class Scheduler:
+    positions: int
+    now: float = 0.0
+    intervals: list[Interval] = field(default_factory=list)
+    waits: list[Wait] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._holder: dict[str, tuple[int, float, str]] = {}
+        self._waiting: list[_Request] = []
+        self._events: list[tuple[float, int, int]] = []
+        self._seq = 0
+        self._position_of: dict[int, int] = {}
+
+    # --- what runs ask for ---------------------------------------------------------------------
+
+    def wake(self, run: int, t: float) -> None:
+        """Resume ``run`` when campaign time reaches ``t`` (at once if it has)."""
+        self._seq += 1
+        heapq.heappush(self._events, (max(t, self.now), self._seq, run))
+
+    def admit(self, run: int) -> None:
+        """``run`` wants a stir position; it resumes (starts) when one is free."""
+        self._queue(_Request(run, frozenset(), self.now, 0, OTHER, "run", position=True))
+
+    def request(self, run: int, resources: frozenset[str], what: str, priority: int) -> None:
+        """``run`` wants all of ``resources`` at once; it resumes when they are its."""
+        if not resources:
+            self.wake(run, self.now)
+            return
+        self._queue(_Request(run, resources, self.now, 0, priority, what))
+
+    def release(self, run: int, resources: frozenset[str]) -> None:
+        for name in sorted(resources):
+            holder = self._holder.get(name)
+            if holder is None or holder[0] != run:
+                raise SchedulerError(f"run {run} releases {name}, which it does not hold")
+            del self._holder[name]
+            self.intervals.append(Interval(name, run, holder[1], self.now, holder[2]))
+        self._grant()
+
+    def release_all(self, run: int) -> None:
+        """Everything ``run`` holds (its stir position too): the run has ended."""
+        mine = frozenset(k for k, (r, _, _) in self._holder.items() if r == run)
+        self._waiting = [w for w in self._waiting if w.run != run]
+        self.release(run, mine)
+
+    # --- what the conductor asks -----------------------------------------------------------------
+
+    def pop(self) -> tuple[int, float] | None:
+        """The next run to resume and the time it resumes at (None: nothing left to do)."""
+        if not self._events:
+            if self._waiting:
+                raise SchedulerError("deadlock: " + ", ".join(
+                    f"run {w.run} waits for {w.what}" for w in self._waiting))
+            return None
+        t, _, run = heapq.heappop(self._events)
+        self.now = t
+        return run, t
+
+    def position_of(self, run: int) -> int:
+        return self._position_of[run]
+
+    def holds(self, run: int) -> frozenset[str]:
+        return frozenset(k for k, (r, _, _) in self._holder.items() if r == run)
+
+    def busy_time(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for iv in self.intervals:
+            out[iv.resource] = out.get(iv.resource, 0.0) + iv.end - iv.start
+        return out
+
+    # --- granting ------------------------------------------------------------------------------
+
+    def _queue(self, request: _Request) -> None:
+        self._seq += 1
+        request.seq = self._seq
+        self._waiting.append(request)
+        self._grant()
+
+    def _free_position(self) -> str | None:
+        for k in range(self.positions):
+            name = f"{POSITION}:{k}"
+            if name not in self._holder:
+                return name
+        return None
+
+    def _grant(self) -> None:
+        for req in sorted(self._waiting, key=lambda r: (r.priority, r.t, r.seq)):
+            if req.position:
+                name = self._free_position()
+                if name is None:
+                    continue
+                wanted = frozenset({name})
+                self._position_of[req.run] = int(name.split(":")[1])
+            else:
+                wanted = req.resources
+                if any(n in self._holder for n in wanted):
+                    continue
+            for name in wanted:
+                self._holder[name] = (req.run, self.now, req.what)
+            self._waiting.remove(req)
+            if self.now > req.t:
+                self.waits.append(Wait(req.run, req.what, req.t, self.now))
+            self.wake(req.run, self.now)

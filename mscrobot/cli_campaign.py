@@ -1,0 +1,185 @@
+"""``mscrobot campaign``: many recipes on one lab's stir positions, robot and spectrometer.
+
+Exit codes: 0 every run reached its end (a stalled run waiting for the operator is an end: a
+screen expects some), 1 a run failed or the campaign was stopped, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from mscrobot.campaign.conductor import JobResult
+    from mscrobot.engine.runner import Event
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"mscrobot: {message}", err=True)
+    raise typer.Exit(code)
+
+
+class _Progress:
+    """One line per run: position, latest verdict, the run's own lab time."""
+
+    def __init__(self, labels: list[str], quiet: bool) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.quiet = quiet
+        self.rows: list[dict[str, Any]] = [{"label": lb, "where": "waiting", "verdict": "—",
+                                            "lab_t": 0.0} for lb in labels]
+        self.start = time.perf_counter()
+        self.live: Any = None
+
+    def __enter__(self) -> _Progress:
+        if not self.quiet and self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._render(), console=self.console, refresh_per_second=4,
+                             transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        t = Table(title=f"campaign · wall {time.perf_counter() - self.start:.0f} s")
+        for name in ("#", "run", "position", "verdict", "lab min"):
+            t.add_column(name)
+        for i, r in enumerate(self.rows):
+            t.add_row(str(i), r["label"], r["where"], r["verdict"], f"{r['lab_t'] / 60:.1f}")
+        return t
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def started(self, run: int, position: int, t: float) -> None:
+        self.rows[run]["where"] = f"{position} (from {t / 60:.1f} min)"
+        self._refresh()
+
+    def event(self, run: int, event: Event) -> None:
+        self.rows[run]["lab_t"] = event.lab_t
+        if event.kind == "verdict" and event.step is not None:
+            p = event.step.params()
+            self.rows[run]["verdict"] = f"{p['stage']} {p['state']}"
+            self._refresh()
+
+    def ended(self, result: JobResult) -> None:
+        row = self.rows[result.index]
+        out = result.value
+        row["where"] = "error" if result.error else f"done at {result.end / 60:.1f} min"
+        if not self.quiet and self.live is None:
+            what = result.error or (f"{out.state}; exchange {out.forward}, back {out.back}"
+                                    if out is not None else "")
+            self.console.print(f"[{result.end / 60:6.1f} min] run {result.index} "
+                               f"({row['label']}): {what}", highlight=False, soft_wrap=True)
+        self._refresh()
+
+
+def campaign(
+    file: Annotated[Path, typer.Argument(help="Campaign file (YAML).")],
+    lab: Annotated[str | None, typer.Option(
+        "--lab", help="Lab config (overrides the campaign's): a shipped lab's name or a YAML "
+        "file.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for campaign records.")]
+    = Path("campaigns"),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")]
+    = False,
+) -> None:
+    """Run a campaign: its recipes scheduled over the lab's stir positions, robot arm and
+    spectrometer (default lab: simulated, a dry run)."""
+    from mscrobot.campaign.loader import CampaignError, load_campaign
+    from mscrobot.campaign.record import create_campaign, run_campaign
+    from mscrobot.campaign.report import write_campaign_report
+    from mscrobot.engine.runs import RunError
+    from mscrobot.lab.config import LabError
+
+    try:
+        loaded = load_campaign(file, lab)
+    except (CampaignError, LabError) as exc:
+        for p in exc.problems:
+            typer.echo(str(p), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    for w in loaded.warnings:
+        if not as_json:
+            typer.echo(str(w), err=True)
+    try:
+        path, infos = create_campaign(loaded, out)
+    except RunError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    if not as_json:
+        typer.echo(f"campaign {path.name}: {len(infos)} runs on "
+                   f"{loaded.campaign.resources.stir_positions} stir positions → {path}",
+                   err=True)
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        typer.echo("mscrobot: stopping every run safely after its current step "
+                   "(Ctrl-C again to abort at once)", err=True)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with _Progress([r.label for r in loaded.runs], as_json) as progress:
+            summary = run_campaign(loaded, path, infos, progress.event, progress.started,
+                                   progress.ended, stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    report: Path | None
+    try:
+        report = write_campaign_report(path)
+    except OSError as exc:
+        typer.echo(f"mscrobot: the campaign report could not be written: {exc}", err=True)
+        report = None
+    failed = [r for r in summary["runs"]
+              if r["error"] or r["state"] not in ("completed", "awaiting_operator")]
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in summary.items()
+                               if k not in ("intervals", "steps")}
+                              | {"path": str(path), "report": str(report) if report else None},
+                              indent=2))
+    else:
+        _print_summary(summary, path, report)
+    raise typer.Exit(EXIT_FAILED if failed or stop.is_set() else EXIT_OK)
+
+
+def _print_summary(summary: dict[str, Any], path: Path, report: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"campaign {summary['campaign']}")
+    for name in ("#", "salt", "Zn/cluster", "rpm", "pos", "exchange", "back", "transfer min",
+                 "state"):
+        table.add_column(name)
+    for r in summary["runs"]:
+        table.add_row(str(r["index"]), r["salt"], f"{r['equivalents']:.3g}",
+                      f"{r['stir_rpm']:.0f}", str(r["position"]), r["forward"] or "—",
+                      r["back"] or "—",
+                      "—" if r["transfer_s"] is None else f"{r['transfer_s'] / 60:.1f}",
+                      r["error"] or r["state"] or "")
+    console.print(table)
+    console.print(f"makespan {summary['makespan_s'] / 60:.1f} min (lower bound "
+                  f"{summary['lower_bound_s'] / 60:.1f} min) in {summary['wall_time_s']:.1f} s "
+                  f"wall; record {path}" + (f"; report {report}" if report else ""),
+                  highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("campaign")(campaign)

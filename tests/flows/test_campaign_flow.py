@@ -1,0 +1,45 @@
+"""The campaign flow against a real Prefect server: instruments shared through global
+concurrency limits, never held by two runs at once (wall-clock holds as recorded)."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("prefect")
+
+from prefect.client.orchestration import get_client
+
+from flows.campaign import campaign, limit_names
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_campaign_flow_shares_instruments_through_limits(server: None, tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(f"""name: flow screen
+resources: {{stir_positions: 2}}
+grid:
+  base: {ROOT / 'recipes' / 'cds34-zncl2.yaml'}
+  vary:
+    salt.compound: [ZnCl2, Zn(OTf)2]
+    back_exchange.enabled: [false]
+""", encoding="utf-8")
+    result = campaign(str(tmp_path / "c.yaml"), out=str(tmp_path / "out"), prefix="t")
+    assert [r["state"] for r in result["runs"]] == ["completed"] * 2
+    assert [r["position"] for r in result["runs"]] == [0, 1]
+    by_resource = defaultdict(list)
+    for resource, run, start, end in result["holds"]:
+        by_resource[resource].append((start, end, run))
+    assert {"robot", "spectrometer", "position-0", "position-1"} <= set(by_resource)
+    for resource, holds in by_resource.items():
+        holds.sort()
+        for a, b in itertools.pairwise(holds):
+            assert a[1] <= b[0], f"{resource} held by runs {a[2]} and {b[2]} at once"
+    with get_client(sync_client=True) as client:
+        limits = {lim.name: lim for lim in client.read_global_concurrency_limits()}
+    for name in limit_names("t", 2):
+        assert limits[name].limit == 1 and limits[name].active_slots == 0
