@@ -20,13 +20,14 @@ from hypothesis import strategies as st
 from mscrobot.campaign.conductor import Conductor
 from mscrobot.campaign.jobs import memory_job
 from mscrobot.campaign.resources import POSITION
-from mscrobot.lab.protocols import Lab, Measurement
+from mscrobot.lab.protocols import Lab
 from mscrobot.procedure.plan import PlanResult
 from mscrobot.procedure.steps import (
     Discard,
     Dispense,
     Measure,
     Outcome,
+    Reference,
     Sample,
     Settle,
     Step,
@@ -87,12 +88,16 @@ class FakeDevices:
     def speed(self) -> float:
         return 0.0
 
-    def measure(self, op_id: str, blank: str, blank_molar: float) -> Measurement:
+    def reference(self, op_id: str, blank: str) -> tuple[Spectrum, Spectrum]:
         self._take("measure")
-        return Measurement(self.spectrum, self.spectrum, self.spectrum)
+        return self.spectrum, self.spectrum
+
+    def measure(self, op_id: str, integration_ms: float) -> Spectrum:
+        self._take("measure")
+        return self.spectrum
 
 
-BLOCKS = ("dispense", "stir", "settle", "sample", "sample_return", "stock_sample")
+BLOCKS = ("dispense", "stir", "settle", "sample", "sample_return", "reference")
 
 
 def synthetic_plan(blocks: list[tuple[str, float]]) -> Generator[Step, Outcome, PlanResult]:
@@ -105,10 +110,13 @@ def synthetic_plan(blocks: list[tuple[str, float]]) -> Generator[Step, Outcome, 
             yield StopStir()
         elif block == "settle":
             yield Settle(seconds)
+        elif block == "reference":  # a blank from a stock, read as the reference
+            yield Sample("nonpolar", 20.0, "hexane_stock")
+            yield Reference("nonpolar", "hexane_stock")
+            yield Discard()
         else:
-            vessel = "hexane_stock" if block == "stock_sample" else "reaction"
-            yield Sample("nonpolar", 20.0, vessel)
-            yield Measure("nonpolar")
+            yield Sample("nonpolar", 20.0)
+            yield Measure("nonpolar", "nonpolar", 10.0)
             if block == "sample_return":
                 yield Transfer("nonpolar", 20.0)
             yield Discard()
@@ -177,7 +185,7 @@ def test_no_resource_is_ever_double_booked(specs: list[Any], positions: int,
     for s in steps:
         if s.kind in ("dispense", "sample", "transfer", "discard"):
             assert covered(s.run, "robot", s.start, s.end), s
-        if s.kind in ("measure", "sample", "transfer", "discard"):
+        if s.kind in ("measure", "reference", "sample", "transfer", "discard"):
             assert covered(s.run, "spectrometer", s.start, s.end), s
         position = positions_of[s.run]
         assert position.start <= s.requested <= s.start <= s.end <= position.end
