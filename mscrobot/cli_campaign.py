@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mscrobot.cli_live import LiveView
+
 if TYPE_CHECKING:
     from mscrobot.campaign.conductor import JobResult
     from mscrobot.engine.runner import Event
@@ -27,31 +29,13 @@ def _fail(message: str, code: int) -> typer.Exit:
     raise typer.Exit(code)
 
 
-class _Progress:
+class _Progress(LiveView):
     """One line per run: position, latest verdict, the run's own lab time."""
 
     def __init__(self, labels: list[str], quiet: bool) -> None:
-        from rich.console import Console
-
-        self.console = Console(stderr=True)
-        self.quiet = quiet
+        super().__init__(quiet)
         self.rows: list[dict[str, Any]] = [{"label": lb, "where": "waiting", "verdict": "—",
                                             "lab_t": 0.0} for lb in labels]
-        self.start = time.perf_counter()
-        self.live: Any = None
-
-    def __enter__(self) -> _Progress:
-        if not self.quiet and self.console.is_terminal:
-            from rich.live import Live
-
-            self.live = Live(self._render(), console=self.console, refresh_per_second=4,
-                             transient=True)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.__exit__(None, None, None)
 
     def _render(self) -> Any:
         from rich.table import Table
@@ -63,20 +47,16 @@ class _Progress:
             t.add_row(str(i), r["label"], r["where"], r["verdict"], f"{r['lab_t'] / 60:.1f}")
         return t
 
-    def _refresh(self) -> None:
-        if self.live is not None:
-            self.live.update(self._render())
-
     def started(self, run: int, position: int, t: float) -> None:
         self.rows[run]["where"] = f"{position} (from {t / 60:.1f} min)"
-        self._refresh()
+        self.refresh()
 
     def event(self, run: int, event: Event) -> None:
         self.rows[run]["lab_t"] = event.lab_t
         if event.kind == "verdict" and event.step is not None:
             p = event.step.params()
             self.rows[run]["verdict"] = f"{p['stage']} {p['state']}"
-            self._refresh()
+            self.refresh()
 
     def ended(self, result: JobResult) -> None:
         row = self.rows[result.index]
@@ -87,7 +67,7 @@ class _Progress:
                                     if out is not None else "")
             self.console.print(f"[{result.end / 60:6.1f} min] run {result.index} "
                                f"({row['label']}): {what}", highlight=False, soft_wrap=True)
-        self._refresh()
+        self.refresh()
 
 
 def campaign(

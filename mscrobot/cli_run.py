@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mscrobot.cli_live import LiveView
+
 if TYPE_CHECKING:
     from mscrobot.engine.runner import Event, RunEnd
 
@@ -48,30 +50,15 @@ def _load_inputs(recipe_path: Path, lab_ref: str | None) -> tuple[Any, str, Any,
     return loaded.recipe, recipe_path.read_text(encoding="utf-8"), lab, lab_text
 
 
-class _Display:
+class _Display(LiveView):
     """Live progress: stage, last verdict, step, lab time against wall time."""
 
+    refresh_per_second = 8
+
     def __init__(self, run_id: str, quiet: bool) -> None:
-        from rich.console import Console
-
-        self.console = Console(stderr=True)
-        self.run_id, self.quiet = run_id, quiet
-        self.start = time.perf_counter()
+        super().__init__(quiet)
+        self.run_id = run_id
         self.stage, self.verdict, self.step, self.lab_t = "prepare", "—", "", 0.0
-        self.live: Any = None
-
-    def __enter__(self) -> _Display:
-        if not self.quiet and self.console.is_terminal:
-            from rich.live import Live
-
-            self.live = Live(self._render(), console=self.console, refresh_per_second=8,
-                             transient=True)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.__exit__(None, None, None)
 
     def _render(self) -> Any:
         from rich.table import Table
@@ -104,8 +91,7 @@ class _Display:
         elif event.kind == "restore" and not self.quiet:
             self.console.print(f"before step {event.n}: {event.message}", highlight=False,
                                soft_wrap=True)
-        if self.live is not None:
-            self.live.update(self._render())
+        self.refresh()
 
 
 def _execute(info: Any, as_json: bool) -> None:

@@ -1,0 +1,44 @@
+"""A live progress view for long commands: a rich table on stderr, redrawn as events arrive.
+
+Shown only on a terminal and when not quiet (``--json`` output and pipes stay clean); rich is
+imported when a view is made, so importing a CLI module stays cheap.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+class LiveView:
+    """Subclasses say what to draw (``_render``) and call ``refresh`` when it changed."""
+
+    refresh_per_second = 4
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.quiet = quiet
+        self.start = time.perf_counter()
+        self.live: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.quiet and self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._render(), console=self.console,
+                             refresh_per_second=self.refresh_per_second, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def _render(self) -> Any:
+        raise NotImplementedError
