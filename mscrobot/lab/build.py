@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mscrobot.lab.config import LabConfig
-from mscrobot.lab.protocols import DeviceFaultError, Lab, Stirrer
+from mscrobot.lab.protocols import DeviceFaultError, Lab, LiquidHandler, Stirrer
 from mscrobot.lab.simulated.world import Timing, VesselState, World, WorldSpec
 from mscrobot.procedure.plan import VESSELS, worst_case_volumes
 from mscrobot.procedure.reading import analysis_windows
@@ -67,6 +67,10 @@ def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
     if w.window[0] < lo or w.scatter_window[1] > hi:
         problems.append(f"the spectrometer covers {lo:.0f}–{hi:.0f} nm; the analysis needs "
                         f"{w.window[0]:.0f}–{w.scatter_window[1]:.0f} nm")
+    if config.liquid_handler.backend == "opentrons":
+        from mscrobot.lab.opentrons.layout import check_deck
+
+        problems += check_deck(config, recipe.vessel)
     return problems
 
 
@@ -143,6 +147,17 @@ def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | No
     except BaseException:
         world.close()
         raise
-    return Lab(config.name, VirtualClock(world),
-               SimLiquidHandler(world, lh.reports_outcomes, lh.transient_failures), stirrer,
+    sim = SimLiquidHandler(world, lh.reports_outcomes, lh.transient_failures)
+    handler: LiquidHandler = sim
+    if lh.backend == "opentrons":
+        from mscrobot.lab.opentrons.handler import open_opentrons
+
+        try:
+            robot = open_opentrons(config, sim)
+        except BaseException:
+            for close in [*closers, world.close]:
+                close()
+            raise
+        handler, closers = robot, [*closers, robot.close]
+    return Lab(config.name, VirtualClock(world), handler, stirrer,
                SimSpectrometer(world), truth=world.truth, closers=[*closers, world.close])

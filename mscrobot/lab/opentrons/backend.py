@@ -1,0 +1,43 @@
+"""What the Opentrons liquid handler needs from a robot: send a command, ask about one later.
+
+One small Protocol so the in-process engine, the robot's HTTP API and the emulator plug in the
+same way. A backend never raises for a command the robot refused: the refusal comes back as
+``status == "failed"`` with Opentrons' error text, and the caller decides what it means. It
+raises ``TransientDeviceError`` only when the command certainly did not reach the robot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from mscrobot.lab.opentrons.commands import Command
+
+#: Opentrons' command statuses (``CommandStatus`` values).
+Status = Literal["queued", "running", "succeeded", "failed"]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    id: str
+    command_type: str
+    status: Status
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_type: str | None = None
+
+
+@runtime_checkable
+class CommandBackend(Protocol):
+    robot_type: str  # "OT-2 Standard" or "OT-3 Standard" (the Flex), as Opentrons names them
+
+    def add_labware_definition(self, definition: dict[str, Any]) -> str:
+        """Make a custom labware definition loadable; returns its URI."""
+
+    def send(self, cmd: Command) -> CommandResult:
+        """Run one setup command to completion and return it as the robot recorded it."""
+
+    def status(self, command_id: str) -> CommandResult | None:
+        """The command as the robot recorded it (None: this robot never saw that id)."""
+
+    def close(self) -> None: ...
