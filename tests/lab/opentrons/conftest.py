@@ -22,7 +22,9 @@ FLEX_EDITS = {
 }
 
 
+@pytest.fixture(scope="session")
 def flex_lab_text() -> str:
+    """The OT-2 lab file rewritten for a Flex."""
     text = OT_LAB.read_text()
     for old, new in FLEX_EDITS.items():
         assert old in text, old
