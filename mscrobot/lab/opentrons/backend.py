@@ -22,6 +22,7 @@ class CommandResult:
     id: str
     command_type: str
     status: Status
+    params: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     error_type: str | None = None

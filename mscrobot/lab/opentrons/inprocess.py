@@ -76,6 +76,7 @@ def result_of(command: Any) -> CommandResult:
     error = command.error
     return CommandResult(
         id=command.id, command_type=str(command.commandType), status=command.status.value,
+        params=command.params.model_dump(mode="json"),
         result=command.result.model_dump(mode="json") if command.result is not None else {},
         error=None if error is None else error.detail,
         error_type=None if error is None else error.errorType)

@@ -163,3 +163,31 @@ def test_sampling_draws_at_the_twins_height_and_through_an_air_gap(lab: Lab) -> 
     assert height == pytest.approx(expected)
     assert kinds[-2:] == ["moveToAddressableAreaForDropTip", "dropTipInPlace"]
     assert h.volumes()["flow_cell"] == 20.0
+
+
+def test_a_returned_polar_sample_goes_back_under_the_alkane_and_a_flush_to_waste(
+        lab: Lab) -> None:
+    h = _handler(lab)
+    h.dispense("d1", "salt_stock", "reaction", 1500.0, "polar")
+    h.dispense("d2", "cluster_stock", "reaction", 1500.0, "nonpolar")
+    h.sample("s1", "reaction", "polar", 20.0)
+    middle = h.world.sampling_height_mm("polar", 0.0)
+    h.return_sample("r1", "reaction", "polar", 20.0)
+    back: list[Any] = [h.backend.status(i) for i in h.command_ids("r1")]
+    assert all(r.status == "succeeded" for r in back)
+    aspirate = next(r for r in back if r.command_type == "aspirate")
+    dispense = next(r for r in back if r.command_type == "dispense")
+    assert aspirate.params["labwareId"] == h.deck.places["flow_cell"].labware_id
+    assert dispense.params["labwareId"] == h.deck.places["reaction"].labware_id
+    assert dispense.params["wellLocation"]["origin"] == "bottom"
+    assert dispense.params["wellLocation"]["offset"]["z"] == pytest.approx(middle, abs=1e-3)
+    assert h.volumes()["flow_cell"] == 0.0 and h.volumes()["reaction"] == 3000.0
+    h.sample("s2", "reaction", "nonpolar", 20.0)
+    h.flush_cell("f1")
+    to_waste = [r for r in (h.backend.status(i) for i in h.command_ids("f1"))
+                if r is not None and r.command_type == "dispense"]
+    assert [r.params["labwareId"] for r in to_waste] == [h.deck.places["waste"].labware_id]
+    assert h.volumes()["flow_cell"] == 0.0 and h.volumes()["waste"] == 20.0
+    assert h.status_of("f1") == "done"
+    h.flush_cell("f2")  # an empty cell: nothing for the robot to do, and still done
+    assert h.command_ids("f2") == [] and h.status_of("f2") == "done"
