@@ -13,6 +13,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from mscrobot.lab.opentrons.commands import Command
 
+#: Opentrons' robot type names, from what lab files say.
+ROBOT_TYPES = {"OT-2": "OT-2 Standard", "Flex": "OT-3 Standard"}
+
 #: Opentrons' command statuses (``CommandStatus`` values).
 Status = Literal["queued", "running", "succeeded", "failed"]
 
@@ -42,3 +45,12 @@ class CommandBackend(Protocol):
         """The command as the robot recorded it (None: this robot never saw that id)."""
 
     def close(self) -> None: ...
+
+
+def result_from_json(record: dict[str, Any]) -> CommandResult:
+    """A command as the robot's HTTP API shows it (the engine's ``Command`` as JSON)."""
+    error = record.get("error") or {}
+    return CommandResult(
+        id=record["id"], command_type=record["commandType"], status=record["status"],
+        params=record.get("params") or {}, result=record.get("result") or {},
+        error=error.get("detail"), error_type=error.get("errorType"))

@@ -27,13 +27,10 @@ from opentrons.protocol_runner import RunOrchestrator
 from opentrons.protocols.api_support import deck_type
 from opentrons_shared_data.labware.labware_definition import LabwareDefinition2
 
-from mscrobot.lab.opentrons.backend import CommandResult
+from mscrobot.lab.opentrons.backend import ROBOT_TYPES, CommandResult, result_from_json
 from mscrobot.lab.opentrons.commands import Command, validate
 
 T = TypeVar("T")
-
-#: Opentrons' robot type names, from what lab files say.
-ROBOT_TYPES = {"OT-2": "OT-2 Standard", "Flex": "OT-3 Standard"}
 
 #: Seconds to wait for one command; the simulator finishes in milliseconds.
 COMMAND_TIMEOUT_S = 60.0
@@ -71,17 +68,6 @@ async def _build(robot_type: str) -> tuple[RunOrchestrator, Any]:
             hardware)
 
 
-def result_of(command: Any) -> CommandResult:
-    """An engine ``Command`` as the plain record every backend returns."""
-    error = command.error
-    return CommandResult(
-        id=command.id, command_type=str(command.commandType), status=command.status.value,
-        params=command.params.model_dump(mode="json"),
-        result=command.result.model_dump(mode="json") if command.result is not None else {},
-        error=None if error is None else error.detail,
-        error_type=None if error is None else error.errorType)
-
-
 class InProcessBackend:
     """A simulated OT-2 or Flex (``robot`` as a lab file says it: "OT-2" or "Flex")."""
 
@@ -106,20 +92,44 @@ class InProcessBackend:
             LabwareDefinition2.model_validate(definition)))
 
     def send(self, cmd: Command) -> CommandResult:
-        request = validate(cmd)
-        added = self._call(self._orchestrator.add_command_and_wait_for_interval(
-            request, wait_until_complete=True, timeout=int(COMMAND_TIMEOUT_S * 1000)))
-        return result_of(self._orchestrator.get_command(added.id))
+        return result_from_json(self.execute(cmd))
 
     def status(self, command_id: str) -> CommandResult | None:
-        try:
-            return result_of(self._orchestrator.get_command(command_id))
-        except CommandDoesNotExistError:
-            return None
+        record = self.record(command_id)
+        return None if record is None else result_from_json(record)
 
     def commands(self) -> list[CommandResult]:
         """Every command this robot ran, in order (tests, reports)."""
-        return [result_of(c) for c in self._orchestrator.get_all_commands()]
+        return [result_from_json(r) for r in self.records()]
+
+    # --- the robot's view, as its HTTP API shows it (the emulator serves these) -------------
+
+    def execute(self, cmd: Command, wait: bool = True,
+                timeout_s: float | None = COMMAND_TIMEOUT_S) -> dict[str, Any]:
+        """Add ``cmd`` (waiting up to ``timeout_s`` for it when ``wait``) and return it as
+        recorded. Raises ``InvalidCommandError``, or Opentrons' own error when the run takes
+        no such command now (``SetupCommandNotAllowedError``, ``RunStoppedError``)."""
+        request = validate(cmd)
+        added = self._call(self._orchestrator.add_command_and_wait_for_interval(
+            request, wait_until_complete=wait,
+            timeout=None if timeout_s is None else int(timeout_s * 1000)))
+        return self._orchestrator.get_command(added.id).model_dump(mode="json")
+
+    def record(self, command_id: str) -> dict[str, Any] | None:
+        try:
+            return self._orchestrator.get_command(command_id).model_dump(mode="json")
+        except CommandDoesNotExistError:
+            return None
+
+    def records(self) -> list[dict[str, Any]]:
+        return [c.model_dump(mode="json") for c in self._orchestrator.get_all_commands()]
+
+    def summary(self) -> dict[str, Any]:
+        """The run's state summary (status, pipettes, labware, errors)."""
+        return self._orchestrator.get_state_summary().model_dump(mode="json")
+
+    def stop(self) -> None:
+        self._call(self._orchestrator.stop())
 
     def close(self) -> None:
         if self._loop.is_closed():
