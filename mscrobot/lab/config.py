@@ -63,8 +63,12 @@ class LiquidHandlerConfig(Model):
     own engine in this process (simulated hardware) while the twin does the physics."""
 
     backend: Literal["simulated", "opentrons"] = "simulated"
-    robot: Literal["simulate"] = Field("simulate", description="opentrons: where the robot "
-                                       "is; 'simulate' = Opentrons' engine in this process")
+    robot: str = Field("simulate", pattern=r"^(simulate|https?://[^\s/]+(:\d+)?/?)$",
+                       description="opentrons: 'simulate' (Opentrons' engine in this process) "
+                       "or the robot's HTTP API, e.g. http://10.0.0.5:31950 (the robot, or "
+                       "`mscrobot emulate opentrons`)")
+    timeout: Duration = Field("60 s", description="opentrons over HTTP: longest wait for "
+                              "one command")
     robot_type: Literal["OT-2", "Flex"] = Field("OT-2", description="opentrons: the robot")
     pipettes: dict[Literal["left", "right"], PipetteConfig] = Field(
         default_factory=dict, description="opentrons: pipette per mount")

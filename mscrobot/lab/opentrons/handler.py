@@ -47,6 +47,8 @@ class Operation:
     planned: int
     command_ids: list[str]
     twin_done: bool = False
+    #: the robot was lost while a command was in flight: it may have run, id unknown
+    lost: bool = False
 
 
 class OpentronsLiquidHandler:
@@ -142,6 +144,8 @@ class OpentronsLiquidHandler:
         op = self.ops.get(op_id)
         if op is None:
             return self.twin.status_of(op_id)
+        if op.lost:
+            return "unknown"
         results = [self.backend.status(i) for i in op.command_ids]
         if any(r is None for r in results):
             return "unknown"
@@ -232,6 +236,9 @@ class OpentronsLiquidHandler:
                 if op.command_ids:  # part of the operation ran: it must not be retried
                     raise DeviceFaultError(f"lost the robot mid-operation: {e}") from None
                 raise
+            except DeviceFaultError:
+                op.lost = True
+                raise
             op.command_ids.append(result.id)
             self._track_tip(cmd, result)
             if result.status != "succeeded":
@@ -259,11 +266,18 @@ def _describe(result: CommandResult) -> str:
 
 
 def open_opentrons(config: LabConfig, twin: SimLiquidHandler) -> OpentronsLiquidHandler:
-    """The lab's Opentrons robot set up with its deck, in front of the simulated twin."""
-    from mscrobot.lab.opentrons.inprocess import InProcessBackend
-
+    """The lab's Opentrons robot (in process, or over HTTP) set up with its deck, in front of
+    the simulated twin."""
     lh = config.liquid_handler
-    backend = InProcessBackend(lh.robot_type)
+    backend: CommandBackend
+    if lh.robot == "simulate":
+        from mscrobot.lab.opentrons.inprocess import InProcessBackend
+
+        backend = InProcessBackend(lh.robot_type)
+    else:
+        from mscrobot.lab.opentrons.http_backend import HttpBackend
+
+        backend = HttpBackend(lh.robot, lh.robot_type, float(lh.timeout.m_as("s")))
     try:
         deck = Deck(backend, config)
     except BaseException:

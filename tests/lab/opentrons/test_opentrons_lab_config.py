@@ -31,7 +31,9 @@ def _text(**edits: str) -> str:
 
 
 def test_the_opentrons_lab_can_run_every_example(flex_lab_text: str) -> None:
-    for lab in (load_lab(OT_LAB)[0], lab_from_text(flex_lab_text)):
+    emulated = load_lab(ROOT / "hardware/labs/opentrons-emulated.yaml")[0]
+    assert emulated.liquid_handler.robot == "http://127.0.0.1:31950"
+    for lab in (load_lab(OT_LAB)[0], lab_from_text(flex_lab_text), emulated):
         assert lab.liquid_handler.backend == "opentrons"
         for path in sorted((ROOT / "recipes").glob("*.yaml")):
             assert check_lab(lab, load_recipe(path).recipe) == [], (lab.name, path.name)
@@ -55,7 +57,7 @@ def test_a_flex_pipette_on_an_ot2_and_no_pipettes_are_refused() -> None:
     with pytest.raises(LabError, match="needs pipettes"):
         lab_from_text("\n".join(lines))
     with pytest.raises(LabError, match="robot"):
-        lab_from_text(_text(**{"robot: simulate ": "robot: http://10.0.0.2 "}))
+        lab_from_text(_text(**{"robot: simulate ": "robot: ftp://10.0.0.2 "}))
 
 
 def test_deck_problems_are_found_before_any_robot() -> None:
