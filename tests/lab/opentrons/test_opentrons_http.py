@@ -209,3 +209,16 @@ def test_mscrobot_run_against_mscrobot_emulate_opentrons(tmp_path: Path) -> None
     finally:
         emulator.kill()
         emulator.wait()
+
+
+def test_devices_probe_reads_the_robots_health(url: str) -> None:
+    from mscrobot.lab.probe import probe_lab
+
+    found = probe_lab(lab_from_text(_lab_text(url)))[0]
+    assert found["ok"] and found["backend"] == "opentrons" and found["url"] == url
+    assert "OT-2 Standard" in found["identity"] and found["state"] == "reachable"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    down = probe_lab(lab_from_text(_lab_text(closed)))[0]
+    assert not down["ok"] and "refused" in down["error"].lower()
