@@ -153,7 +153,7 @@ def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | No
         from mscrobot.lab.opentrons.handler import open_opentrons
 
         try:
-            robot = open_opentrons(config, sim)
+            robot = open_opentrons(config, sim, state_dir)
         except BaseException:
             for close in [*closers, world.close]:
                 close()

@@ -34,6 +34,7 @@ class CommandResult:
 @runtime_checkable
 class CommandBackend(Protocol):
     robot_type: str  # "OT-2 Standard" or "OT-3 Standard" (the Flex), as Opentrons names them
+    run_id: str  # the robot's run these commands go to
 
     def add_labware_definition(self, definition: dict[str, Any]) -> str:
         """Make a custom labware definition loadable; returns its URI."""
@@ -41,8 +42,16 @@ class CommandBackend(Protocol):
     def send(self, cmd: Command) -> CommandResult:
         """Run one setup command to completion and return it as the robot recorded it."""
 
-    def status(self, command_id: str) -> CommandResult | None:
-        """The command as the robot recorded it (None: this robot never saw that id)."""
+    def status(self, command_id: str, run_id: str | None = None) -> CommandResult | None:
+        """The command as the robot recorded it in ``run_id`` (default: this backend's run);
+        None: the robot has no such command (or no longer that run)."""
+
+    def knows_run(self, run_id: str) -> bool:
+        """Whether the robot still has run ``run_id`` to ask about."""
+
+    def find(self, key: str, run_id: str | None = None) -> CommandResult | None:
+        """The command sent with ``key`` (a command in flight when the connection or the
+        process died is found this way), or None: the robot never took it."""
 
     def close(self) -> None: ...
 

@@ -18,13 +18,14 @@ is delivered.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from pathlib import Path
 
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.opentrons import commands as c
 from mscrobot.lab.opentrons.backend import CommandBackend, CommandResult
 from mscrobot.lab.opentrons.deck import Deck, Pipette, Place
 from mscrobot.lab.opentrons.labware import well_area_mm2, well_depth_mm
+from mscrobot.lab.opentrons.oplog import LOG_NAME, Operation, OpLog
 from mscrobot.lab.protocols import (
     DeviceFaultError,
     LabRefusalError,
@@ -40,24 +41,19 @@ RIM_MM = 3.0
 LIQUID_COMMANDS = frozenset({"aspirate", "dispense", "blowout", "airGapInPlace"})
 
 
-@dataclass
-class Operation:
-    """The commands one ``op_id`` sent, so ``status_of`` can ask the robot about them."""
-
-    planned: int
-    command_ids: list[str]
-    twin_done: bool = False
-    #: the robot was lost while a command was in flight: it may have run, id unknown
-    lost: bool = False
-
-
 class OpentronsLiquidHandler:
     def __init__(self, backend: CommandBackend, deck: Deck, twin: SimLiquidHandler,
-                 air_gap_ul: float) -> None:
+                 air_gap_ul: float, log: OpLog | None = None) -> None:
         self.backend, self.deck, self.twin = backend, deck, twin
         self.world = twin.world
         self.air_gap = air_gap_ul
-        self.ops: dict[str, Operation] = {}
+        self.log = log or OpLog(None)
+        self.log.run(backend.run_id)
+
+    @property
+    def ops(self) -> dict[str, Operation]:
+        """Every operation sent, by this process or (from the log) an earlier one."""
+        return self.log.ops
 
     # --- the LiquidHandler Protocol ---------------------------------------------------------
 
@@ -81,7 +77,6 @@ class OpentronsLiquidHandler:
         cmds += self._drop(pip)
         self._run(op_id, cmds)
         self.twin.dispense(op_id, source, dest, volume_ul, layer)
-        self.ops[op_id].twin_done = True
 
     def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
         height = self.world.check_sample(vessel, phase, volume_ul)
@@ -98,7 +93,6 @@ class OpentronsLiquidHandler:
                  *self._drop(pip)]
         self._run(op_id, cmds)
         drawn = self.twin.sample(op_id, vessel, phase, volume_ul)
-        self.ops[op_id].twin_done = True
         return drawn
 
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
@@ -120,7 +114,6 @@ class OpentronsLiquidHandler:
                 *self._drop(pip)]
         self._run(op_id, cmds)
         self.twin.return_sample(op_id, vessel, phase, volume_ul)
-        self.ops[op_id].twin_done = True
 
     def flush_cell(self, op_id: str) -> None:
         held = self.world.vessels["flow_cell"].volume_ul
@@ -136,22 +129,37 @@ class OpentronsLiquidHandler:
                     *self._drop(pip)]
         self._run(op_id, cmds)
         self.twin.flush_cell(op_id)
-        self.ops[op_id].twin_done = True
 
     def status_of(self, op_id: str) -> OpStatus:
-        """From the robot's record of the operation's commands, when this robot ran them;
-        else (a new process, whose in-process robot never saw them) from the twin."""
-        op = self.ops.get(op_id)
+        """The robot's record of the operation's commands (kept by id in the log, the one in
+        flight found by key), checked against the twin, which must agree: a robot that did it
+        and a twin that never heard of it (a crash between) is 'unknown'. Where the robot
+        cannot be asked (an in-process robot of an earlier process), the twin answers."""
+        twin = self.twin.status_of(op_id)
+        op = self.log.ops.get(op_id)
         if op is None:
-            return self.twin.status_of(op_id)
-        if op.lost:
-            return "unknown"
-        results = [self.backend.status(i) for i in op.command_ids]
+            return twin
+        robot = self._robot_says(op_id, op)
+        if robot is None or robot == twin:
+            return twin
+        return "unknown"
+
+    def _robot_says(self, op_id: str, op: Operation) -> OpStatus | None:
+        if not self.backend.knows_run(op.run_id):
+            return None
+        results = [self.backend.status(i, op.run_id) for i in op.command_ids]
         if any(r is None for r in results):
             return "unknown"
         done = [r for r in results if r is not None and r.status == "succeeded"]
-        if len(done) == op.planned and op.twin_done:
+        if len(done) == len(results) < op.planned:  # was the next one taken?
+            in_flight = self.backend.find(op.key(op_id, len(results)), op.run_id)
+            if in_flight is not None:
+                results.append(in_flight)
+                done += [in_flight] if in_flight.status == "succeeded" else []
+        if len(done) == op.planned:
             return "done"
+        if any(r is not None and r.status in ("queued", "running") for r in results):
+            return "unknown"
         if not any(r.command_type in LIQUID_COMMANDS for r in done):
             return "not_done"
         return "unknown"
@@ -165,7 +173,10 @@ class OpentronsLiquidHandler:
         return self.twin.volumes()
 
     def close(self) -> None:
-        self.backend.close()
+        try:
+            self.backend.close()
+        finally:
+            self.log.close()
 
     # --- building -----------------------------------------------------------------------------
 
@@ -224,10 +235,12 @@ class OpentronsLiquidHandler:
     # --- running ------------------------------------------------------------------------------
 
     def _run(self, op_id: str, cmds: list[c.Command]) -> None:
-        """Send ``cmds`` in order, stopping at the first one Opentrons does not complete."""
-        op = self.ops[op_id] = Operation(len(cmds), [])
+        """Send ``cmds`` in order, stopping at the first one Opentrons does not complete.
+        Each carries a key (``<op_id>/<index>``) and each answered id is logged first."""
+        op = self.log.start(op_id, self.backend.run_id, len(cmds))
         moved = False
-        for cmd in cmds:
+        for i, cmd in enumerate(cmds):
+            cmd = {**cmd, "key": op.key(op_id, i)}
             try:
                 result = self.backend.send(cmd)
             except c.InvalidCommandError as e:
@@ -236,10 +249,7 @@ class OpentronsLiquidHandler:
                 if op.command_ids:  # part of the operation ran: it must not be retried
                     raise DeviceFaultError(f"lost the robot mid-operation: {e}") from None
                 raise
-            except DeviceFaultError:
-                op.lost = True
-                raise
-            op.command_ids.append(result.id)
+            self.log.sent(op_id, result.id)
             self._track_tip(cmd, result)
             if result.status != "succeeded":
                 raise self._failure(moved, _describe(result))
@@ -265,10 +275,12 @@ def _describe(result: CommandResult) -> str:
             f"{result.error_type or ''}{': ' if result.error_type else ''}{result.error or ''}")
 
 
-def open_opentrons(config: LabConfig, twin: SimLiquidHandler) -> OpentronsLiquidHandler:
+def open_opentrons(config: LabConfig, twin: SimLiquidHandler,
+                   state_dir: Path | None = None) -> OpentronsLiquidHandler:
     """The lab's Opentrons robot (in process, or over HTTP) set up with its deck, in front of
     the simulated twin."""
     lh = config.liquid_handler
+    log = OpLog(None if state_dir is None else state_dir / LOG_NAME)
     backend: CommandBackend
     if lh.robot == "simulate":
         from mscrobot.lab.opentrons.inprocess import InProcessBackend
@@ -277,10 +289,16 @@ def open_opentrons(config: LabConfig, twin: SimLiquidHandler) -> OpentronsLiquid
     else:
         from mscrobot.lab.opentrons.http_backend import HttpBackend
 
-        backend = HttpBackend(lh.robot, lh.robot_type, float(lh.timeout.m_as("s")))
+        try:
+            backend = HttpBackend(lh.robot, lh.robot_type, float(lh.timeout.m_as("s")),
+                                  previous_runs=tuple(log.runs))
+        except BaseException:
+            log.close()
+            raise
     try:
         deck = Deck(backend, config)
     except BaseException:
         backend.close()
+        log.close()
         raise
-    return OpentronsLiquidHandler(backend, deck, twin, float(lh.air_gap.m_as("uL")))
+    return OpentronsLiquidHandler(backend, deck, twin, float(lh.air_gap.m_as("uL")), log)

@@ -40,7 +40,10 @@ def _errors(response: httpx.Response) -> str:
 
 class HttpBackend:
     def __init__(self, url: str, robot: str = "OT-2", timeout_s: float = 60.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 previous_runs: tuple[str, ...] = ()) -> None:
+        """``previous_runs``: runs this lab's earlier processes created; one still current
+        (its process died) is stopped and let go, so the robot takes a new run."""
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self.robot_type = ROBOT_TYPES[robot]
@@ -52,6 +55,8 @@ class HttpBackend:
             if health.get("robot_model") != self.robot_type:
                 raise DeviceFaultError(f"the robot at {self.url} is an "
                                        f"{health.get('robot_model')}, the lab says {robot}")
+            for run in previous_runs:
+                self._release(run)
             self.run_id = self._created_run()
         except BaseException:
             self._client.close()
@@ -71,6 +76,14 @@ class HttpBackend:
             raise DeviceFaultError(f"robot at {self.url}: {method} {path} answered "
                                    f"{response.status_code}: {_errors(response)}")
         return response
+
+    def _release(self, run: str) -> None:
+        r = self._request("GET", f"/runs/{run}")
+        if r.status_code != 200 or not r.json()["data"].get("current"):
+            return
+        if r.json()["data"].get("status") not in ("stopped", "failed", "succeeded"):
+            self._request("POST", f"/runs/{run}/actions", json={"data": {"actionType": "stop"}})
+        self._request("PATCH", f"/runs/{run}", json={"data": {"current": False}})
 
     def _created_run(self) -> str:
         r = self._request("POST", "/runs", json={"data": {}})
@@ -110,8 +123,9 @@ class HttpBackend:
             result = again if again is not None else result
         return result
 
-    def status(self, command_id: str) -> CommandResult | None:
-        r = self._request("GET", f"/runs/{self.run_id}/commands/{command_id}")
+    def status(self, command_id: str, run_id: str | None = None) -> CommandResult | None:
+        run = run_id or self.run_id
+        r = self._request("GET", f"/runs/{run}/commands/{command_id}")
         if r.status_code == 404:
             return None
         if r.status_code != 200:
@@ -119,14 +133,26 @@ class HttpBackend:
                                    f"{command_id}: {_errors(r)}")
         return result_from_json(r.json()["data"])
 
+    def knows_run(self, run_id: str) -> bool:
+        return self._request("GET", f"/runs/{run_id}").status_code == 200
+
+    def find(self, key: str, run_id: str | None = None) -> CommandResult | None:
+        records = self._records(run_id or self.run_id)
+        return next((result_from_json(d) for d in records if d.get("key") == key), None)
+
     def commands(self) -> list[CommandResult]:
         """Every command of this run, in order (tests, reports)."""
-        out: list[CommandResult] = []
+        return [result_from_json(d) for d in self._records(self.run_id)]
+
+    def _records(self, run: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         while True:
-            r = self._request("GET", f"/runs/{self.run_id}/commands",
+            r = self._request("GET", f"/runs/{run}/commands",
                               params={"cursor": str(len(out)), "pageLength": "200"})
+            if r.status_code == 404:
+                return out
             page = r.json()
-            out += [result_from_json(d) for d in page["data"]]
+            out += page["data"]
             if not page["data"] or len(out) >= page["meta"]["totalLength"]:
                 return out
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import uuid
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -74,6 +75,7 @@ class InProcessBackend:
     def __init__(self, robot: str = "OT-2") -> None:
         _quiet_opentrons()
         self.robot_type = ROBOT_TYPES[robot]
+        self.run_id = str(uuid.uuid4())
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name="opentrons-engine")
@@ -94,9 +96,19 @@ class InProcessBackend:
     def send(self, cmd: Command) -> CommandResult:
         return result_from_json(self.execute(cmd))
 
-    def status(self, command_id: str) -> CommandResult | None:
+    def status(self, command_id: str, run_id: str | None = None) -> CommandResult | None:
+        if run_id not in (None, self.run_id):
+            return None  # a run of another process: gone with it
         record = self.record(command_id)
         return None if record is None else result_from_json(record)
+
+    def knows_run(self, run_id: str) -> bool:
+        return run_id == self.run_id
+
+    def find(self, key: str, run_id: str | None = None) -> CommandResult | None:
+        if run_id not in (None, self.run_id):
+            return None
+        return next((result_from_json(r) for r in self.records() if r.get("key") == key), None)
 
     def commands(self) -> list[CommandResult]:
         """Every command this robot ran, in order (tests, reports)."""

@@ -222,3 +222,54 @@ def test_devices_probe_reads_the_robots_health(url: str) -> None:
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
     down = probe_lab(lab_from_text(_lab_text(closed)))[0]
     assert not down["ok"] and "refused" in down["error"].lower()
+
+
+def _crash(lab: Lab) -> None:
+    """What a killed process leaves: files closed by the OS, the robot's run still current."""
+    h = _handler(lab)
+    h.log.close()
+    h.world.close()
+
+
+def test_a_resumed_run_asks_the_robot_about_the_crashed_processes_commands(
+        tmp_path: Path) -> None:
+    # run/1 (1500 µL with the p1000: a tip, two aspirate-air gap-dispense-blowout rounds, the
+    # trash) is 13 commands, so run/2's first aspirate is the deck's 13th plus 13
+    for url in _serve(f"drop@{FIRST_ASPIRATE + 13}"):
+        lab = build_lab(lab_from_text(_lab_text(url)), load_recipe(REFERENCE).recipe, 0,
+                        tmp_path)
+        h = _handler(lab)
+        old_run = h.backend.run_id
+        h.dispense("run/1", "salt_stock", "reaction", 1500.0, "polar")
+        assert len(h.command_ids("run/1")) == 13
+        with pytest.raises(DeviceFaultError, match="lost the robot"):
+            h.dispense("run/2", "cluster_stock", "reaction", 1500.0, "nonpolar")
+        assert len(h.command_ids("run/2")) == 1  # the pickUpTip; the aspirate's answer lost
+        _crash(lab)
+        resumed = build_lab(lab_from_text(_lab_text(url)), load_recipe(REFERENCE).recipe, 0,
+                            tmp_path)
+        try:
+            again = _handler(resumed)
+            assert again.backend.run_id != old_run  # the old run was let go, a new one made
+            assert again.ops["run/1"].run_id == old_run
+            assert again.status_of("run/1") == "done"  # the robot's record and the twin agree
+            # the command in flight at the drop is found by its key: liquid had moved
+            assert again.status_of("run/2") == "unknown"
+            assert again.status_of("run/3") == "not_done"  # never sent
+        finally:
+            resumed.close()
+
+
+def test_an_in_process_robot_of_a_crashed_process_defers_to_the_twin(tmp_path: Path) -> None:
+    text = (ROOT / "hardware/labs/opentrons-sim.yaml").read_text()
+    lab = build_lab(lab_from_text(text), load_recipe(REFERENCE).recipe, 0, tmp_path)
+    _handler(lab).dispense("run/1", "salt_stock", "reaction", 1500.0, "polar")
+    _crash(lab)
+    lab.liquid_handler.backend.close()  # type: ignore[attr-defined]
+    resumed = build_lab(lab_from_text(text), load_recipe(REFERENCE).recipe, 0, tmp_path)
+    try:
+        h = _handler(resumed)
+        assert "run/1" in h.ops and not h.backend.knows_run(h.ops["run/1"].run_id)
+        assert h.status_of("run/1") == "done" and h.status_of("run/2") == "not_done"
+    finally:
+        resumed.close()
