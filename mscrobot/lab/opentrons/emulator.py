@@ -11,7 +11,8 @@ codes, and executes commands on the in-process engine (``inprocess.py``), one pe
   ``GET .../commands/{commandId}``
 - ``POST /runs/{id}/actions`` (``stop``; a live run has nothing to play)
 
-Every request needs the ``Opentrons-Version`` header, as on the robot. Fault injection for the
+Every request but ``/health`` needs the ``Opentrons-Version`` header, as on the robot (422
+without it, 400 below version 2). Fault injection for the
 backend's tests (``--faults``, comma-separated): ``busy`` (another run is active: creating one
 answers 409), ``drop@N`` (the N-th command POST, counted from 1, runs but the connection is
 closed without an answer), ``slow@N`` (the N-th command POST waits ``timeout`` and answers with
@@ -40,8 +41,10 @@ from mscrobot.lab.opentrons.backend import ROBOT_TYPES
 from mscrobot.lab.opentrons.commands import InvalidCommandError
 from mscrobot.lab.opentrons.inprocess import InProcessBackend
 
-#: The HTTP API version this emulator speaks (the robot's header value for 8.x software).
-API_VERSION = 8
+#: The robot server's HTTP API versions (robot_server/versioning.py): a request asks for one
+#: with ``Opentrons-Version`` (or ``*``: the latest) and is answered in min(asked, API_VERSION).
+API_VERSION = 4
+MIN_API_VERSION = 2
 
 
 class HttpError(Exception):
@@ -210,6 +213,7 @@ ROUTES = [
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    _raw = b""
 
     def setup(self) -> None:
         """No Nagle: a reply's header and body are two writes, and a client waiting for the
@@ -229,21 +233,36 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch("PATCH")
 
-    def _reply(self, status: int, body: dict[str, Any]) -> None:
+    def _reply(self, status: int, body: dict[str, Any], version: int = API_VERSION) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("Opentrons-Version", str(API_VERSION))
+        self.send_header("Opentrons-Version", str(version))
+        self.send_header("Opentrons-Min-Version", str(MIN_API_VERSION))
         self.end_headers()
         self.wfile.write(data)
 
+    def _version(self, path: str) -> int:
+        """The version this request is answered in, as the robot's check_version_header."""
+        asked = self.headers.get("Opentrons-Version")
+        if path == "/health":  # answered to any client, so old ones can find the robot
+            return API_VERSION
+        if asked is None or not (asked == "*" or asked.strip().isdigit()):
+            raise HttpError(422, "InvalidRequest", "Opentrons-Version header: an integer or "
+                            f"'*' is required (got {asked!r})")
+        version = API_VERSION if asked == "*" else min(API_VERSION, int(asked))
+        if version < MIN_API_VERSION:
+            raise HttpError(400, "OutdatedAPIVersion", f"The requested API version "
+                            f"'{version}' is not supported. 'Opentrons-Version' must be at "
+                            f"least '{MIN_API_VERSION}'.")
+        return version
+
     def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if not length:
+        if not self._raw:
             return {}
         try:
-            body = json.loads(self.rfile.read(length))
+            body = json.loads(self._raw)
         except json.JSONDecodeError as e:
             raise HttpError(422, "InvalidRequest", f"body is not JSON: {e}") from None
         if not isinstance(body, dict) or not isinstance(body.get("data", {}), dict):
@@ -253,10 +272,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        # read the whole request first: a reply to a half-read one would corrupt the next
+        # request on this kept-alive connection
+        self._raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        version = API_VERSION
         try:
-            if not self.headers.get("Opentrons-Version"):
-                raise HttpError(400, "OTVersionHeaderMissing", "Missing header "
-                                "Opentrons-Version; set it to the API version you speak.")
+            version = self._version(url.path)
             for verb, pattern, name in ROUTES:
                 m = pattern.match(url.path)
                 if m and verb == method:
@@ -265,11 +286,11 @@ class _Handler(BaseHTTPRequestHandler):
                         self.close_connection = True
                         self.connection.close()
                         return
-                    self._reply(status, body)
+                    self._reply(status, body, version)
                     return
             raise HttpError(404, "RouteNotFound", f"{method} {url.path} is not served here")
         except HttpError as e:
-            self._reply(e.status, e.body())
+            self._reply(e.status, e.body(), version)
 
     # --- routes: each returns (status, body) -------------------------------------------------
 

@@ -24,8 +24,9 @@ from mscrobot.lab.opentrons.backend import ROBOT_TYPES, CommandResult, result_fr
 from mscrobot.lab.opentrons.commands import Command, InvalidCommandError, validate
 from mscrobot.lab.protocols import DeviceFaultError, TransientDeviceError
 
-#: The HTTP API version mscrobot speaks (robot software 8.x).
-API_VERSION = "8"
+#: The robot server's HTTP API version mscrobot was written against (a newer robot answers in
+#: it: the server uses min(asked, its own)).
+API_VERSION = "4"
 POLL_S = 0.2
 
 

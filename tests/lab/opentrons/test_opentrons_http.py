@@ -79,9 +79,16 @@ def _handler(lab: Lab) -> OpentronsLiquidHandler:
 
 def test_the_robots_shapes_and_codes(url: str) -> None:
     with httpx.Client(base_url=url) as bare:
-        missing = bare.get("/health")
-        assert missing.status_code == 400
-        assert missing.json()["errors"][0]["id"] == "OTVersionHeaderMissing"
+        health = bare.get("/health")  # any client may find the robot
+        assert health.status_code == 200 and health.headers["Opentrons-Min-Version"] == "2"
+        missing = bare.post("/runs", json={"data": {}})
+        assert missing.status_code == 422
+        assert missing.json()["errors"][0]["id"] == "InvalidRequest"
+        old = bare.post("/runs", json={"data": {}}, headers={"Opentrons-Version": "1"})
+        assert old.status_code == 400
+        assert old.json()["errors"][0]["id"] == "OutdatedAPIVersion"
+        newer = bare.get("/runs/nope", headers={"Opentrons-Version": "99"})
+        assert newer.status_code == 404 and newer.headers["Opentrons-Version"] == "4"
     with httpx.Client(base_url=url, headers={"Opentrons-Version": "*"}) as api:
         assert api.get("/health").json()["robot_model"] == "OT-2 Standard"
         run = api.post("/runs", json={"data": {}})
