@@ -121,7 +121,7 @@ def protocol_data(recipe: Recipe, lab: LabConfig, seed: int = 0) -> dict[str, An
             "return_samples": mon.return_samples,
             "after": "Done: compare the alkane spectrum with the pre-exchange one.",
         })
-    pipettes = [{"name": p.name, "mount": mount, "tip_rack": p.tip_rack or
+    pipettes = [{"name": PIPETTES[p.name].protocol_name, "mount": mount, "tip_rack": p.tip_rack or
                  PIPETTES[p.name].tip_rack, "tip_slots": p.tip_slots,
                  "min_ul": PIPETTES[p.name].min_ul, "max_ul": PIPETTES[p.name].max_ul}
                 for mount, p in lh.pipettes.items()]

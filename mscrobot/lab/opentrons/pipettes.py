@@ -20,6 +20,12 @@ class PipetteSpec:
     aspirate_ul_s: float
     dispense_ul_s: float
     blowout_ul_s: float
+    #: the name the Python Protocol API's load_instrument takes (exported protocols)
+    api_name: str = ""
+
+    @property
+    def protocol_name(self) -> str:
+        return self.api_name or self.name
 
 
 PIPETTES: dict[str, PipetteSpec] = {
@@ -32,8 +38,9 @@ PIPETTES: dict[str, PipetteSpec] = {
         PipetteSpec("p1000_single_gen2", "OT-2", 100.0, 1000.0, "opentrons_96_tiprack_1000ul",
                     274.7, 274.7, 274.7),
         PipetteSpec("p50_single_flex", "Flex", 5.0, 50.0, "opentrons_flex_96_tiprack_50ul",
-                    35.0, 57.0, 57.0),
+                    35.0, 57.0, 57.0, "flex_1channel_50"),
         PipetteSpec("p1000_single_flex", "Flex", 5.0, 1000.0,
-                    "opentrons_flex_96_tiprack_1000ul", 716.0, 716.0, 716.0),
+                    "opentrons_flex_96_tiprack_1000ul", 716.0, 716.0, 716.0,
+                    "flex_1channel_1000"),
     )
 }
