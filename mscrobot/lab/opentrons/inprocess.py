@@ -23,13 +23,14 @@ from typing import Any, TypeVar
 
 from opentrons.protocol_engine import Config, DeckType, error_recovery_policy
 from opentrons.protocol_engine.create_protocol_engine import create_protocol_engine
-from opentrons.protocol_engine.errors import CommandDoesNotExistError
+from opentrons.protocol_engine.errors import CommandDoesNotExistError, ProtocolEngineError
 from opentrons.protocol_runner import RunOrchestrator
 from opentrons.protocols.api_support import deck_type
 from opentrons_shared_data.labware.labware_definition import LabwareDefinition2
 
 from mscrobot.lab.opentrons.backend import ROBOT_TYPES, CommandResult, result_from_json
 from mscrobot.lab.opentrons.commands import Command, validate
+from mscrobot.lab.protocols import DeviceFaultError
 
 T = TypeVar("T")
 
@@ -94,7 +95,11 @@ class InProcessBackend:
             LabwareDefinition2.model_validate(definition)))
 
     def send(self, cmd: Command) -> CommandResult:
-        return result_from_json(self.execute(cmd))
+        try:
+            return result_from_json(self.execute(cmd))
+        except ProtocolEngineError as e:  # the run takes no commands now (stopped, busy)
+            raise DeviceFaultError(f"Opentrons takes no {cmd.get('commandType')} now: "
+                                   f"{type(e).__name__}: {e.message}") from None
 
     def status(self, command_id: str, run_id: str | None = None) -> CommandResult | None:
         if run_id not in (None, self.run_id):

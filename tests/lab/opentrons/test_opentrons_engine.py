@@ -80,3 +80,16 @@ def test_pipette_table_is_what_the_engine_loads(name: str, ot2: CommandBackend,
     rack_cmd = c.command("moveLabware", labwareId=rack, newLocation="offDeck",
                          strategy="manualMoveWithoutPause")
     assert backend.send(rack_cmd).status == "succeeded"
+
+
+def test_a_stopped_in_process_robot_refuses_cleanly() -> None:
+    from mscrobot.lab.opentrons.inprocess import InProcessBackend
+    from mscrobot.lab.protocols import DeviceFaultError
+
+    robot = InProcessBackend("OT-2")
+    try:
+        robot.stop()
+        with pytest.raises(DeviceFaultError, match="takes no home now: RunStoppedError"):
+            robot.send(c.home())
+    finally:
+        robot.close()
