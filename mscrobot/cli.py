@@ -138,11 +138,13 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 from mscrobot.cli_campaign import register as _register_campaign  # noqa: E402
 from mscrobot.cli_emulate import register as _register_emulators  # noqa: E402
+from mscrobot.cli_protocol import register as _register_protocol  # noqa: E402
 from mscrobot.cli_run import register as _register_run_commands  # noqa: E402
 
 _register_run_commands(app)
 _register_emulators(app)
 _register_campaign(app)
+_register_protocol(app)
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import typer
 
-emulate_app = typer.Typer(help="Run instrument emulators (stirrer, spectrometer) as processes.",
+emulate_app = typer.Typer(help="Run instrument emulators (stirrer, spectrometer, opentrons) as "
+                          "processes.",
                           no_args_is_help=True)
 
 
@@ -69,4 +70,28 @@ def spectrometer(
             physics=physics)
     except (ValueError, OSError) as e:
         typer.echo(f"mscrobot emulate spectrometer: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+@emulate_app.command("opentrons")
+def opentrons(
+    port: int = typer.Option(31950, "--port", help="TCP port (0: any free port)"),
+    host: str = typer.Option("127.0.0.1", help="address to bind"),
+    robot: str = typer.Option("OT-2", help="OT-2 | Flex"),
+    faults: str = typer.Option("", help="fault plan, e.g. 'busy' or 'drop@3,slow@5' "
+                               "(see mscrobot/lab/opentrons/emulator.py)"),
+) -> None:
+    """The Opentrons robot's HTTP API (the part mscrobot uses) over Opentrons' own engine on
+    simulated hardware; prints HOST:PORT on the first line."""
+    if robot not in ("OT-2", "Flex"):
+        typer.echo(f"mscrobot emulate opentrons: unknown robot {robot!r} (OT-2, Flex)",
+                   err=True)
+        raise typer.Exit(2)
+    from mscrobot.lab.opentrons.emulator import Faults, run
+
+    try:
+        Faults.parse(faults)
+        run(port=port, host=host, robot=robot, faults=faults)
+    except (ValueError, OSError) as e:
+        typer.echo(f"mscrobot emulate opentrons: {e}", err=True)
         raise typer.Exit(2) from None

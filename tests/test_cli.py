@@ -11,6 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from mscrobot.cli import app
+from tests.examples import example_recipes
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "recipes" / "cds34-zncl2.yaml"
@@ -18,8 +19,7 @@ runner = CliRunner()
 
 
 def test_check_accepts_every_example() -> None:
-    examples = sorted(str(p) for p in (ROOT / "recipes").glob("*.yaml")
-                      if not p.name.startswith("campaign"))
+    examples = [str(p) for p in example_recipes()]
     result = runner.invoke(app, ["recipe", "check", *examples])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count("ok ") == len(examples)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.examples import example_recipes
+
 ROOT = Path(__file__).resolve().parents[1]
 # scipy is absent from the list: pint imports it whenever it is installed.
 HEAVY = ("opentrons", "prefect", "matplotlib", "seabreeze", "serial")
@@ -29,8 +31,7 @@ def _modules_after(args: list[str]) -> dict[str, object]:
 
 
 def test_recipe_commands_import_no_heavy_library() -> None:
-    examples = [str(p) for p in sorted((ROOT / "recipes").glob("*.yaml"))
-                if not p.name.startswith("campaign")]
+    examples = [str(p) for p in example_recipes()]
     for args in (["recipe", "check", *examples], ["recipe", "new"], ["recipe", "schema"]):
         outcome = _modules_after(args)
         assert outcome == {"exit": 0, "heavy": []}, args

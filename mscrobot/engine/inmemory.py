@@ -57,8 +57,9 @@ def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
     config = lab or _default_lab()
     devices = build_lab(config, recipe, seed, None, params, instrument)
     handler = devices.liquid_handler
-    assert isinstance(handler, SimLiquidHandler)
-    world = handler.world
+    twin = handler if isinstance(handler, SimLiquidHandler) else getattr(handler, "twin", None)
+    assert isinstance(twin, SimLiquidHandler), "simulate() needs a lab over the simulated twin"
+    world = twin.world
     plan = ExchangePlan(recipe)
     out = SimulatedRun()
 

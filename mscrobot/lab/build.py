@@ -11,7 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mscrobot.lab.config import LabConfig
-from mscrobot.lab.protocols import DeviceError, DeviceFaultError, Lab, Spectrometer, Stirrer
+from mscrobot.lab.protocols import (
+    DeviceError,
+    DeviceFaultError,
+    Lab,
+    LiquidHandler,
+    Spectrometer,
+    Stirrer,
+)
 from mscrobot.lab.simulated.world import Timing, VesselState, World, WorldSpec
 from mscrobot.procedure.plan import VESSELS, worst_case_volumes
 from mscrobot.procedure.reading import analysis_windows
@@ -71,6 +78,10 @@ def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
         problems.append("the spectrometer has no way to close the light path for darks: only "
                         "an emulator's physics link (spectrometer.physics) provides a shutter "
                         "so far")
+    if config.liquid_handler.backend == "opentrons":
+        from mscrobot.lab.opentrons.layout import check_deck
+
+        problems += check_deck(config, recipe.vessel)
     return problems
 
 
@@ -186,6 +197,17 @@ def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | No
             close()
         world.close()
         raise
-    return Lab(config.name, VirtualClock(world),
-               SimLiquidHandler(world, lh.reports_outcomes, lh.transient_failures), stirrer,
-               spectrometer, truth=world.truth, closers=[*closers, world.close])
+    sim = SimLiquidHandler(world, lh.reports_outcomes, lh.transient_failures)
+    handler: LiquidHandler = sim
+    if lh.backend == "opentrons":
+        from mscrobot.lab.opentrons.handler import open_opentrons
+
+        try:
+            robot = open_opentrons(config, sim, state_dir)
+        except BaseException:
+            for close in [*reversed(closers), world.close]:
+                close()
+            raise
+        handler, closers = robot, [*closers, robot.close]
+    return Lab(config.name, VirtualClock(world), handler, stirrer, spectrometer,
+               truth=world.truth, closers=[*closers, world.close])

@@ -12,8 +12,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from mscrobot.lab.opentrons.pipettes import PIPETTES
 from mscrobot.recipe.models import Model
 from mscrobot.recipe.quantities import Duration, NonNegativeVolume, StirRate, Volume, Wavelength
 from mscrobot.yamldoc import (
@@ -38,14 +39,64 @@ class Position(Model):
     volume: NonNegativeVolume = Field("0 uL", description="what it holds at the start")
 
 
+class PipetteConfig(Model):
+    """A pipette on one mount of an Opentrons robot and the tip racks it takes tips from."""
+
+    name: str = Field(description="Opentrons pipette name: p20_single_gen2, p300_single_gen2, "
+                      "p1000_single_gen2 (OT-2); p50_single_flex, p1000_single_flex (Flex)")
+    tip_rack: str | None = Field(None, description="tip rack load name (default: the "
+                                 "pipette's standard one)")
+    tip_slots: list[str] = Field(min_length=1, description="deck slots of its tip racks, used "
+                                 "in order")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in PIPETTES:
+            raise ValueError(f"unknown pipette {v!r}; known: {', '.join(PIPETTES)}")
+        return v
+
+
 class LiquidHandlerConfig(Model):
-    backend: Literal["simulated"] = "simulated"
+    """``simulated``: the twin's volume-tracking handler. ``opentrons``: every operation
+    becomes Opentrons protocol-engine commands; ``robot: simulate`` runs them on Opentrons'
+    own engine in this process (simulated hardware) while the twin does the physics."""
+
+    backend: Literal["simulated", "opentrons"] = "simulated"
+    robot: str = Field("simulate", pattern=r"^(simulate|https?://[^\s/]+(:\d+)?/?)$",
+                       description="opentrons: 'simulate' (Opentrons' engine in this process) "
+                       "or the robot's HTTP API, e.g. http://10.0.0.5:31950 (the robot, or "
+                       "`mscrobot emulate opentrons`)")
+    timeout: Duration = Field("60 s", description="opentrons over HTTP: longest wait for "
+                              "one command")
+    robot_type: Literal["OT-2", "Flex"] = Field("OT-2", description="opentrons: the robot")
+    pipettes: dict[Literal["left", "right"], PipetteConfig] = Field(
+        default_factory=dict, description="opentrons: pipette per mount")
+    air_gap: NonNegativeVolume = Field("10 uL", description="opentrons: air drawn after "
+                                       "liquid (no drips) and before a polar sample (the tip "
+                                       "passes through the alkane)")
     reports_outcomes: bool = Field(True, description="can the device say whether an "
                                                      "interrupted operation happened")
     dispense_time: Duration = Field("15 s", description="simulated time per dispense")
     sample_time: Duration = Field("20 s", description="aspirate, push through the cell, read")
     transient_failures: int = Field(0, ge=0, le=10, description="fault injection: the first "
                                     "N operations fail with a transient error")
+
+    @field_validator("pipettes")
+    @classmethod
+    def _fit_the_robot(cls, v: dict[str, PipetteConfig],
+                       info: ValidationInfo) -> dict[str, PipetteConfig]:
+        robot = info.data.get("robot_type")
+        wrong = [p.name for p in v.values() if robot and PIPETTES[p.name].robot != robot]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} cannot be mounted on an {robot}")
+        return v
+
+    @model_validator(mode="after")
+    def _opentrons_needs_pipettes(self) -> LiquidHandlerConfig:
+        if self.backend == "opentrons" and not self.pipettes:
+            raise ValueError("an opentrons liquid handler needs pipettes (left and/or right)")
+        return self
 
 
 class StirrerConfig(Model):

@@ -68,10 +68,42 @@ def _ocean(config: LabConfig) -> dict[str, Any]:
     return out
 
 
+def _opentrons(config: LabConfig) -> dict[str, Any]:
+    """In process: nothing to reach. Over HTTP: the robot's ``/health`` (read only)."""
+    lh = config.liquid_handler
+    out: dict[str, Any] = {"role": "liquid_handler", "backend": "opentrons", "ok": False,
+                           "identity": None, "state": None, "error": None}
+    if lh.robot == "simulate":
+        return {**out, "ok": True, "state": "ready",
+                "identity": f"Opentrons {lh.robot_type}, Opentrons' protocol engine in "
+                            "process on simulated hardware, over the digital twin"}
+    import httpx
+
+    from mscrobot.lab.opentrons.backend import ROBOT_TYPES
+
+    out["url"] = lh.robot
+    try:
+        r = httpx.get(lh.robot.rstrip("/") + "/health", headers={"Opentrons-Version": "*"},
+                      timeout=5.0)
+        r.raise_for_status()
+        health = r.json()
+    except (httpx.HTTPError, ValueError) as e:
+        out["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return out
+    model = health.get("robot_model")
+    out["identity"] = (f"{health.get('name')} ({model}, robot software "
+                       f"{health.get('api_version')})")
+    if model != ROBOT_TYPES[lh.robot_type]:
+        out["error"] = f"{health.get('name')} is an {model}; the lab says {lh.robot_type}"
+        return out
+    return {**out, "ok": True, "state": "reachable"}
+
+
 def probe_lab(config: LabConfig) -> list[dict[str, Any]]:
     """One entry per instrument: identity and state, or why it cannot be reached."""
     return [
-        _simulated("liquid_handler", "volume-tracking liquid handler"),
+        _opentrons(config) if config.liquid_handler.backend == "opentrons"
+        else _simulated("liquid_handler", "volume-tracking liquid handler"),
         _ika(config) if config.stirrer.backend == "ika" else _simulated("stirrer",
                                                                          "magnetic stirrer"),
         _ocean(config) if config.spectrometer.backend == "ocean"

@@ -57,11 +57,11 @@ VESSELS = ("reaction", "salt_stock", "cluster_stock", "hexane_stock", "ola_stock
 BLANK_SOURCES = {"nonpolar": "hexane_stock", "polar_salt": "salt_stock",
                  "nonpolar_ola": "blank_vial"}
 #: The hexane + OLA blank: OLA at the vial's volume fraction in at most ``BLANK_MAX_UL`` of
-#: blank, at least ``BLANK_OLA_MIN_UL`` of OLA so a P20 dispenses it accurately; below
-#: ``BLANK_OLA_FLOOR_UL`` at the largest blank the tint is negligible and the hexane reference
-#: serves.
-BLANK_MIN_UL, BLANK_MAX_UL = 100.0, 1000.0
-BLANK_OLA_MIN_UL, BLANK_OLA_FLOOR_UL = 5.0, 1.0
+#: blank, and at least ``BLANK_OLA_MIN_UL`` of OLA, the least a standard single-channel
+#: pipette above a P20 (a P300) dispenses. Below 1 % OLA that would take more than the largest
+#: blank; the tint is then under ~0.005 AU and the hexane reference serves.
+BLANK_MIN_UL, BLANK_MAX_UL = 100.0, 2000.0
+BLANK_OLA_MIN_UL = 20.0
 
 PlanGenerator = Generator[Step, Outcome, "PlanResult"]
 
@@ -188,7 +188,7 @@ class ExchangePlan:
         """Mix hexane + OLA at the vial's OLA fraction in ``blank_vial`` and reference it."""
         fraction = ola_ul / max(self.ledger.nonpolar, 1e-9)
         total = min(max(BLANK_OLA_MIN_UL / fraction, BLANK_MIN_UL), BLANK_MAX_UL)
-        if fraction * total < BLANK_OLA_FLOOR_UL:
+        if fraction * total < BLANK_OLA_MIN_UL - 1e-9:
             return  # too little OLA to tint: the hexane reference stands
         ola = round(fraction * total, 1)
         solvent = self.recipe.cluster.solvent

@@ -9,6 +9,7 @@ import pytest
 from mscrobot.lab.build import check_lab
 from mscrobot.lab.config import LabError, lab_from_text, load_lab, shipped_labs
 from mscrobot.recipe.loader import load_recipe
+from tests.examples import example_recipes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,8 +21,7 @@ def test_hardware_copy_of_the_simulated_lab_is_the_shipped_one() -> None:
 def test_default_lab_is_the_simulated_one_and_can_run_every_example() -> None:
     lab, _ = load_lab()
     assert lab.name == "simulated" and lab.clock == "virtual"
-    for path in sorted(p for p in (ROOT / "recipes").glob("*.yaml")
-                       if not p.name.startswith("campaign")):
+    for path in example_recipes():
         assert check_lab(lab, load_recipe(path).recipe) == [], path.name
 
 

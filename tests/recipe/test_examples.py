@@ -14,10 +14,10 @@ from mscrobot.chemistry import CLUSTERS, SALTS
 from mscrobot.recipe import dump_recipe, load_recipe, load_recipe_text
 from mscrobot.recipe.schema import recipe_schema, recipe_schema_text
 from mscrobot.recipe.template import recipe_template
+from tests.examples import example_recipes
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(p for p in (ROOT / "recipes").glob("*.yaml")
-                  if not p.name.startswith("campaign"))
+EXAMPLES = example_recipes()
 SCHEMA_FILE = ROOT / "recipes" / "recipe.schema.json"
 
 

@@ -150,9 +150,13 @@ class World:
     def stir(self, rpm: float) -> None:
         self._record("stir", rpm=rpm, t=self.t)
 
-    def dispense(self, op_id: str, source: str, dest: str, volume_ul: float, layer: str) -> None:
+    def check_dispense(self, source: str, dest: str, volume_ul: float) -> None:
+        """Refuse a dispense the vessels cannot give or hold (a robot in front asks first)."""
         self._need(source, volume_ul)
         self._room(dest, volume_ul)
+
+    def dispense(self, op_id: str, source: str, dest: str, volume_ul: float, layer: str) -> None:
+        self.check_dispense(source, dest, volume_ul)
         self._record("dispense", id=op_id, source=source, dest=dest, volume=volume_ul,
                      layer=layer, t=self.t + self.spec.timing.dispense_s)
 
@@ -182,9 +186,10 @@ class World:
                 "the interface")
         return height
 
-    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
-        """Draw into the flow cell; returns the sampling height (mm above the bottom: in the
-        middle of the phase's layer in the reaction vial, near the bottom of a stock)."""
+    def check_sample(self, vessel: str, phase: str, volume_ul: float) -> float:
+        """The sampling height (mm above the bottom: in the middle of the phase's layer in the
+        reaction vial, near the bottom of a stock), or a refusal: no mixture yet, a thin
+        layer, a stock of the other phase, a full cell."""
         if vessel == "reaction":
             if self.vial is None:
                 raise LabRefusalError(f"cannot sample the {phase} phase of the reaction vial: "
@@ -196,6 +201,11 @@ class World:
             self._need(vessel, volume_ul)
             height = BOTTOM_CLEARANCE_MM
         self._room("flow_cell", volume_ul)
+        return height
+
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
+        """Draw into the flow cell; returns the sampling height (mm)."""
+        height = self.check_sample(vessel, phase, volume_ul)
         self._record("sample", id=op_id, phase=phase, volume=volume_ul, vessel=vessel,
                      t=self.t + self.spec.timing.sample_s)
         return height
@@ -221,10 +231,13 @@ class World:
         return CellContents("nonpolar", volume_ul, clusters, 0.0, 0.0, 0.0, 0.0,
                             ola_molar=ola_fraction * OLA_NEAT_MOLAR)
 
-    def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
+    def check_return(self, vessel: str, phase: str, volume_ul: float) -> None:
         if self.cell_contents is None or self.cell_phase != phase:
             raise LabRefusalError(f"the flow cell holds no {phase} sample to return")
         self._room(vessel, volume_ul)
+
+    def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
+        self.check_return(vessel, phase, volume_ul)
         self._record("return", id=op_id, phase=phase, volume=volume_ul,
                      t=self.t + self.spec.timing.return_s)
 

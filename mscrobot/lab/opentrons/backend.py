@@ -1,0 +1,65 @@
+"""What the Opentrons liquid handler needs from a robot: send a command, ask about one later.
+
+One small Protocol so the in-process engine, the robot's HTTP API and the emulator plug in the
+same way. A backend never raises for a command the robot refused: the refusal comes back as
+``status == "failed"`` with Opentrons' error text, and the caller decides what it means. It
+raises ``TransientDeviceError`` only when the command certainly did not reach the robot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from mscrobot.lab.opentrons.commands import Command
+
+#: Opentrons' robot type names, from what lab files say.
+ROBOT_TYPES = {"OT-2": "OT-2 Standard", "Flex": "OT-3 Standard"}
+
+#: Opentrons' command statuses (``CommandStatus`` values).
+Status = Literal["queued", "running", "succeeded", "failed"]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    id: str
+    command_type: str
+    status: Status
+    params: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_type: str | None = None
+
+
+@runtime_checkable
+class CommandBackend(Protocol):
+    robot_type: str  # "OT-2 Standard" or "OT-3 Standard" (the Flex), as Opentrons names them
+    run_id: str  # the robot's run these commands go to
+
+    def add_labware_definition(self, definition: dict[str, Any]) -> str:
+        """Make a custom labware definition loadable; returns its URI."""
+
+    def send(self, cmd: Command) -> CommandResult:
+        """Run one setup command to completion and return it as the robot recorded it."""
+
+    def status(self, command_id: str, run_id: str | None = None) -> CommandResult | None:
+        """The command as the robot recorded it in ``run_id`` (default: this backend's run);
+        None: the robot has no such command (or no longer that run)."""
+
+    def knows_run(self, run_id: str) -> bool:
+        """Whether the robot still has run ``run_id`` to ask about."""
+
+    def find(self, key: str, run_id: str | None = None) -> CommandResult | None:
+        """The command sent with ``key`` (a command in flight when the connection or the
+        process died is found this way), or None: the robot never took it."""
+
+    def close(self) -> None: ...
+
+
+def result_from_json(record: dict[str, Any]) -> CommandResult:
+    """A command as the robot's HTTP API shows it (the engine's ``Command`` as JSON)."""
+    error = record.get("error") or {}
+    return CommandResult(
+        id=record["id"], command_type=record["commandType"], status=record["status"],
+        params=record.get("params") or {}, result=record.get("result") or {},
+        error=error.get("detail"), error_type=error.get("errorType"))

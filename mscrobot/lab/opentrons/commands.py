@@ -1,0 +1,104 @@
+"""Opentrons protocol-engine commands as JSON, checked by Opentrons' own command models.
+
+The same dicts go to every backend (in-process engine, the robot's HTTP API, the emulator), so
+they are built once here. Each is ``{"commandType", "params", "intent": "setup"}``: setup
+commands run one at a time on an idle run, and a failed one fails only itself (DESIGN.md §5).
+Heights are millimetres from the well's ``origin`` ("bottom" or "top"), volumes µL, flow
+rates µL/s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentrons.protocol_engine.commands import CommandCreateAdapter
+from pydantic import ValidationError
+
+Command = dict[str, Any]
+
+
+class InvalidCommandError(ValueError):
+    """A command Opentrons' models refuse (a wrong name, a volume of the wrong type)."""
+
+
+def command(command_type: str, **params: Any) -> Command:
+    return {"commandType": command_type, "params": params, "intent": "setup"}
+
+
+def validate(cmd: Command) -> Any:
+    """The command as Opentrons' ``CommandCreate`` model; raises ``InvalidCommandError``."""
+    try:
+        return CommandCreateAdapter.validate_python(cmd)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:])
+        raise InvalidCommandError(f"{cmd.get('commandType')}: {where}: {first['msg']}") from None
+
+
+def _location(origin: str, z: float) -> dict[str, Any]:
+    return {"origin": origin, "offset": {"x": 0.0, "y": 0.0, "z": round(z, 3)}}
+
+
+def home() -> Command:
+    return command("home")
+
+
+def load_pipette(name: str, mount: str) -> Command:
+    return command("loadPipette", pipetteName=name, mount=mount)
+
+
+def load_labware(load_name: str, namespace: str, version: int, slot: str,
+                 display_name: str | None = None) -> Command:
+    params: dict[str, Any] = {"loadName": load_name, "namespace": namespace, "version": version,
+                              "location": {"slotName": slot}}
+    if display_name:
+        params["displayName"] = display_name
+    return command("loadLabware", **params)
+
+
+def pick_up_tip(pipette_id: str, labware_id: str, well: str) -> Command:
+    return command("pickUpTip", pipetteId=pipette_id, labwareId=labware_id, wellName=well)
+
+
+def move_to_well(pipette_id: str, labware_id: str, well: str, origin: str,
+                 z: float) -> Command:
+    return command("moveToWell", pipetteId=pipette_id, labwareId=labware_id, wellName=well,
+                   wellLocation=_location(origin, z))
+
+
+def prepare_to_aspirate(pipette_id: str) -> Command:
+    return command("prepareToAspirate", pipetteId=pipette_id)
+
+
+def aspirate(pipette_id: str, labware_id: str, well: str, volume: float, flow_rate: float,
+             origin: str, z: float) -> Command:
+    return command("aspirate", pipetteId=pipette_id, labwareId=labware_id, wellName=well,
+                   volume=round(volume, 3), flowRate=flow_rate,
+                   wellLocation=_location(origin, z))
+
+
+def air_gap_in_place(pipette_id: str, volume: float, flow_rate: float) -> Command:
+    return command("airGapInPlace", pipetteId=pipette_id, volume=round(volume, 3),
+                   flowRate=flow_rate)
+
+
+def dispense(pipette_id: str, labware_id: str, well: str, volume: float, flow_rate: float,
+             origin: str, z: float) -> Command:
+    return command("dispense", pipetteId=pipette_id, labwareId=labware_id, wellName=well,
+                   volume=round(volume, 3), flowRate=flow_rate,
+                   wellLocation=_location(origin, z))
+
+
+def blowout(pipette_id: str, labware_id: str, well: str, flow_rate: float, origin: str,
+            z: float) -> Command:
+    return command("blowout", pipetteId=pipette_id, labwareId=labware_id, wellName=well,
+                   flowRate=flow_rate, wellLocation=_location(origin, z))
+
+
+def move_to_trash(pipette_id: str, area: str) -> Command:
+    return command("moveToAddressableAreaForDropTip", pipetteId=pipette_id,
+                   addressableAreaName=area)
+
+
+def drop_tip_in_place(pipette_id: str) -> Command:
+    return command("dropTipInPlace", pipetteId=pipette_id)

@@ -1,0 +1,304 @@
+"""mscrobot's ``LiquidHandler`` as Opentrons commands: every operation judged by the robot.
+
+Each operation (dispense a stock, draw a sample into the flow cell, return it, flush the cell)
+becomes a sequence of setup commands with a fresh tip. On a simulated lab the twin still does
+the physics: it is asked first whether the vessels allow the operation (a refusal before
+anything moves), Opentrons runs the commands, and only when all succeeded does the twin apply
+the operation. A command Opentrons refuses stops the operation with Opentrons' error text:
+``LabRefusalError`` while no liquid has moved, ``DeviceFaultError`` after. Nothing is retried
+here: liquid handling is not idempotent.
+
+Tip placement (assumed): stocks are drawn 2 mm under their surface; additions land from 3 mm
+under the vial's rim, above the liquid; samples are drawn at the twin's sampling height (the
+middle of the layer, clear of the interface). A polar sample passes through the alkane, so the
+tip goes down holding an air gap, and every draw ends with an air gap and a blow-out where it
+is delivered.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from mscrobot.lab.config import LabConfig
+from mscrobot.lab.opentrons import commands as c
+from mscrobot.lab.opentrons.backend import CommandBackend, CommandResult
+from mscrobot.lab.opentrons.deck import Deck, Pipette, Place
+from mscrobot.lab.opentrons.labware import well_area_mm2, well_depth_mm
+from mscrobot.lab.opentrons.oplog import LOG_NAME, Operation, OpLog
+from mscrobot.lab.protocols import (
+    DeviceFaultError,
+    LabRefusalError,
+    OpStatus,
+    TransientDeviceError,
+)
+from mscrobot.lab.simulated.devices import SimLiquidHandler
+
+SUBMERGE_MM = 2.0
+BOTTOM_MM = 1.0
+RIM_MM = 3.0
+#: Commands that move liquid: once one succeeded, a failure leaves the operation half-done.
+LIQUID_COMMANDS = frozenset({"aspirate", "dispense", "blowout", "airGapInPlace"})
+
+
+class OpentronsLiquidHandler:
+    def __init__(self, backend: CommandBackend, deck: Deck, twin: SimLiquidHandler,
+                 air_gap_ul: float, log: OpLog | None = None) -> None:
+        self.backend, self.deck, self.twin = backend, deck, twin
+        self.world = twin.world
+        self.air_gap = air_gap_ul
+        self.log = log or OpLog(None)
+        self.log.run(backend.run_id)
+
+    @property
+    def ops(self) -> dict[str, Operation]:
+        """Every operation sent, by this process or (from the log) an earlier one."""
+        return self.log.ops
+
+    # --- the LiquidHandler Protocol ---------------------------------------------------------
+
+    def dispense(self, op_id: str, source: str, dest: str, volume_ul: float, layer: str) -> None:
+        self.world.check_dispense(source, dest, volume_ul)
+        pip, n = self._pipette(volume_ul, gaps=1, split=True)
+        chunk = volume_ul / n
+        src, dst = self._place(source), self._place(dest)
+        flow = pip.spec
+        cmds = self._fresh_tip(pip)
+        left = self.world.vessels[source].volume_ul
+        for _ in range(n):
+            left -= chunk
+            cmds += [c.aspirate(pip.id, src.labware_id, src.well, chunk, flow.aspirate_ul_s,
+                                "bottom", self._draw_height(src, left)),
+                     *self._air_gap(pip, src),
+                     c.dispense(pip.id, dst.labware_id, dst.well, chunk + self.air_gap,
+                                flow.dispense_ul_s, "top", -RIM_MM),
+                     c.blowout(pip.id, dst.labware_id, dst.well, flow.blowout_ul_s, "top",
+                               -RIM_MM)]
+        cmds += self._drop(pip)
+        self._run(op_id, cmds)
+        self.twin.dispense(op_id, source, dest, volume_ul, layer)
+
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
+        height = self.world.check_sample(vessel, phase, volume_ul)
+        gaps = 2 if phase == "polar" else 1
+        pip, _ = self._pipette(volume_ul, gaps=gaps, split=False)
+        vial, cell = self._place(vessel), self._place("flow_cell")
+        cmds = self._fresh_tip(pip)
+        if phase == "polar":  # down through the alkane holding air, so none enters the tip
+            cmds += self._air_gap(pip, vial, empty=True)
+        cmds += [c.aspirate(pip.id, vial.labware_id, vial.well, volume_ul,
+                            pip.spec.aspirate_ul_s, "bottom", height),
+                 *self._air_gap(pip, vial),
+                 *self._deliver(pip, cell, volume_ul + gaps * self.air_gap),
+                 *self._drop(pip)]
+        self._run(op_id, cmds)
+        drawn = self.twin.sample(op_id, vessel, phase, volume_ul)
+        return drawn
+
+    def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
+        self.world.check_return(vessel, phase, volume_ul)
+        pip, _ = self._pipette(volume_ul, gaps=1, split=False)
+        vial, cell = self._place(vessel), self._place("flow_cell")
+        if phase == "polar":  # back under the alkane, at the middle of the polar layer
+            origin, z = "bottom", self.world.sampling_height_mm(phase, 0.0)
+        else:
+            origin, z = "top", -RIM_MM
+        cmds = [*self._fresh_tip(pip),
+                c.aspirate(pip.id, cell.labware_id, cell.well, volume_ul,
+                           pip.spec.aspirate_ul_s, "bottom", BOTTOM_MM),
+                *self._air_gap(pip, cell),
+                c.dispense(pip.id, vial.labware_id, vial.well, volume_ul + self.air_gap,
+                           pip.spec.dispense_ul_s, origin, z),
+                c.blowout(pip.id, vial.labware_id, vial.well, pip.spec.blowout_ul_s, "top",
+                          -RIM_MM),
+                *self._drop(pip)]
+        self._run(op_id, cmds)
+        self.twin.return_sample(op_id, vessel, phase, volume_ul)
+
+    def flush_cell(self, op_id: str) -> None:
+        held = self.world.vessels["flow_cell"].volume_ul
+        cmds: list[c.Command] = []
+        if held > 0:
+            pip, _ = self._pipette(held, gaps=1, split=False)
+            cell, waste = self._place("flow_cell"), self._place("waste")
+            cmds = [*self._fresh_tip(pip),
+                    c.aspirate(pip.id, cell.labware_id, cell.well, held,
+                               pip.spec.aspirate_ul_s, "bottom", BOTTOM_MM),
+                    *self._air_gap(pip, cell),
+                    *self._deliver(pip, waste, held + self.air_gap),
+                    *self._drop(pip)]
+        self._run(op_id, cmds)
+        self.twin.flush_cell(op_id)
+
+    def status_of(self, op_id: str) -> OpStatus:
+        """The robot's record of the operation's commands (kept by id in the log, the one in
+        flight found by key), checked against the twin, which must agree: a robot that did it
+        and a twin that never heard of it (a crash between) is 'unknown'. Where the robot
+        cannot be asked (an in-process robot of an earlier process), the twin answers."""
+        twin = self.twin.status_of(op_id)
+        op = self.log.ops.get(op_id)
+        if op is None:
+            return twin
+        robot = self._robot_says(op_id, op)
+        if robot is None or robot == twin:
+            return twin
+        return "unknown"
+
+    def _robot_says(self, op_id: str, op: Operation) -> OpStatus | None:
+        if not self.backend.knows_run(op.run_id):
+            return None
+        results = [self.backend.status(i, op.run_id) for i in op.command_ids]
+        if any(r is None for r in results):
+            return "unknown"
+        done = [r for r in results if r is not None and r.status == "succeeded"]
+        if len(done) == len(results) < op.planned:  # was the next one taken?
+            in_flight = self.backend.find(op.key(op_id, len(results)), op.run_id)
+            if in_flight is not None:
+                results.append(in_flight)
+                done += [in_flight] if in_flight.status == "succeeded" else []
+        if len(done) == op.planned:
+            return "done"
+        if any(r is not None and r.status in ("queued", "running") for r in results):
+            return "unknown"
+        if not any(r.command_type in LIQUID_COMMANDS for r in done):
+            return "not_done"
+        return "unknown"
+
+    def command_ids(self, op_id: str) -> list[str]:
+        """The robot's ids of the commands operation ``op_id`` sent (journal, resume)."""
+        op = self.ops.get(op_id)
+        return [] if op is None else list(op.command_ids)
+
+    def volumes(self) -> dict[str, float]:
+        return self.twin.volumes()
+
+    def close(self) -> None:
+        try:
+            self.backend.close()
+        finally:
+            self.log.close()
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _place(self, name: str) -> Place:
+        try:
+            return self.deck.places[name]
+        except KeyError:
+            raise LabRefusalError(f"this deck has no {name!r}") from None
+
+    def _pipette(self, volume_ul: float, gaps: int, split: bool) -> tuple[Pipette, int]:
+        """The smallest pipette that takes ``volume_ul`` plus its air gaps in one go; with
+        ``split``, else the largest one in as few equal parts as its tips hold."""
+        need = volume_ul + gaps * self.air_gap
+        for pip in self.deck.pipettes:  # smallest first
+            if volume_ul >= pip.spec.min_ul and need <= pip.spec.max_ul:
+                return pip, 1
+        big = self.deck.pipettes[-1]
+        room = big.spec.max_ul - gaps * self.air_gap
+        if split and room > 0:
+            n = math.ceil(volume_ul / room)
+            if volume_ul / n >= big.spec.min_ul:
+                return big, n
+        names = ", ".join(p.spec.name for p in self.deck.pipettes)
+        raise LabRefusalError(f"no pipette takes {volume_ul:g} µL with "
+                              f"{gaps * self.air_gap:g} µL of air gaps ({names})")
+
+    def _draw_height(self, place: Place, left_ul: float) -> float:
+        """Under the surface that will be left after drawing, clear of the bottom."""
+        surface = left_ul / well_area_mm2(place.labware, place.well)
+        return min(max(BOTTOM_MM, surface - SUBMERGE_MM),
+                   well_depth_mm(place.labware, place.well))
+
+    def _fresh_tip(self, pip: Pipette) -> list[c.Command]:
+        cmds = self._drop(pip) if pip.has_tip else []  # left on by an operation that failed
+        rack, well = pip.next_tip()
+        return [*cmds, c.pick_up_tip(pip.id, rack, well)]
+
+    def _air_gap(self, pip: Pipette, place: Place, empty: bool = False) -> list[c.Command]:
+        """Air drawn just above ``place``; an ``empty`` tip's plunger is readied first."""
+        if self.air_gap <= 0:
+            return [c.move_to_well(pip.id, place.labware_id, place.well, "top", 2.0),
+                    c.prepare_to_aspirate(pip.id)] if empty else []
+        return [c.move_to_well(pip.id, place.labware_id, place.well, "top", 2.0),
+                *([c.prepare_to_aspirate(pip.id)] if empty else []),
+                c.air_gap_in_place(pip.id, self.air_gap, pip.spec.aspirate_ul_s)]
+
+    def _deliver(self, pip: Pipette, place: Place, volume_ul: float) -> list[c.Command]:
+        return [c.dispense(pip.id, place.labware_id, place.well, volume_ul,
+                           pip.spec.dispense_ul_s, "top", -1.0),
+                c.blowout(pip.id, place.labware_id, place.well, pip.spec.blowout_ul_s, "top",
+                          -1.0)]
+
+    def _drop(self, pip: Pipette) -> list[c.Command]:
+        return [c.move_to_trash(pip.id, self.deck.trash), c.drop_tip_in_place(pip.id)]
+
+    # --- running ------------------------------------------------------------------------------
+
+    def _run(self, op_id: str, cmds: list[c.Command]) -> None:
+        """Send ``cmds`` in order, stopping at the first one Opentrons does not complete.
+        Each carries a key (``<op_id>/<index>``) and each answered id is logged first."""
+        op = self.log.start(op_id, self.backend.run_id, len(cmds))
+        moved = False
+        for i, cmd in enumerate(cmds):
+            cmd = {**cmd, "key": op.key(op_id, i)}
+            try:
+                result = self.backend.send(cmd)
+            except c.InvalidCommandError as e:
+                raise self._failure(moved, f"Opentrons refuses the command: {e}") from None
+            except TransientDeviceError as e:
+                if op.command_ids:  # part of the operation ran: it must not be retried
+                    raise DeviceFaultError(f"lost the robot mid-operation: {e}") from None
+                raise
+            self.log.sent(op_id, result.id)
+            self._track_tip(cmd, result)
+            if result.status != "succeeded":
+                raise self._failure(moved, _describe(result))
+            moved = moved or result.command_type in LIQUID_COMMANDS
+
+    def _track_tip(self, cmd: c.Command, result: CommandResult) -> None:
+        if result.status == "succeeded" and cmd["commandType"] in ("pickUpTip",
+                                                                  "dropTipInPlace"):
+            for pip in self.deck.pipettes:
+                if pip.id == cmd["params"]["pipetteId"]:
+                    pip.has_tip = cmd["commandType"] == "pickUpTip"
+
+    @staticmethod
+    def _failure(moved: bool, message: str) -> Exception:
+        if moved:
+            return DeviceFaultError(message + "; liquid had already moved")
+        return LabRefusalError(message)
+
+
+def _describe(result: CommandResult) -> str:
+    status = "did not finish" if result.status in ("queued", "running") else "failed"
+    return (f"Opentrons {result.command_type} {status}: "
+            f"{result.error_type or ''}{': ' if result.error_type else ''}{result.error or ''}")
+
+
+def open_opentrons(config: LabConfig, twin: SimLiquidHandler,
+                   state_dir: Path | None = None) -> OpentronsLiquidHandler:
+    """The lab's Opentrons robot (in process, or over HTTP) set up with its deck, in front of
+    the simulated twin."""
+    lh = config.liquid_handler
+    log = OpLog(None if state_dir is None else state_dir / LOG_NAME)
+    backend: CommandBackend
+    if lh.robot == "simulate":
+        from mscrobot.lab.opentrons.inprocess import InProcessBackend
+
+        backend = InProcessBackend(lh.robot_type)
+    else:
+        from mscrobot.lab.opentrons.http_backend import HttpBackend
+
+        try:
+            backend = HttpBackend(lh.robot, lh.robot_type, float(lh.timeout.m_as("s")),
+                                  previous_runs=tuple(log.runs))
+        except BaseException:
+            log.close()
+            raise
+    try:
+        deck = Deck(backend, config)
+    except BaseException:
+        backend.close()
+        log.close()
+        raise
+    return OpentronsLiquidHandler(backend, deck, twin, float(lh.air_gap.m_as("uL")), log)

@@ -1,0 +1,56 @@
+"""Checks of an Opentrons deck against a recipe, before anything loads (pure: JSON only).
+
+Opentrons itself judges the deck when the labware is loaded (occupied slots, unknown slots);
+this catches what it cannot know: a position whose labware has no such well, two positions
+that put different labware in one slot, tip racks on a slot the deck uses, and a reaction vial
+holder that does not fit the recipe's vessel.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mscrobot.lab.opentrons.labware import find_labware
+from mscrobot.recipe.vessels import VESSELS
+
+if TYPE_CHECKING:
+    from mscrobot.lab.config import LabConfig
+
+#: How far a holder's well may differ from the recipe vessel's inner diameter (mm).
+DIAMETER_TOLERANCE_MM = 0.5
+
+
+def slot_labware(config: LabConfig) -> dict[str, str]:
+    """The labware load name in each slot the deck positions use."""
+    return {pos.slot: pos.labware for pos in config.deck.values()}
+
+
+def check_deck(config: LabConfig, vessel: str) -> list[str]:
+    """Every reason this Opentrons deck cannot hold the recipe (empty: it can)."""
+    problems = []
+    by_slot: dict[str, str] = {}
+    for name, pos in config.deck.items():
+        ref = find_labware(pos.labware)
+        if ref is None:
+            problems.append(f"deck.{name}: no labware {pos.labware!r} (neither mscrobot's nor "
+                            "Opentrons')")
+            continue
+        if pos.well not in ref.definition["wells"]:
+            problems.append(f"deck.{name}: {pos.labware} has no well {pos.well}")
+        other = by_slot.setdefault(pos.slot, pos.labware)
+        if other != pos.labware:
+            problems.append(f"deck.{name}: slot {pos.slot} holds {other}, not {pos.labware}")
+    tip_slots = [s for p in config.liquid_handler.pipettes.values() for s in p.tip_slots]
+    problems += [f"tip rack slot {s} is used by the deck" for s in tip_slots if s in by_slot]
+    problems += [f"tip rack slot {s} is named twice" for s in sorted(set(tip_slots))
+                 if tip_slots.count(s) > 1]
+    reaction = config.deck.get("reaction")
+    ref = None if reaction is None else find_labware(reaction.labware)
+    if reaction is not None and ref is not None and reaction.well in ref.definition["wells"]:
+        well = ref.definition["wells"][reaction.well]
+        want = VESSELS[vessel].inner_diameter_mm
+        if abs(well.get("diameter", 0.0) - want) > DIAMETER_TOLERANCE_MM:
+            problems.append(f"deck.reaction: {reaction.labware} holds a "
+                            f"{well.get('diameter', 0.0):g} mm vial; the recipe's {vessel} is "
+                            f"{want:g} mm wide")
+    return problems
