@@ -49,6 +49,8 @@ class OpentronsLiquidHandler:
         self.air_gap = air_gap_ul
         self.log = log or OpLog(None)
         self.log.run(backend.run_id)
+        for pip in deck.pipettes:  # tips an earlier process of this run took stay taken
+            pip.used = max(pip.used, self.log.tips.get(pip.mount, 0))
 
     @property
     def ops(self) -> dict[str, Operation]:
@@ -212,6 +214,7 @@ class OpentronsLiquidHandler:
     def _fresh_tip(self, pip: Pipette) -> list[c.Command]:
         cmds = self._drop(pip) if pip.has_tip else []  # left on by an operation that failed
         rack, well = pip.next_tip()
+        self.log.tip_taken(pip.mount, pip.used)
         return [*cmds, c.pick_up_tip(pip.id, rack, well)]
 
     def _air_gap(self, pip: Pipette, place: Place, empty: bool = False) -> list[c.Command]:

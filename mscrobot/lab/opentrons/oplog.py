@@ -4,7 +4,10 @@ After a crash the engine asks the liquid handler whether an interrupted dispense
 happened. The robot's own record answers that, but only for command ids someone kept: this
 log (``opentrons.jsonl`` in the run folder, one JSON line per event, each written in one
 ``write``) keeps the robot's run id, each operation's planned command count and the id of every
-command the robot answered. A command in flight at the crash has no id here; it is found on the
+command the robot answered. It also keeps how many tips of each pipette's racks are taken: the
+robot does not say which tips a racks' earlier runs used, and a resumed run must never reach for
+one of them (a tip is counted as taken before its pick-up is sent, so a crash can waste one,
+never reuse one). A command in flight at the crash has no id here; it is found on the
 robot by its key (``<op_id>/<index>``). A torn last line is an event that never happened.
 """
 
@@ -37,6 +40,8 @@ class OpLog:
     def __init__(self, path: Path | None) -> None:
         self.ops: dict[str, Operation] = {}
         self.runs: list[str] = []
+        #: tips taken from each mount's racks, over every process of this run
+        self.tips: dict[str, int] = {}
         self._fd: int | None = None
         if path is None:
             return
@@ -54,7 +59,9 @@ class OpLog:
                 f.truncate(len(data) - len(lines[-1]))
 
     def _apply(self, e: dict[str, Any]) -> None:
-        if "planned" in e:
+        if "tips" in e:
+            self.tips[e["mount"]] = max(self.tips.get(e["mount"], 0), e["tips"])
+        elif "planned" in e:
             self.ops[e["op"]] = Operation(e["run"], e["planned"])
         elif "cmd" in e:
             self.ops[e["op"]].command_ids.append(e["cmd"])
@@ -77,6 +84,9 @@ class OpLog:
 
     def sent(self, op_id: str, command_id: str) -> None:
         self._write(op=op_id, cmd=command_id)
+
+    def tip_taken(self, mount: str, tips: int) -> None:
+        self._write(mount=mount, tips=tips)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -278,5 +278,10 @@ def test_an_in_process_robot_of_a_crashed_process_defers_to_the_twin(tmp_path: P
         h = _handler(resumed)
         assert "run/1" in h.ops and not h.backend.knows_run(h.ops["run/1"].run_id)
         assert h.status_of("run/1") == "done" and h.status_of("run/2") == "not_done"
+        # the crashed process took the first tip of the p1000's rack: this one takes the next
+        h.dispense("run/2", "cluster_stock", "reaction", 1500.0, "nonpolar")
+        picked = [r for r in h.backend.commands()  # type: ignore[attr-defined]
+                  if r.command_type == "pickUpTip"]
+        assert [r.params["wellName"] for r in picked] == ["B1"]
     finally:
         resumed.close()
