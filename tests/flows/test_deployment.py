@@ -59,21 +59,37 @@ def worker(server: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
         log.close()
 
 
-async def _run_deployment(name: str, parameters: dict[str, Any], timeout_s: float) -> Any:
+async def _run_deployments(runs: dict[str, dict[str, Any]], timeout_s: float) -> list[Any]:
+    """Start a flow run of each deployment and wait for all of them to end."""
     async with get_client() as client:
-        deployment = await client.read_deployment_by_name(name)
-        run = await client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
+        ids = []
+        for name, parameters in runs.items():
+            deployment = await client.read_deployment_by_name(name)
+            ids.append((await client.create_flow_run_from_deployment(
+                deployment.id, parameters=parameters)).id)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            run = await client.read_flow_run(run.id)
-            if run.state is not None and run.state.is_final():
-                return run
+            found = [await client.read_flow_run(i) for i in ids]
+            if all(r.state is not None and r.state.is_final() for r in found):
+                return found
             await asyncio.sleep(0.5)
-        raise AssertionError(f"flow run still {run.state} after {timeout_s} s")
+        raise AssertionError(f"flow runs still {[r.state for r in found]} after {timeout_s} s")
 
 
-def test_exchange_deployment_runs_on_a_process_worker(
-        worker: subprocess.Popen[bytes], tmp_path: Path) -> None:
+def _ended(run_dir: Path) -> tuple[str, str | None]:
+    from mscrobot.engine.journal import JOURNAL_NAME, Journal
+
+    journal = Journal(run_dir / JOURNAL_NAME)
+    try:
+        state = journal.state()
+        verdicts = journal.verdicts()
+        return ("" if state is None else state[0]), (verdicts[-1]["state"] if verdicts else None)
+    finally:
+        journal.close()
+
+
+def test_exchange_deployment_runs_on_a_process_worker(worker: subprocess.Popen[bytes],
+                                                       tmp_path: Path) -> None:
     deploy = subprocess.run(
         [PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", str(ROOT / "prefect.yaml")],
         cwd=ROOT, env=_env(MSCROBOT_POOL=POOL, MSCROBOT_LAB="simulated"),
@@ -88,19 +104,14 @@ def test_exchange_deployment_runs_on_a_process_worker(
     assert sorted((d.name, d.entrypoint) for d in found) == [
         (POOL, "flows/campaign.py:campaign"), (POOL, "flows/exchange.py:exchange")]
     assert all(d.parameters["lab"] == "simulated" for d in found)
-    out = tmp_path / "runs"
-    run = asyncio.run(_run_deployment(
-        f"exchange/{POOL}", {"recipe": "recipes/cds34-zncl2.yaml", "out": str(out)}, 120))
+    [campaign] = [d for d in found if d.entrypoint.startswith("flows/campaign.py")]
+    assert campaign.parameters["prefix"] == POOL  # the lab's instrument limits are its own
+    runs = tmp_path / "runs"
+    [ended] = asyncio.run(_run_deployments(
+        {f"exchange/{POOL}": {"recipe": "recipes/cds34-zncl2.yaml", "out": str(runs)}}, 120))
     log = (tmp_path / "worker.log").read_text(errors="replace")
-    assert run.state.is_completed(), f"{run.state}\n{log[-4000:]}"
+    assert ended.state.is_completed(), f"{ended.state}\n{log[-4000:]}"
     assert worker.poll() is None, log[-4000:]
-    [folder] = out.iterdir()  # the recipe path resolved in MSCROBOT_HOME, the run in `out`
+    [folder] = runs.iterdir()  # the recipe path resolved in MSCROBOT_HOME, the run in `out`
     assert (folder / "report.html").exists()
-    from mscrobot.engine.journal import JOURNAL_NAME, Journal
-
-    journal = Journal(folder / JOURNAL_NAME)
-    try:
-        assert journal.state() is not None and journal.state()[0] == "completed"
-        assert journal.verdicts()[-1]["state"] == "complete"
-    finally:
-        journal.close()
+    assert _ended(folder) == ("completed", "complete")
