@@ -1,6 +1,6 @@
 """Campaign makespan against its lower bound, and whether each vial's verdicts stayed its own.
 
-    uv run python benchmarks/campaign.py [--campaign recipes/campaign-example.yaml] [--json]
+    uv run python benchmarks/campaign.py [--campaign FILE] [--positions N] [--stagger S] [--json]
 
 The campaign runs in memory on the simulated lab under the real scheduler (the same schedule
 `mscrobot campaign` makes; no files). Then every run is repeated alone with its seed.
@@ -9,6 +9,10 @@ The campaign runs in memory on the simulated lab under the real scheduler (the s
   time ÷ stir positions), with run times of the runs *alone* (no waiting): the bound the issue
   sets; target makespan ≤ 1.1 × it. ``lower_bound_in_campaign_s`` is the same with the runs'
   durations in the campaign (waits included), for comparison;
+- ``robot_idle_s``: makespan minus the robot's busy time, split by how many runs held a stir
+  position meanwhile: ``all_positions_held`` (every vial stirring, settling or waiting on
+  the cell: nothing for the arm to do) and ``fewer_runs`` (start-up and the tail, when fewer
+  runs than positions are left);
 - verdicts: runs whose sequence of verdict states equals the solo run's, whose final verdicts
   do, and whose verdicts (numbers and times too) are identical.
 """
@@ -16,19 +20,57 @@ The campaign runs in memory on the simulated lab under the real scheduler (the s
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = ROOT / "recipes" / "campaign-example.yaml"
 
 
+def _robot_idle(intervals: list[Any], runs: list[tuple[float, float]], positions: int,
+               makespan: float) -> dict[str, float]:
+    """Gaps in the robot's schedule, by whether every stir position held a run meanwhile."""
+    busy = sorted((iv.start, iv.end) for iv in intervals if iv.resource == "robot")
+    gaps, t = [], 0.0
+    for start, end in busy:
+        if start > t:
+            gaps.append((t, start))
+        t = max(t, end)
+    if makespan > t:
+        gaps.append((t, makespan))
+    out = {"all_positions_held": 0.0, "fewer_runs": 0.0}
+    for a, b in gaps:
+        edges = sorted({a, b, *(x for r in runs for x in r if a < x < b)})
+        for lo, hi in itertools.pairwise(edges):
+            held = sum(start <= lo and hi <= end for start, end in runs)
+            out["all_positions_held" if held >= positions else "fewer_runs"] += hi - lo
+    return out
+
+
+def _late(job: Any, delay: float) -> Any:
+    """``job`` started ``delay`` s after it gets its position (the position idles meanwhile)."""
+    from mscrobot.campaign.conductor import Job
+
+    def go(gate: Any) -> Any:
+        gate.wait_until(gate.offset + delay)
+        gate.offset += delay
+        return job.execute(gate)
+
+    return Job(go, job.end_time)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--campaign", type=Path, default=CAMPAIGN)
+    parser.add_argument("--positions", type=int, default=None,
+                        help="stir positions instead of the campaign's (what-if)")
+    parser.add_argument("--stagger", type=float, default=0.0,
+                        help="first wave: run k < positions starts k × this many seconds late")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -37,10 +79,12 @@ def main() -> None:
     from mscrobot.campaign.loader import load_campaign
 
     loaded = load_campaign(args.campaign)
-    positions = loaded.campaign.resources.stir_positions
+    positions = args.positions or loaded.campaign.resources.stir_positions
     conductor = Conductor(positions)
     t0 = time.perf_counter()
-    results = conductor.run([memory_job(r.recipe, r.seed, loaded.lab) for r in loaded.runs])
+    jobs = [memory_job(r.recipe, r.seed, loaded.lab) for r in loaded.runs]
+    jobs = [_late(j, k * args.stagger) if k < positions else j for k, j in enumerate(jobs)]
+    results = conductor.run(jobs)
     wall = time.perf_counter() - t0
     errors = [r.error for r in results if r.error]
     if errors:
@@ -56,6 +100,8 @@ def main() -> None:
     bound = max(parts.values())
     bound_in_campaign = max(busy[max(busy, key=busy.__getitem__)], max(in_campaign_s),
                             sum(in_campaign_s) / positions)
+    idle = _robot_idle(sched.intervals, [(r.offset, r.end) for r in results], positions,
+                       makespan)
     steps_waited = [w for w in sched.waits if w.what != "run"]
     states = [[(v["stage"], v["state"]) for v in out.verdicts]
               for out in (r.value for r in results)]
@@ -67,7 +113,7 @@ def main() -> None:
         "lower_bound_s": bound, "lower_bound_parts": parts, "ratio": makespan / bound,
         "target_ratio": 1.1, "lower_bound_in_campaign_s": bound_in_campaign,
         "ratio_in_campaign": makespan / bound_in_campaign, "busy_s": busy,
-        "steps_waited": len(steps_waited),
+        "robot_idle_s": idle, "steps_waited": len(steps_waited),
         "step_wait_total_s": sum(w.granted - w.requested for w in steps_waited),
         "run_lengthening_s": sum(in_campaign_s) - sum(alone_s),
         "verdict_states_equal": sum(a == b for a, b in zip(states, solo_states, strict=True)),
@@ -85,6 +131,9 @@ def main() -> None:
     print(f"{result['runs']} runs on {positions} positions: makespan {makespan / 60:.1f} min, "
           f"lower bound {bound / 60:.1f} min → {result['ratio']:.3f}x (target ≤ 1.1x)")
     print("  bound parts (min): " + ", ".join(f"{k} {v / 60:.1f}" for k, v in parts.items()))
+    print(f"  robot idle {sum(idle.values()) / 60:.1f} min: "
+          f"{idle['all_positions_held'] / 60:.1f} with every position held, "
+          f"{idle['fewer_runs'] / 60:.1f} with fewer runs than positions")
     print(f"  with in-campaign run times the bound is {bound_in_campaign / 60:.1f} min → "
           f"{result['ratio_in_campaign']:.3f}x; runs lengthened by waiting "
           f"{result['run_lengthening_s'] / 60:.1f} min in all")
