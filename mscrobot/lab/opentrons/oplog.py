@@ -13,13 +13,11 @@ robot by its key (``<op_id>/<index>``). A torn last line is an event that never 
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mscrobot.engine.crashpoints import crashpoint
+from mscrobot.engine.eventlog import EventLog
 
 LOG_NAME = "opentrons.jsonl"
 
@@ -42,21 +40,7 @@ class OpLog:
         self.runs: list[str] = []
         #: tips taken from each mount's racks, over every process of this run
         self.tips: dict[str, int] = {}
-        self._fd: int | None = None
-        if path is None:
-            return
-        if path.exists():
-            self._replay(path)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def _replay(self, path: Path) -> None:
-        data = path.read_bytes()
-        lines = data.split(b"\n")
-        for line in lines[:-1]:
-            self._apply(json.loads(line))
-        if lines[-1]:
-            with path.open("r+b") as f:
-                f.truncate(len(data) - len(lines[-1]))
+        self._log = EventLog(path, self._apply)
 
     def _apply(self, e: dict[str, Any]) -> None:
         if "tips" in e:
@@ -69,11 +53,7 @@ class OpLog:
             self.runs.append(e["run"])
 
     def _write(self, **event: Any) -> None:
-        crashpoint()
-        self._apply(event)
-        if self._fd is not None:
-            os.write(self._fd, (json.dumps(event) + "\n").encode())
-        crashpoint()
+        self._log.write(event)
 
     def run(self, run_id: str) -> None:
         self._write(run=run_id)
@@ -89,6 +69,4 @@ class OpLog:
         self._write(mount=mount, tips=tips)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._log.close()

@@ -17,9 +17,7 @@ two phases first meet (twin time = world time - that moment), as the twin's kine
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from mscrobot.chemistry import OLEYLAMINE
-from mscrobot.engine.crashpoints import crashpoint
+from mscrobot.engine.eventlog import EventLog
 from mscrobot.lab.protocols import LabRefusalError
 from mscrobot.recipe.models import Recipe
 from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
@@ -108,38 +106,20 @@ class World:
             if "ola_stock" in self.vessels else {}
         self.model = SpectralModel.for_recipe(spec.recipe, spec.params)
         self.wl = wavelengths(hdx_wavelength_coefficients())
-        self._log_fd: int | None = None
-        if log_path is not None:
-            if log_path.exists():
-                self._replay(log_path)
-            self._log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._log = EventLog(log_path, self._apply)
 
     # --- the log -----------------------------------------------------------------------------
 
-    def _replay(self, path: Path) -> None:
-        data = path.read_bytes()
-        lines = data.split(b"\n")
-        complete = lines[:-1]  # a last line without its newline was cut by a crash
-        for line in complete:
-            event = json.loads(line)
-            getattr(self, "_apply_" + event.pop("op"))(**event)
-        if lines[-1]:
-            with path.open("r+b") as f:  # drop the torn tail so new lines start cleanly
-                f.truncate(len(data) - len(lines[-1]))
+    def _apply(self, event: dict[str, Any]) -> None:
+        getattr(self, "_apply_" + event.pop("op"))(**event)
 
     def _record(self, op: str, **event: Any) -> None:
-        crashpoint()
-        getattr(self, "_apply_" + op)(**event)
-        if self._log_fd is not None:
-            os.write(self._log_fd, (json.dumps({"op": op, **event}) + "\n").encode())
-        crashpoint()
+        self._log.write({"op": op, **event})
         if op in ("sample", "return", "flush"):
             self._cell_changed()
 
     def close(self) -> None:
-        if self._log_fd is not None:
-            os.close(self._log_fd)
-            self._log_fd = None
+        self._log.close()
 
     # --- actions (checked here, applied in _apply_*) ---------------------------------------
 
