@@ -23,7 +23,13 @@ from typing import Any
 
 from mscrobot.engine.journal import Journal, StepRecord
 from mscrobot.engine.states import RunState, check_move
-from mscrobot.lab.protocols import DeviceError, DeviceFaultError, Lab, TransientDeviceError
+from mscrobot.lab.protocols import (
+    DeviceError,
+    DeviceFaultError,
+    Lab,
+    RecordsCommands,
+    TransientDeviceError,
+)
 from mscrobot.procedure.plan import ExchangePlan, PlanResult
 from mscrobot.procedure.steps import (
     AskOperator,
@@ -264,18 +270,20 @@ class Engine:
             if abs(read - rpm) > SPEED_TOLERANCE * max(rpm, 1.0):
                 raise DeviceFaultError(f"stirrer reads {read:g} rpm after being set to {rpm:g} rpm")
             return Outcome(lab.clock.now(), {"rpm": read})
-        if isinstance(step, Dispense):
-            lh.dispense(op, step.source, step.dest, step.volume_ul, step.layer)
-            return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
-        if isinstance(step, Sample):
-            height = lh.sample(op, step.vessel, step.phase, step.volume_ul)
-            return Outcome(lab.clock.now(), {"vessels": lh.volumes(), "height_mm": height})
-        if isinstance(step, Transfer):
-            lh.return_sample(op, "reaction", step.phase, step.volume_ul)
-            return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
-        if isinstance(step, Discard):
-            lh.flush_cell(op)
-            return Outcome(lab.clock.now(), {"vessels": lh.volumes()})
+        if isinstance(step, Dispense | Sample | Transfer | Discard):
+            data: dict[str, Any] = {}
+            if isinstance(step, Dispense):
+                lh.dispense(op, step.source, step.dest, step.volume_ul, step.layer)
+            elif isinstance(step, Sample):
+                data["height_mm"] = lh.sample(op, step.vessel, step.phase, step.volume_ul)
+            elif isinstance(step, Transfer):
+                lh.return_sample(op, "reaction", step.phase, step.volume_ul)
+            else:
+                lh.flush_cell(op)
+            data["vessels"] = lh.volumes()
+            if isinstance(lh, RecordsCommands):  # the robot's own record of what it did
+                data["robot_commands"] = lh.command_ids(op)
+            return Outcome(lab.clock.now(), data)
         if isinstance(step, Reference):
             dark, reference = lab.spectrometer.reference(op, step.blank)
             return Outcome(lab.clock.now(), {"integration_ms": reference.integration_ms},

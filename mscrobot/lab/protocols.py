@@ -67,6 +67,14 @@ class LiquidHandler(Protocol):
 
 
 @runtime_checkable
+class RecordsCommands(Protocol):
+    """A liquid handler that is a robot keeping its own record of commands (Opentrons): the
+    engine journals each operation's command ids with its outcome."""
+
+    def command_ids(self, op_id: str) -> list[str]: ...
+
+
+@runtime_checkable
 class Stirrer(Protocol):
     def set_speed(self, rpm: float) -> float:
         """Set the speed (0 stops) and return the speed read back from the device."""

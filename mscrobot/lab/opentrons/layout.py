@@ -2,8 +2,9 @@
 
 Opentrons itself judges the deck when the labware is loaded (occupied slots, unknown slots);
 this catches what it cannot know: a position whose labware has no such well, two positions
-that put different labware in one slot, tip racks on a slot the deck uses, and a reaction vial
-holder that does not fit the recipe's vessel.
+that put different labware in one slot, tip racks on a slot the deck uses, anything on the
+trash's slot (the OT-2 accepts labware in slot 12 and fails only at the first tip dropped in
+the trash, mid-run), and a reaction vial holder that does not fit the recipe's vessel.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 #: How far a holder's well may differ from the recipe vessel's inner diameter (mm).
 DIAMETER_TOLERANCE_MM = 0.5
+#: The slot the trash takes: the OT-2's fixed trash, the Flex's trash bin (its usual place).
+TRASH_SLOT = {"OT-2": "12", "Flex": "A3"}
 
 
 def slot_labware(config: LabConfig) -> dict[str, str]:
@@ -44,6 +47,10 @@ def check_deck(config: LabConfig, vessel: str) -> list[str]:
     problems += [f"tip rack slot {s} is used by the deck" for s in tip_slots if s in by_slot]
     problems += [f"tip rack slot {s} is named twice" for s in sorted(set(tip_slots))
                  if tip_slots.count(s) > 1]
+    trash = TRASH_SLOT[config.liquid_handler.robot_type]
+    if trash in by_slot or trash in tip_slots:
+        problems.append(f"slot {trash} holds the {config.liquid_handler.robot_type}'s trash: "
+                        "no labware or tip rack can go there")
     reaction = config.deck.get("reaction")
     ref = None if reaction is None else find_labware(reaction.labware)
     if reaction is not None and ref is not None and reaction.well in ref.definition["wells"]:

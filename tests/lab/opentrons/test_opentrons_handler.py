@@ -80,6 +80,24 @@ def test_the_reference_recipe_on_a_flex(flex_lab_text: str) -> None:
         lab.close()
 
 
+def test_the_journal_keeps_the_robots_command_ids_with_each_operation() -> None:
+    recipe = load_recipe(REFERENCE).recipe
+    lab = build_lab(load_lab(OT_LAB)[0], recipe, 0, None)
+    journal = Journal(Path(":memory:"))
+    try:
+        assert Engine(journal, lab, ExchangePlan(recipe), "t").run().state == RunState.COMPLETED
+        handler = _handler(lab)
+        moves = [s for s in journal.steps()
+                 if s.kind in ("dispense", "sample", "transfer", "discard")]
+        assert moves and all(s.outcome is not None for s in moves)
+        for s in moves:
+            assert s.outcome["robot_commands"] == handler.command_ids(f"t/{s.n}")  # type: ignore[index]
+        assert all(s.outcome["robot_commands"] for s in moves if s.kind != "discard")  # type: ignore[index]
+    finally:
+        journal.close()
+        lab.close()
+
+
 @pytest.fixture
 def lab() -> Iterator[Lab]:
     lab = build_lab(load_lab(OT_LAB)[0], load_recipe(REFERENCE).recipe, 0, None)
