@@ -15,10 +15,6 @@ from mscrobot.cli_run import EXIT_BAD_INPUT, LabOption, _fail, _load_inputs
 
 protocol_app = typer.Typer(help="Opentrons protocols from recipes.", no_args_is_help=True)
 
-#: The lab exported protocols are written for when --lab is not given.
-DEFAULT_EXPORT_LAB = "opentrons-sim"
-
-
 @protocol_app.command("export")
 def export(
     recipe: Annotated[Path, typer.Argument(help="Recipe file (YAML).")],
@@ -27,11 +23,11 @@ def export(
     seed: Annotated[int, typer.Option(help="Seed of the dry run that sizes the rounds.")] = 0,
 ) -> None:
     """Write RECIPE's liquid handling as an Opentrons Python protocol (default lab:
-    opentrons-sim) that pauses where mscrobot would stir, measure and decide."""
+    the simulated one, an OT-2) that pauses where mscrobot would stir, measure and decide."""
     from mscrobot.lab.build import check_lab
     from mscrobot.lab.opentrons.export import ExportError, export_protocol
 
-    parsed, _, lab_config, _ = _load_inputs(recipe, lab or DEFAULT_EXPORT_LAB)
+    parsed, _, lab_config, _ = _load_inputs(recipe, lab)
     problems = check_lab(lab_config, parsed)
     if problems:
         _fail(f"lab '{lab_config.name}' cannot run recipe '{parsed.name}': "

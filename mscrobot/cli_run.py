@@ -28,7 +28,8 @@ runs_app = typer.Typer(help="Look at runs: list, show, report, export; answer th
 
 RunsDir = Annotated[Path, typer.Option("--out", help="Folder holding the runs.")]
 LabOption = Annotated[str | None, typer.Option(
-    "--lab", help="Lab config: a shipped lab's name or a YAML file (default: simulated).")]
+    "--lab", help="Lab config: a shipped lab's name or a YAML file (default: simulated, the "
+    "twin with Opentrons-checked liquid handling; twin: without Opentrons, faster).")]
 
 
 def _fail(message: str, code: int) -> typer.Exit:

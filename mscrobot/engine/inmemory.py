@@ -92,4 +92,4 @@ def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
 
 @functools.cache
 def _default_lab() -> LabConfig:
-    return load_lab()[0]
+    return load_lab("twin")[0]

@@ -2,8 +2,11 @@
 
 A lab file is YAML validated like a recipe (errors name file, line, column and field). The
 default lab is the simulated one shipped inside the package, so ``mscrobot run`` works from any
-directory; ``hardware/labs/`` holds copies to edit. ``--lab NAME`` finds a shipped lab by name,
-``--lab PATH`` reads a file.
+directory: the digital twin with an OT-2 in front of its liquid handling, so every dry run's
+tips, labware, pipette ranges and deck are judged by Opentrons' own engine. The shipped ``twin``
+lab is the same without Opentrons (no ``import opentrons``: ~4 s faster), for the engine's
+tests and benchmarks. ``hardware/labs/`` holds copies to edit. ``--lab NAME`` finds a shipped
+lab by name, ``--lab PATH`` reads a file.
 """
 
 from __future__ import annotations

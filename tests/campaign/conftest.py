@@ -13,5 +13,5 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def reference() -> tuple[Any, Any]:
-    """The reference recipe and the simulated lab."""
-    return load_recipe(ROOT / "recipes" / "cds34-zncl2.yaml").recipe, load_lab()[0]
+    """The reference recipe and the twin lab."""
+    return load_recipe(ROOT / "recipes" / "cds34-zncl2.yaml").recipe, load_lab("twin")[0]

@@ -16,7 +16,7 @@ from mscrobot.engine.runs import create_run, execute
 from mscrobot.engine.states import IllegalRunTransitionError, RunState, check_move
 from mscrobot.lab.config import lab_from_text, load_lab
 from mscrobot.recipe.loader import load_recipe
-from tests.engine.runs import REFERENCE, dry_run, end_state, lab_text
+from tests.engine.runs import REFERENCE, TWIN, dry_run, end_state, lab_text
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -146,7 +146,7 @@ def test_resuming_a_completed_run_replays_it_and_touches_nothing(tmp_path: Path)
 
 def test_a_run_stopped_while_stirring_stirs_again_when_resumed(tmp_path: Path) -> None:
     loaded = load_recipe(REFERENCE)
-    text = load_lab()[1]
+    text = load_lab(TWIN)[1]
     info = create_run(loaded.recipe, REFERENCE.read_text(), str(REFERENCE), lab_from_text(text),
                       text, 0, tmp_path)
     stop = threading.Event()

@@ -12,6 +12,7 @@ from mscrobot.engine.journal import Journal
 from tests.engine.runs import (
     REFERENCE,
     SUBTHRESHOLD,
+    TWIN,
     cli,
     end_state,
     lab_text,
@@ -32,7 +33,7 @@ def _pending(out: Path) -> tuple[str, dict]:
 def test_a_stalled_run_applies_its_policy_stops_and_resumes_after_resolve(
         tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    first = cli("run", str(SUBTHRESHOLD), "--out", str(out), "--json")
+    first = cli("run", str(SUBTHRESHOLD), "--lab", TWIN, "--out", str(out), "--json")
     assert first.returncode == 1, first.stderr  # stopped for the operator
     doc = json.loads(first.stdout)
     assert doc["state"] == "awaiting_operator"

@@ -1,8 +1,10 @@
-"""The emulated lab: the engine drives the IKA stirrer emulator over NAMUR/TCP and the Ocean HDX
-emulator over OBP/TCP through seabreeze, both real processes. The stirrer's read-back speed
-drives the simulated vial; the simulated flow cell's contents reach the spectrometer emulator
-over its physics link. Each fault kind either heals (the run ends as an unbroken one) or stops
-the run safely with its journal intact."""
+"""The emulated lab: the engine drives the Opentrons robot emulator over its HTTP API, the IKA
+stirrer emulator over NAMUR/TCP and the Ocean HDX emulator over OBP/TCP through seabreeze, all
+real processes. The stirrer's read-back speed drives the simulated vial; the simulated flow
+cell's contents reach the spectrometer emulator over its physics link. Each fault kind either
+heals (the run ends as an unbroken one) or stops the run safely with its journal intact. The
+robot emulator (~4 s to start: it imports Opentrons) serves the whole module, one run at a
+time, as a robot serves its lab."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from tests.engine.runs import REFERENCE, cli, dry_run, end_state, only_run
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 STIRRER, SPECTROMETER, PHYSICS = "127.0.0.1:4001", "127.0.0.1:4002", "127.0.0.1:4003"
+ROBOT = "http://127.0.0.1:31950"
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Emulators:
     stirrer: str
     spectrometer: str
     physics: str
+    robot: str
     logs: Path
 
     def fired(self, device: str) -> list[str]:
@@ -41,7 +45,8 @@ class Emulators:
     def lab(self, **changes: str) -> str:
         """hardware/labs/emulated.yaml pointed at these processes (plus line changes)."""
         text = (ROOT / "hardware/labs/emulated.yaml").read_text()
-        for old, new in {f"socket://{STIRRER}": f"socket://{self.stirrer}",
+        for old, new in {f"robot: {ROBOT}": f"robot: {self.robot}",
+                         f"socket://{STIRRER}": f"socket://{self.stirrer}",
                          f"address: {SPECTROMETER}": f"address: {self.spectrometer}",
                          f"physics: {PHYSICS}": f"physics: {self.physics}", **changes}.items():
             assert old in text, old
@@ -60,9 +65,23 @@ def _start(log: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
     return proc, lines
 
 
+@pytest.fixture(scope="module")
+def robot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``mscrobot emulate opentrons`` on a free port."""
+    proc, (address,) = _start(tmp_path_factory.mktemp("robot") / "robot.log", "opentrons",
+                              "--port", "0")
+    try:
+        yield f"http://{address}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture
-def emulators(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Emulators]:
-    """Both emulators on free ports; ``param``: {"stirrer": faults, "spectrometer": faults}."""
+def emulators(request: pytest.FixtureRequest, robot: str,
+              tmp_path: Path) -> Iterator[Emulators]:
+    """The instrument emulators on free ports, and the module's robot; ``param``:
+    {"stirrer": faults, "spectrometer": faults}."""
     faults = getattr(request, "param", {})
     stirrer, (stirrer_at,) = _start(tmp_path / "stirrer.log", "stirrer", "--tcp", "0",
                                     "--speed", "20", *(["--faults", faults["stirrer"]]
@@ -72,7 +91,7 @@ def emulators(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Emulat
         "--speed", "4",
         *(["--faults", faults["spectrometer"]] if "spectrometer" in faults else []))
     try:
-        yield Emulators(stirrer_at, spectro_at, physics_at, tmp_path)
+        yield Emulators(stirrer_at, spectro_at, physics_at, robot, tmp_path)
     finally:
         for proc in (stirrer, spectro):
             proc.kill()
@@ -192,11 +211,11 @@ def test_a_stalled_motor_stops_the_run_safely(tmp_path: Path, emulators: Emulato
     assert end_state(info.path)["spectra"] > 0  # what was measured before is all there
 
 
-@pytest.mark.parametrize("device", ["stirrer", "spectrometer"])
+@pytest.mark.parametrize("device", ["stirrer", "spectrometer", "robot"])
 def test_an_unreachable_instrument_starts_nothing(tmp_path: Path, emulators: Emulators,
                                                   device: str) -> None:
     down = {"stirrer": f"socket://{emulators.stirrer}", "spectrometer":
-            f"address: {emulators.spectrometer}"}[device]
+            f"address: {emulators.spectrometer}", "robot": emulators.robot}[device]
     lab = tmp_path / "lab.yaml"
     lab.write_text(emulators.lab().replace(down, down.replace(
         down.rsplit(":", 1)[1], "9")))  # discard port: nothing listens
@@ -221,6 +240,7 @@ def test_devices_probe_reads_both_instruments_and_reports_an_unreachable_one(
     assert found["stirrer"]["state"]["actual_rpm"] == 0.0
     assert found["spectrometer"]["identity"] == "HDX HDX-EMU-0001"
     assert found["spectrometer"]["state"]["pixels"] == 2068
+    assert "OT-2 Standard" in found["liquid_handler"]["identity"]
     lab.write_text(emulators.lab().replace(f"address: {emulators.spectrometer}",
                                            "address: 127.0.0.1:9"))
     down = cli("devices", "probe", "--lab", str(lab))

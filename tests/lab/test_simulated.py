@@ -22,7 +22,7 @@ REFERENCE = load_recipe(ROOT / "recipes/cds34-zncl2.yaml").recipe
 
 
 def _world(tmp: Path | None = None) -> World:
-    lab = build_lab(load_lab()[0], REFERENCE, 3, tmp)
+    lab = build_lab(load_lab("twin")[0], REFERENCE, 3, tmp)
     world = lab.liquid_handler.world  # type: ignore[attr-defined]
     assert isinstance(world, World)
     return world

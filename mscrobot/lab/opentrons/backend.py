@@ -53,7 +53,32 @@ class CommandBackend(Protocol):
         """The command sent with ``key`` (a command in flight when the connection or the
         process died is found this way), or None: the robot never took it."""
 
+    def tips_left(self, run_ids: list[str]) -> set[str]:
+        """Mounts whose pipette held a tip after runs ``run_ids`` (in order; runs the robot
+        no longer has are skipped): the hardware keeps a tip into the next run, whose engine
+        does not know it."""
+
     def close(self) -> None: ...
+
+
+def tips_left(records: list[dict[str, Any]]) -> set[str]:
+    """Mounts holding a tip after ``records`` (runs' commands as the robot's API shows them,
+    in order): the last successful pick-up on each not followed by a successful drop."""
+    from mscrobot.lab.opentrons.commands import DROPS
+
+    mounts: dict[str, str] = {}
+    holding: set[str] = set()
+    for r in records:
+        if r.get("status") != "succeeded":
+            continue
+        kind, params = r.get("commandType"), r.get("params") or {}
+        if kind == "loadPipette":
+            mounts[(r.get("result") or {}).get("pipetteId", "")] = params.get("mount", "")
+        elif kind == "pickUpTip" and params.get("pipetteId") in mounts:
+            holding.add(mounts[params["pipetteId"]])
+        elif kind in DROPS and params.get("pipetteId") in mounts:
+            holding.discard(mounts[params["pipetteId"]])
+    return holding
 
 
 def result_from_json(record: dict[str, Any]) -> CommandResult:

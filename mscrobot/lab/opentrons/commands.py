@@ -102,3 +102,17 @@ def move_to_trash(pipette_id: str, area: str) -> Command:
 
 def drop_tip_in_place(pipette_id: str) -> Command:
     return command("dropTipInPlace", pipetteId=pipette_id)
+
+
+def drop_leftover_tip(pipette_id: str, robot_type: str) -> Command:
+    """Drop a tip this run's engine does not know the pipette holds (an earlier run's): the
+    OT-2's ``dropTipInPlace`` asks the hardware, not the run's state; the Flex needs
+    ``unsafe/dropTipInPlace``, which also re-reads the plunger (as the Opentrons App's drop-tip
+    wizard does on each robot)."""
+    if robot_type == "OT-3 Standard":
+        return command("unsafe/dropTipInPlace", pipetteId=pipette_id)
+    return drop_tip_in_place(pipette_id)
+
+
+#: Commands after which a pipette holds no tip.
+DROPS = frozenset({"dropTipInPlace", "unsafe/dropTipInPlace", "dropTip"})

@@ -30,6 +30,9 @@ class Pipette:
     tips: list[tuple[str, str]] = field(default_factory=list)
     used: int = 0
     has_tip: bool = False
+    #: the tip is an earlier run's (a process that died holding it): this run's engine does
+    #: not know about it, so it is dropped with ``drop_leftover_tip``
+    leftover: bool = False
 
     def next_tip(self) -> tuple[str, str]:
         if self.used >= len(self.tips):

@@ -9,10 +9,20 @@ codes, and executes commands on the in-process engine (``inprocess.py``), one pe
 - ``POST /runs/{id}/labware_definitions``
 - ``POST /runs/{id}/commands`` (``waitUntilComplete``, ``timeout`` in ms), ``GET .../commands``,
   ``GET .../commands/{commandId}``
-- ``POST /runs/{id}/actions`` (``stop``; a live run has nothing to play)
+- ``POST /runs/{id}/actions`` (``play``, ``pause``, ``stop``, ``resume-from-recovery``,
+  ``resume-from-recovery-assuming-false-positive``; 409 where the run's state forbids it, as
+  Opentrons' engine decides; a running run takes no setup commands)
 
 Every request but ``/health`` needs the ``Opentrons-Version`` header, as on the robot (422
-without it, 400 below version 2). Fault injection for the
+without it, 400 below version 2).
+
+The robot's hardware outlives its runs: a pipette holding a tip when its run is stopped (a run
+that never played drops no tips) still holds it in the next run, whose engine believes it bare.
+The emulator keeps those tips: a ``pickUpTip`` on such a pipette fails as it would on the
+robot, and ``dropTipInPlace`` (OT-2) or ``unsafe/dropTipInPlace`` (Flex) drops it. The
+engine's virtual pipettes cannot hold a tip they did not pick up, so the emulator records
+those two commands itself, in the robot's shape, among the engine's (assumed error text:
+the engine's own ``TipAttachedError``). Fault injection for the
 backend's tests (``--faults``, comma-separated): ``busy`` (another run is active: creating one
 answers 409), ``drop@N`` (the N-th command POST, counted from 1, runs but the connection is
 closed without an answer), ``slow@N`` (the N-th command POST waits ``timeout`` and answers with
@@ -37,8 +47,8 @@ from urllib.parse import parse_qs, urlsplit
 import opentrons as _opentrons
 from opentrons.protocol_engine.errors import ProtocolEngineError
 
-from mscrobot.lab.opentrons.backend import ROBOT_TYPES
-from mscrobot.lab.opentrons.commands import InvalidCommandError
+from mscrobot.lab.opentrons.backend import ROBOT_TYPES, tips_left
+from mscrobot.lab.opentrons.commands import DROPS, InvalidCommandError, validate
 from mscrobot.lab.opentrons.inprocess import InProcessBackend
 
 #: The robot server's HTTP API versions (robot_server/versioning.py): a request asks for one
@@ -84,6 +94,47 @@ class Run:
     robot: InProcessBackend
     current: bool = True
     actions: list[dict[str, Any]] = field(default_factory=list)
+    #: mounts holding a tip from an earlier run, unknown to this run's engine
+    inherited: set[str] = field(default_factory=set)
+    #: commands the emulator answered itself, each after that many of the engine's
+    extra: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The run's commands in the order they were taken, as the robot lists them."""
+        engine = self.robot.records()
+        out: list[dict[str, Any]] = []
+        extra = iter(self.extra)
+        nxt = next(extra, None)
+        for i, record in enumerate([*engine, None]):
+            while nxt is not None and nxt[0] == i:
+                out.append(nxt[1])
+                nxt = next(extra, None)
+            if record is not None:
+                out.append(record)
+        return out
+
+    def tips_held(self) -> set[str]:
+        return tips_left(self.records()) | self.inherited
+
+    def mount_of(self, pipette_id: str) -> str | None:
+        return next((r["params"]["mount"] for r in self.robot.records()
+                     if r["commandType"] == "loadPipette" and r["status"] == "succeeded"
+                     and (r.get("result") or {}).get("pipetteId") == pipette_id), None)
+
+    def answer(self, cmd: dict[str, Any], error: str | None) -> dict[str, Any]:
+        """A command the hardware carries out (or refuses) beyond the engine's knowledge."""
+        now = _now()
+        record = {"id": str(uuid.uuid4()), "key": cmd.get("key"),
+                  "commandType": cmd["commandType"], "createdAt": now, "startedAt": now,
+                  "completedAt": now, "status": "failed" if error else "succeeded",
+                  "params": cmd.get("params") or {}, "result": None if error else {},
+                  "intent": "setup", "notes": [],
+                  "error": None if error is None else {
+                      "id": str(uuid.uuid4()), "createdAt": now, "errorType": "TipAttachedError",
+                      "errorCode": "3005", "detail": error, "errorInfo": {},
+                      "wrappedErrors": [], "isDefined": False}}
+        self.extra.append((len(self.robot.records()), record))
+        return record
 
     def view(self) -> dict[str, Any]:
         summary = self.robot.summary()
@@ -103,6 +154,8 @@ class RobotEmulator:
         self.robot_type = ROBOT_TYPES[robot]
         self.faults = faults or Faults()
         self.runs: dict[str, Run] = {}
+        #: mounts whose pipette holds a tip no current run's engine knows of
+        self.tips_on: set[str] = set()
         self.command_posts = 0
         self._lock = threading.Lock()
 
@@ -130,8 +183,11 @@ class RobotEmulator:
                 raise HttpError(409, "RunAlreadyActive", "Cannot create a new run while "
                                 "another run is active; stop it or let it finish first.")
             for r in self.runs.values():
+                if r.current:
+                    self.tips_on = r.tips_held()
                 r.current = False
-            run = Run(str(uuid.uuid4()), _now(), InProcessBackend(self.robot))
+            run = Run(str(uuid.uuid4()), _now(), InProcessBackend(self.robot),
+                      inherited=set(self.tips_on))
             self.runs[run.id] = run
             return run.view()
 
@@ -140,7 +196,8 @@ class RobotEmulator:
 
     def patch_run(self, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         run = self._run(run_id)
-        if body.get("current") is False:
+        if body.get("current") is False and run.current:
+            self.tips_on = run.tips_held()
             run.current = False
         return run.view()
 
@@ -161,6 +218,9 @@ class RobotEmulator:
             n = self.command_posts
         if not run.current:
             raise HttpError(409, "RunNotCurrent", f"Run {run_id} is not the current run.")
+        held = self._inherited_tip(run, cmd)
+        if held is not None:
+            return None if n in self.faults.drop else held
         try:
             if n in self.faults.slow:
                 record = run.robot.execute(cmd, wait=False)
@@ -174,28 +234,58 @@ class RobotEmulator:
             raise HttpError(409, type(e).__name__.removesuffix("Error"), e.message) from None
         return None if n in self.faults.drop else record
 
+    def _inherited_tip(self, run: Run, cmd: dict[str, Any]) -> dict[str, Any] | None:
+        """A pick-up or drop on a pipette holding an earlier run's tip, as the hardware
+        answers it; None: the engine takes the command."""
+        try:
+            validate(cmd)
+        except InvalidCommandError:
+            return None  # the engine's path answers 422
+        mount = run.mount_of(str((cmd.get("params") or {}).get("pipetteId", "")))
+        if mount is None or mount not in run.inherited:
+            return None
+        if cmd["commandType"] == "pickUpTip":
+            return run.answer(cmd, "Pipette should not have a tip attached, but does.")
+        if cmd["commandType"] in DROPS:
+            run.inherited.discard(mount)
+            return run.answer(cmd, None)
+        return None
+
     def get_command(self, run_id: str, command_id: str) -> dict[str, Any]:
-        record = self._run(run_id).robot.record(command_id)
+        run = self._run(run_id)
+        extra = next((r for _, r in run.extra if r["id"] == command_id), None)
+        if extra is not None:
+            return extra
+        record = run.robot.record(command_id)
         if record is None:
             raise HttpError(404, "CommandNotFound", f"Command {command_id} not found.")
         return record
 
     def list_commands(self, run_id: str, cursor: int, length: int) -> dict[str, Any]:
-        records = self._run(run_id).robot.records()
+        records = self._run(run_id).records()
         page = records[cursor:cursor + length]
         return {"data": page, "meta": {"cursor": cursor, "totalLength": len(records)},
                 "links": {}}
 
     def add_action(self, run_id: str, action_type: str) -> dict[str, Any]:
         run = self._run(run_id)
-        if action_type != "stop":
-            raise HttpError(409, "RunActionNotAllowed", f"{action_type!r}: this emulator runs "
-                            "live (setup) commands only; a run can only be stopped.")
-        run.robot.stop()
+        if action_type not in ACTIONS:
+            raise HttpError(422, "InvalidRequest", f"actionType: {action_type!r} is not one "
+                            f"of {', '.join(ACTIONS)}")
+        if not run.current:
+            raise HttpError(409, "RunNotCurrent", f"Run {run_id} is not the current run.")
+        try:
+            run.robot.act(action_type)
+        except ProtocolEngineError as e:
+            raise HttpError(409, "RunActionNotAllowed", e.message) from None
         action = {"id": str(uuid.uuid4()), "createdAt": _now(), "actionType": action_type}
         run.actions.append(action)
         return action
 
+
+#: The robot's run action types (robot_server's ``RunActionType``).
+ACTIONS = ("play", "pause", "stop", "resume-from-recovery",
+           "resume-from-recovery-assuming-false-positive")
 
 ROUTES = [
     ("GET", re.compile(r"^/health$"), "health"),

@@ -3,8 +3,10 @@
 Each operation (dispense a stock, draw a sample into the flow cell, return it, flush the cell)
 becomes a sequence of setup commands with a fresh tip. On a simulated lab the twin still does
 the physics: it is asked first whether the vessels allow the operation (a refusal before
-anything moves), Opentrons runs the commands, and only when all succeeded does the twin apply
-the operation. A command Opentrons refuses stops the operation with Opentrons' error text:
+anything moves), then whether a transient failure is injected (the lab config's
+``transient_failures``: a busy robot that started nothing, so the engine's retry sends the
+commands once), Opentrons runs the commands, and only when all succeeded does the twin apply the
+operation. A command Opentrons refuses stops the operation with Opentrons' error text:
 ``LabRefusalError`` while no liquid has moved, ``DeviceFaultError`` after. Nothing is retried
 here: liquid handling is not idempotent.
 
@@ -77,8 +79,9 @@ class OpentronsLiquidHandler:
                      c.blowout(pip.id, dst.labware_id, dst.well, flow.blowout_ul_s, "top",
                                -RIM_MM)]
         cmds += self._drop(pip)
+        self.twin.fail_if_injected("dispense")
         self._run(op_id, cmds)
-        self.twin.dispense(op_id, source, dest, volume_ul, layer)
+        self.world.dispense(op_id, source, dest, volume_ul, layer)
 
     def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
         height = self.world.check_sample(vessel, phase, volume_ul)
@@ -93,9 +96,9 @@ class OpentronsLiquidHandler:
                  *self._air_gap(pip, vial),
                  *self._deliver(pip, cell, volume_ul + gaps * self.air_gap),
                  *self._drop(pip)]
+        self.twin.fail_if_injected("sample")
         self._run(op_id, cmds)
-        drawn = self.twin.sample(op_id, vessel, phase, volume_ul)
-        return drawn
+        return self.world.sample(op_id, vessel, phase, volume_ul)
 
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
         self.world.check_return(vessel, phase, volume_ul)
@@ -115,7 +118,7 @@ class OpentronsLiquidHandler:
                           -RIM_MM),
                 *self._drop(pip)]
         self._run(op_id, cmds)
-        self.twin.return_sample(op_id, vessel, phase, volume_ul)
+        self.world.return_sample(op_id, vessel, phase, volume_ul)
 
     def flush_cell(self, op_id: str) -> None:
         held = self.world.vessels["flow_cell"].volume_ul
@@ -130,7 +133,7 @@ class OpentronsLiquidHandler:
                     *self._deliver(pip, waste, held + self.air_gap),
                     *self._drop(pip)]
         self._run(op_id, cmds)
-        self.twin.flush_cell(op_id)
+        self.world.flush(op_id)
 
     def status_of(self, op_id: str) -> OpStatus:
         """The robot's record of the operation's commands (kept by id in the log, the one in
@@ -212,7 +215,8 @@ class OpentronsLiquidHandler:
                    well_depth_mm(place.labware, place.well))
 
     def _fresh_tip(self, pip: Pipette) -> list[c.Command]:
-        cmds = self._drop(pip) if pip.has_tip else []  # left on by an operation that failed
+        # left on by an operation that failed, or by a process that died holding it
+        cmds = self._drop(pip) if pip.has_tip else []
         rack, well = pip.next_tip()
         self.log.tip_taken(pip.mount, pip.used)
         return [*cmds, c.pick_up_tip(pip.id, rack, well)]
@@ -233,7 +237,9 @@ class OpentronsLiquidHandler:
                           -1.0)]
 
     def _drop(self, pip: Pipette) -> list[c.Command]:
-        return [c.move_to_trash(pip.id, self.deck.trash), c.drop_tip_in_place(pip.id)]
+        drop = (c.drop_leftover_tip(pip.id, self.backend.robot_type) if pip.leftover
+                else c.drop_tip_in_place(pip.id))
+        return [c.move_to_trash(pip.id, self.deck.trash), drop]
 
     # --- running ------------------------------------------------------------------------------
 
@@ -259,11 +265,11 @@ class OpentronsLiquidHandler:
             moved = moved or result.command_type in LIQUID_COMMANDS
 
     def _track_tip(self, cmd: c.Command, result: CommandResult) -> None:
-        if result.status == "succeeded" and cmd["commandType"] in ("pickUpTip",
-                                                                  "dropTipInPlace"):
+        if result.status == "succeeded" and cmd["commandType"] in {"pickUpTip", *c.DROPS}:
             for pip in self.deck.pipettes:
                 if pip.id == cmd["params"]["pipetteId"]:
                     pip.has_tip = cmd["commandType"] == "pickUpTip"
+                    pip.leftover = False
 
     @staticmethod
     def _failure(moved: bool, message: str) -> Exception:
@@ -300,8 +306,21 @@ def open_opentrons(config: LabConfig, twin: SimLiquidHandler,
             raise
     try:
         deck = Deck(backend, config)
+        _find_leftover_tips(deck, backend, log)
     except BaseException:
         backend.close()
         log.close()
         raise
     return OpentronsLiquidHandler(backend, deck, twin, float(lh.air_gap.m_as("uL")), log)
+
+
+def _find_leftover_tips(deck: Deck, backend: CommandBackend, log: OpLog) -> None:
+    """A process that died holding a tip (or whose run was stopped then) left it on the
+    pipette: stopping a run that never played does not drop tips, and the next run's engine
+    starts believing the pipette bare, so its first pick-up would fail. The robot's record of
+    the earlier runs says which mounts still hold one; each is dropped in the trash before
+    that pipette's next operation."""
+    held = backend.tips_left([r for r in log.runs if r != backend.run_id])
+    for pip in deck.pipettes:
+        if pip.mount in held:
+            pip.has_tip = pip.leftover = True

@@ -20,7 +20,12 @@ from typing import Any
 
 import httpx
 
-from mscrobot.lab.opentrons.backend import ROBOT_TYPES, CommandResult, result_from_json
+from mscrobot.lab.opentrons.backend import (
+    ROBOT_TYPES,
+    CommandResult,
+    result_from_json,
+    tips_left,
+)
 from mscrobot.lab.opentrons.commands import Command, InvalidCommandError, validate
 from mscrobot.lab.protocols import DeviceFaultError, TransientDeviceError
 
@@ -140,6 +145,9 @@ class HttpBackend:
     def find(self, key: str, run_id: str | None = None) -> CommandResult | None:
         records = self._records(run_id or self.run_id)
         return next((result_from_json(d) for d in records if d.get("key") == key), None)
+
+    def tips_left(self, run_ids: list[str]) -> set[str]:
+        return tips_left([r for run in run_ids for r in self._records(run)])
 
     def commands(self) -> list[CommandResult]:
         """Every command of this run, in order (tests, reports)."""

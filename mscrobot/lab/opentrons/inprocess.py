@@ -28,7 +28,12 @@ from opentrons.protocol_runner import RunOrchestrator
 from opentrons.protocols.api_support import deck_type
 from opentrons_shared_data.labware.labware_definition import LabwareDefinition2
 
-from mscrobot.lab.opentrons.backend import ROBOT_TYPES, CommandResult, result_from_json
+from mscrobot.lab.opentrons.backend import (
+    ROBOT_TYPES,
+    CommandResult,
+    result_from_json,
+    tips_left,
+)
 from mscrobot.lab.opentrons.commands import Command, validate
 from mscrobot.lab.protocols import DeviceFaultError
 
@@ -81,6 +86,7 @@ class InProcessBackend:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name="opentrons-engine")
         self._thread.start()
+        self._run_task: asyncio.Future[Any] | None = None
         try:
             self._orchestrator, self._hardware = self._call(_build(self.robot_type))
         except BaseException:
@@ -115,6 +121,10 @@ class InProcessBackend:
             return None
         return next((result_from_json(r) for r in self.records() if r.get("key") == key), None)
 
+    def tips_left(self, run_ids: list[str]) -> set[str]:
+        """Nothing of another process's runs: their simulated hardware ended with them."""
+        return tips_left(self.records()) if self.run_id in run_ids else set()
+
     def commands(self) -> list[CommandResult]:
         """Every command this robot ran, in order (tests, reports)."""
         return [result_from_json(r) for r in self.records()]
@@ -147,6 +157,28 @@ class InProcessBackend:
 
     def stop(self) -> None:
         self._call(self._orchestrator.stop())
+
+    def act(self, action: str) -> None:
+        """A run action as the robot's ``/runs/{id}/actions`` takes it; raises Opentrons'
+        own error when the run's state does not allow it (``RunStoppedError``, …)."""
+        if action == "stop":
+            self.stop()
+            return
+
+        async def on_the_engines_loop() -> None:  # the engine's state is not thread-safe
+            if action == "play":
+                first = not self._orchestrator.run_has_started()
+                self._orchestrator.play(deck_configuration=[])  # the engine says if it may
+                if first:  # start the run as the robot's server does: a task that ends, and
+                    # finishes the engine, when the run is done or stopped
+                    self._run_task = asyncio.ensure_future(self._orchestrator.run(
+                        deck_configuration=[]))
+            elif action == "pause":
+                self._orchestrator.pause()
+            else:
+                self._orchestrator.resume_from_recovery(action.endswith("false-positive"))
+
+        self._call(on_the_engines_loop())
 
     def close(self) -> None:
         if self._loop.is_closed():

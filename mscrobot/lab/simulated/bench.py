@@ -22,7 +22,7 @@ from mscrobot.twin.vial import VialTwin
 class Bench:
     def __init__(self, recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
                  instrument: Instrument | None = None) -> None:
-        vessels = start_vessels(load_lab()[0], recipe)
+        vessels = start_vessels(load_lab("twin")[0], recipe)
         self.recipe = recipe
         self.world = World(WorldSpec(recipe, seed, vessels, Timing(dispense_s=0.0),
                                      params or TwinParams(), instrument or Instrument()))

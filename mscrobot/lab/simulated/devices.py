@@ -37,17 +37,19 @@ class SimLiquidHandler:
         self.reports_outcomes = reports_outcomes
         self._transient_left = transient_failures
 
-    def _maybe_fail(self, what: str) -> None:
+    def fail_if_injected(self, what: str) -> None:
+        """An injected transient failure (``transient_failures`` in the lab config), raised
+        before anything moved; a robot in front of the twin asks before sending commands."""
         if self._transient_left > 0:
             self._transient_left -= 1
             raise TransientDeviceError(f"liquid handler busy: {what} not started (injected)")
 
     def dispense(self, op_id: str, source: str, dest: str, volume_ul: float, layer: str) -> None:
-        self._maybe_fail("dispense")
+        self.fail_if_injected("dispense")
         self.world.dispense(op_id, source, dest, volume_ul, layer)
 
     def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
-        self._maybe_fail("sample")
+        self.fail_if_injected("sample")
         return self.world.sample(op_id, vessel, phase, volume_ul)
 
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-OT_LAB = ROOT / "hardware/labs/opentrons-sim.yaml"
+OT_LAB = ROOT / "hardware/labs/simulated.yaml"
 
 #: The shipped OT-2 lab moved onto a Flex deck with Flex pipettes.
 FLEX_EDITS = {

@@ -45,14 +45,14 @@ def _data(source: str) -> dict[str, Any]:
 
 
 def test_the_shipped_opentrons_lab_is_the_hardware_copy() -> None:
-    assert shipped_labs()["opentrons-sim"] == (ROOT / "hardware/labs/opentrons-sim.yaml"
+    assert shipped_labs()["simulated"] == (ROOT / "hardware/labs/simulated.yaml"
                                                ).read_text()
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
 def test_protocols_dir_holds_todays_export(path: Path) -> None:
     """After a deliberate change: `mscrobot protocol export RECIPE -o protocols/NAME.py`."""
-    lab = load_lab("opentrons-sim")[0]
+    lab = load_lab("simulated")[0]
     source = export_protocol(load_recipe(path).recipe, lab)
     assert (PROTOCOLS / f"{path.stem}.py").read_text() == source
     data = _data(source)
@@ -69,7 +69,7 @@ def test_a_hostile_recipe_name_stays_data() -> None:
     recipe = load_recipe_text(text.replace(first, f"name: {json.dumps(HOSTILE_NAME)}"),
                               "hostile.yaml").recipe
     assert recipe.name == HOSTILE_NAME
-    source = export_protocol(recipe, load_lab("opentrons-sim")[0])
+    source = export_protocol(recipe, load_lab("simulated")[0])
     assert _data(source)["recipe"] == HOSTILE_NAME
     template = (ROOT / "mscrobot/lab/opentrons/protocol_template.py").read_text()
     tree, ref = ast.parse(source), ast.parse(template)
@@ -108,6 +108,6 @@ def test_a_hostile_name_and_a_flex_deck_simulate(flex_lab_text: str, tmp_path: P
 def test_export_refuses_a_lab_without_opentrons(tmp_path: Path) -> None:
     out = tmp_path / "p.py"
     result = CliRunner().invoke(app, ["protocol", "export", str(REFERENCE), "-o", str(out),
-                                      "--lab", "simulated"])
+                                      "--lab", "twin"])
     assert result.exit_code == 2 and not out.exists()
     assert "has no Opentrons liquid handler" in result.output

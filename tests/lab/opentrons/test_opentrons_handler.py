@@ -26,7 +26,7 @@ from mscrobot.recipe.models import Recipe
 from tests.examples import example_recipes
 
 ROOT = Path(__file__).resolve().parents[3]
-OT_LAB = ROOT / "hardware/labs/opentrons-sim.yaml"
+OT_LAB = ROOT / "hardware/labs/simulated.yaml"
 RECIPES = example_recipes()
 REFERENCE = ROOT / "recipes/cds34-zncl2.yaml"
 
@@ -93,6 +93,26 @@ def test_the_journal_keeps_the_robots_command_ids_with_each_operation() -> None:
         for s in moves:
             assert s.outcome["robot_commands"] == handler.command_ids(f"t/{s.n}")  # type: ignore[index]
         assert all(s.outcome["robot_commands"] for s in moves if s.kind != "discard")  # type: ignore[index]
+    finally:
+        journal.close()
+        lab.close()
+
+
+def test_an_injected_transient_failure_sends_the_robot_nothing() -> None:
+    """The retried operation's commands reach Opentrons once: the busy robot started nothing."""
+    recipe = load_recipe(REFERENCE).recipe
+    text = load_lab(OT_LAB)[1].replace("sample_time: 20 s",
+                                       "sample_time: 20 s\n  transient_failures: 2")
+    lab = build_lab(lab_from_text(text), recipe, 0, None)
+    journal = Journal(Path(":memory:"))
+    try:
+        assert Engine(journal, lab, ExchangePlan(recipe), "t").run().state == RunState.COMPLETED
+        first = journal.steps()[0]
+        assert first.kind == "sample" and first.attempts == 2 and first.status == "done"
+        sent = lab.liquid_handler.backend.commands()  # type: ignore[attr-defined]
+        picks = [r for r in sent if r.command_type == "pickUpTip"]
+        assert len(picks) == sum(1 for op in _handler(lab).ops.values() if op.planned)
+        assert len(_handler(lab).command_ids("t/1")) == _handler(lab).ops["t/1"].planned
     finally:
         journal.close()
         lab.close()

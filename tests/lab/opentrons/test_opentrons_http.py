@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,12 +110,32 @@ def test_the_robots_shapes_and_codes(url: str) -> None:
         assert api.get(f"/runs/{run_id}/commands/{cmd_id}").json()["data"]["id"] == cmd_id
         listed = api.get(f"/runs/{run_id}/commands").json()
         assert listed["meta"]["totalLength"] == 1
-        stop = api.post(f"/runs/{run_id}/actions", json={"data": {"actionType": "stop"}})
+        act = f"/runs/{run_id}/actions"
+        assert api.post(act, json={"data": {"actionType": "fly"}}).status_code == 422
+        resume = api.post(act, json={"data": {"actionType": "resume-from-recovery"}})
+        assert resume.status_code == 409  # nothing to recover from
+        assert resume.json()["errors"][0]["id"] == "RunActionNotAllowed"
+        stop = api.post(act, json={"data": {"actionType": "stop"}})
         assert stop.status_code == 201
         assert api.get(f"/runs/{run_id}").json()["data"]["status"] == "stopped"
         late = api.post(f"/runs/{run_id}/commands", json={"data": c.home()})
         assert late.status_code == 409
+        assert api.post(act, json={"data": {"actionType": "play"}}).status_code == 409
         assert api.patch(f"/runs/{run_id}", json={"data": {"current": False}}).status_code == 200
+        # a played run (nothing queued: Opentrons' engine runs it to its end) takes no setup
+        # commands, and a finished run no more actions
+        played = api.post("/runs", json={"data": {}}).json()["data"]["id"]
+        act = f"/runs/{played}/actions"
+        assert api.post(act, json={"data": {"actionType": "play"}}).status_code == 201
+        for _ in range(50):
+            status = api.get(f"/runs/{played}").json()["data"]["status"]
+            if status not in ("idle", "running"):
+                break
+            time.sleep(0.1)
+        assert status == "succeeded"
+        assert api.post(f"/runs/{played}/commands", json={"data": c.home()}).status_code == 409
+        assert api.post(act, json={"data": {"actionType": "pause"}}).status_code == 409
+        assert api.patch(f"/runs/{played}", json={"data": {"current": False}}).status_code == 200
 
 
 def test_the_reference_recipe_completes_over_http(url: str) -> None:
@@ -149,8 +170,39 @@ def test_a_failed_command_over_http_is_a_clean_refusal(url: str) -> None:
         with pytest.raises(LabRefusalError, match="pickUpTip failed: TipAttachedError"):
             h.dispense("op-1", "salt_stock", "reaction", 1500.0, "polar")
         assert h.status_of("op-1") == "not_done"
+        for cmd in h._drop(big):  # leave the shared robot bare for the next test
+            assert h.backend.send(cmd).status == "succeeded"
     finally:
         lab.close()
+
+
+def test_a_tip_outlives_its_run_on_the_robot(url: str) -> None:
+    """The emulator's hardware keeps a tip held when a run is stopped, as the robot's does:
+    the next run's engine believes the pipette bare, a pick-up fails, a drop clears it."""
+    first = HttpBackend(url, "OT-2")
+    pip = first.send(c.load_pipette("p300_single_gen2", "right")).result["pipetteId"]
+    rack = first.send(c.load_labware("opentrons_96_tiprack_300ul", "opentrons", 1, "11"))
+    assert first.send(c.pick_up_tip(pip, rack.result["labwareId"], "A1")).status == "succeeded"
+    first.close()  # stopped, never played: the tip stays on
+    second = HttpBackend(url, "OT-2")
+    try:
+        assert second.tips_left([first.run_id]) == {"right"}
+        pip = second.send(c.load_pipette("p300_single_gen2", "right")).result["pipetteId"]
+        rack = second.send(c.load_labware("opentrons_96_tiprack_300ul", "opentrons", 1, "11"))
+        pick = c.pick_up_tip(pip, rack.result["labwareId"], "A2")
+        refused = second.send(pick)
+        assert (refused.status, refused.error_type) == ("failed", "TipAttachedError")
+        assert second.send(c.move_to_trash(pip, "fixedTrash")).status == "succeeded"
+        assert second.send(c.drop_leftover_tip(pip, second.robot_type)).status == "succeeded"
+        assert second.send(pick).status == "succeeded"
+        listed = [r.command_type for r in second.commands()]
+        assert listed[-4:] == ["pickUpTip", "moveToAddressableAreaForDropTip",
+                               "dropTipInPlace", "pickUpTip"]
+        assert second.tips_left([first.run_id, second.run_id]) == {"right"}
+        assert second.send(c.move_to_trash(pip, "fixedTrash")).status == "succeeded"
+        assert second.send(c.drop_tip_in_place(pip)).status == "succeeded"
+    finally:
+        second.close()
 
 
 def test_a_busy_robot_is_transient_and_touches_nothing(url: str) -> None:
@@ -263,12 +315,21 @@ def test_a_resumed_run_asks_the_robot_about_the_crashed_processes_commands(
             # the command in flight at the drop is found by its key: liquid had moved
             assert again.status_of("run/2") == "unknown"
             assert again.status_of("run/3") == "not_done"  # never sent
+            # run/2's tip is still on the p1000: dropped in the trash before run/3 picks one
+            big = again.deck.pipettes[-1]
+            assert (big.mount, big.has_tip, big.leftover) == ("left", True, True)
+            again.dispense("run/3", "hexane_stock", "reaction", 1000.0, "nonpolar")
+            sent = [r.command_type for r in again.backend.commands()]  # type: ignore[attr-defined]
+            first = sent.index("moveToAddressableAreaForDropTip")
+            assert sent[first:first + 3] == ["moveToAddressableAreaForDropTip",
+                                             "dropTipInPlace", "pickUpTip"]
+            assert again.status_of("run/3") == "done" and not big.leftover
         finally:
             resumed.close()
 
 
 def test_an_in_process_robot_of_a_crashed_process_defers_to_the_twin(tmp_path: Path) -> None:
-    text = (ROOT / "hardware/labs/opentrons-sim.yaml").read_text()
+    text = (ROOT / "hardware/labs/simulated.yaml").read_text()
     lab = build_lab(lab_from_text(text), load_recipe(REFERENCE).recipe, 0, tmp_path)
     _handler(lab).dispense("run/1", "salt_stock", "reaction", 1500.0, "polar")
     _crash(lab)

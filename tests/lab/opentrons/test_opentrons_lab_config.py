@@ -19,7 +19,7 @@ from mscrobot.recipe.loader import load_recipe
 from tests.examples import example_recipes
 
 ROOT = Path(__file__).resolve().parents[3]
-OT_LAB = ROOT / "hardware/labs/opentrons-sim.yaml"
+OT_LAB = ROOT / "hardware/labs/simulated.yaml"
 REFERENCE = ROOT / "recipes/cds34-zncl2.yaml"
 
 
