@@ -14,15 +14,20 @@ from tests.examples import example_recipes
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_hardware_copy_of_the_simulated_lab_is_the_shipped_one() -> None:
-    assert (ROOT / "hardware/labs/simulated.yaml").read_text() == shipped_labs()["simulated"]
+@pytest.mark.parametrize("name", ["simulated", "twin"])
+def test_hardware_copies_of_the_shipped_labs_are_the_shipped_ones(name: str) -> None:
+    assert (ROOT / f"hardware/labs/{name}.yaml").read_text() == shipped_labs()[name]
 
 
-def test_default_lab_is_the_simulated_one_and_can_run_every_example() -> None:
+def test_default_lab_is_the_opentrons_checked_simulated_one_and_can_run_every_example() -> None:
     lab, _ = load_lab()
     assert lab.name == "simulated" and lab.clock == "virtual"
+    assert (lab.liquid_handler.backend, lab.liquid_handler.robot) == ("opentrons", "simulate")
+    twin, _ = load_lab("twin")
+    assert twin.liquid_handler.backend == "simulated" and twin.deck.keys() == lab.deck.keys()
     for path in example_recipes():
-        assert check_lab(lab, load_recipe(path).recipe) == [], path.name
+        recipe = load_recipe(path).recipe
+        assert check_lab(lab, recipe) == check_lab(twin, recipe) == [], path.name
 
 
 def test_a_lab_file_by_path_loads(tmp_path: Path) -> None:
