@@ -237,6 +237,8 @@ class RobotEmulator:
     def _inherited_tip(self, run: Run, cmd: dict[str, Any]) -> dict[str, Any] | None:
         """A pick-up or drop on a pipette holding an earlier run's tip, as the hardware
         answers it; None: the engine takes the command."""
+        if not run.inherited:
+            return None
         try:
             validate(cmd)
         except InvalidCommandError:
