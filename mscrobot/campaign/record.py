@@ -73,7 +73,8 @@ def summarise(loaded: LoadedCampaign, conductor: Conductor, results: list[JobRes
             "salt": planned.recipe.salt.compound,
             "equivalents": planned.recipe.equivalents_per_cluster(),
             "stir_rpm": float(planned.recipe.exchange.stir_rate.m_as("rpm")),
-            "position": res.position, "start_s": res.offset, "end_s": res.end,
+            "position": res.position, "start_s": res.offset, "placed_s": res.placed,
+            "position_wait_s": res.position_wait, "end_s": res.end,
             "error": res.error,
             "state": None if out is None else out.state,
             "reason": None if out is None else out.reason,
@@ -87,7 +88,8 @@ def summarise(loaded: LoadedCampaign, conductor: Conductor, results: list[JobRes
         })
     busy = sched.busy_time()
     shared = {k: v for k, v in busy.items() if not k.startswith("position")}
-    durations = [r["end_s"] - r["start_s"] for r in runs]
+    # a run's time in the campaign, less the time it waited (references taken) for a position
+    durations = [r["end_s"] - r["start_s"] - r["position_wait_s"] for r in runs]
     positions = loaded.campaign.resources.stir_positions
     makespan = max((r["end_s"] for r in runs), default=0.0)
     bound = {"busiest_resource_s": max(shared.values(), default=0.0),

@@ -2,7 +2,8 @@
 
 Three kinds of resource: the robot arm (``robot``: every liquid-handling step), the spectrometer
 with its single flow cell (``spectrometer``), and the run's own stir position (``position``,
-held by the run from its first step to its last, so waits and settles hold nothing shared).
+held by the run from its first step on the reaction vial to its last step, so waits and settles
+hold nothing shared, and the reference blanks before the vial is first used need no position).
 The flow cell is a *lease*: a sample drawn into it occupies it until the cell is flushed
 (``discard``), so another vial's sample can never land on top of it. A step kind missing from
 the table holds every shared resource for its duration: slow, but never double-booked.

@@ -152,11 +152,12 @@ def _job(spec: tuple[list[tuple[str, float]], dict[str, float]], recipe: Any, la
 
 
 @settings(max_examples=200, deadline=None)
-@given(specs=st.lists(run_spec, min_size=1, max_size=6), positions=st.integers(1, 4))
-def test_no_resource_is_ever_double_booked(specs: list[Any], positions: int,
+@given(specs=st.lists(run_spec, min_size=1, max_size=6), positions=st.integers(1, 4),
+       ahead=st.integers(0, 2))
+def test_no_resource_is_ever_double_booked(specs: list[Any], positions: int, ahead: int,
                                            reference: tuple[Any, Any]) -> None:
     recipe, lab = reference
-    conductor = Conductor(positions)
+    conductor = Conductor(positions, ahead)
     results = conductor.run([_job(s, recipe, lab) for s in specs])
     assert [r.error for r in results] == [None] * len(specs)
     assert all(r.value.state == "completed" for r in results)
@@ -171,7 +172,17 @@ def test_no_resource_is_ever_double_booked(specs: list[Any], positions: int,
     assert all(int(n.split(":")[1]) < positions for n in held if n.startswith(POSITION))
     runs_on_positions = sorted(iv.run for n, ivs in held.items() if n.startswith(POSITION)
                                for iv in ivs)
-    assert runs_on_positions == list(range(len(specs)))
+    # a run takes one position, and only if it touches its vial (reference blanks do not)
+    assert runs_on_positions == [k for k, (blocks, _) in enumerate(specs)
+                                 if any(b != "reference" for b, _ in blocks)]
+    # never more than ``ahead`` started runs beyond the free positions are without one
+    for r in results:
+        t = r.offset
+        busy = sum(iv.start <= t < iv.end for n, ivs in held.items()
+                   if n.startswith(POSITION) for iv in ivs)
+        unplaced = sum(o.offset <= t and (o.placed is None or t < o.placed) and t < o.end
+                       for o in results)
+        assert unplaced <= positions - busy + ahead, (r.index, t)
     # what each step physically needs, said here independently of the scheduler's table: the
     # arm for liquid handling, the spectrometer for a read, and the flow cell from the sample
     # drawn into it until it is flushed
@@ -187,8 +198,18 @@ def test_no_resource_is_ever_double_booked(specs: list[Any], positions: int,
             assert covered(s.run, "robot", s.start, s.end), s
         if s.kind in ("measure", "reference", "sample", "transfer", "discard"):
             assert covered(s.run, "spectrometer", s.start, s.end), s
-        position = positions_of[s.run]
-        assert position.start <= s.requested <= s.start <= s.end <= position.end
+        run = results[s.run]
+        assert run.offset <= s.requested <= s.start <= s.end <= run.end
+        position = positions_of.get(s.run)
+        if position is not None and s.start >= position.start:
+            assert s.end <= position.end
+        else:  # before its position: only the blanks that open the run
+            assert s.kind in ("sample", "reference", "discard"), s
+    for k, (blocks, _) in enumerate(specs):
+        before = sum(1 for s in steps if s.run == k and s.kind == "sample"
+                     and (k not in positions_of or s.start < positions_of[k].start))
+        leading = next((i for i, (b, _) in enumerate(blocks) if b != "reference"), len(blocks))
+        assert before <= leading, (k, before, leading)
     for run in range(len(specs)):
         mine = [s for s in steps if s.run == run]
         for i, s in enumerate(mine):
