@@ -91,7 +91,9 @@ def main() -> None:
         for r in loaded.runs:
             r.seed = args.seed + r.index
     positions = args.positions or loaded.campaign.resources.stir_positions
-    conductor = Conductor(positions) if args.ahead is None else Conductor(positions, args.ahead)
+    groups = [] if args.positions else loaded.campaign.resources.speed_groups()
+    conductor = (Conductor(positions, speed_groups=groups) if args.ahead is None
+                 else Conductor(positions, args.ahead, groups))
     t0 = time.perf_counter()
     jobs = [memory_job(r.recipe, r.seed, loaded.lab) for r in loaded.runs]
     jobs = [_late(j, k * args.stagger) if k < positions else j for k, j in enumerate(jobs)]

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mscrobot.campaign.resources import POSITION, SHARED, Use, uses
+from mscrobot.campaign.resources import POSITION, SHARED, SPEED, Use, uses
 from mscrobot.campaign.scheduler import (
     AHEAD,
     CONTINUE,
@@ -124,6 +124,18 @@ class Gate:
     def placed(self) -> bool:
         return self.result.placed is not None
 
+    def stir(self, rpm: float) -> float:
+        """Turn at ``rpm`` on a shared-speed device: wait until the device can; the grant time."""
+        sched = self.conductor.scheduler
+        if self.leases:
+            raise SchedulerError(f"run {self.run} stirs while it holds "
+                                 f"{', '.join(sorted(self.leases))}: could deadlock")
+        if sched.stirring(self.run):
+            sched.stop_stir(self.run)  # a new rpm mid-stir: ask again like anyone
+        sched.stir(self.run, rpm)
+        self._block()
+        return self.now
+
     def release(self, resources: frozenset[str]) -> None:
         if resources:
             self.conductor.scheduler.release(self.run, resources)
@@ -145,6 +157,9 @@ def _scheduled(inner: PlanGenerator, gate: Gate, clock: Clock) -> PlanGenerator:
         outcome: Outcome = yield step
         to_release = held | (use.closes & gate.leases)
         gate.leases -= use.closes
+        if SPEED in use.closes and gate.conductor.scheduler.stirring(gate.run):
+            gate.wait_until(gate.offset + outcome.t)
+            gate.conductor.scheduler.stop_stir(gate.run)
         if to_release or use.shared:
             gate.wait_until(gate.offset + outcome.t)
             gate.release(to_release)
@@ -163,6 +178,9 @@ def _begin(gate: Gate, step: Step, clock: Clock) -> tuple[frozenset[str], Use, f
         gate.wait_until(gate.offset + clock.now())
         placed = gate.place()
         clock.sleep_until(placed - gate.offset)  # the empty vial waits: nothing to evolve
+    if SPEED in use.opens and gate.conductor.scheduler.speed_group(gate.run) is not None:
+        gate.wait_until(gate.offset + clock.now())
+        clock.sleep_until(gate.stir(float(step.params()["rpm"])) - gate.offset)
     local = clock.now()
     requested = start = gate.offset + local
     if needs:
@@ -189,15 +207,17 @@ class Job:
 
 @dataclass
 class Conductor:
-    """``ahead``: runs let in before a stir position is free for them (``Scheduler.ahead``)."""
+    """``ahead``: runs let in before a stir position is free for them (``Scheduler.ahead``);
+    ``speed_groups``: positions that share one stirrer speed (``Scheduler.speed_groups``)."""
 
     positions: int
     ahead: int = AHEAD
+    speed_groups: list[list[int]] = field(default_factory=list)
     scheduler: Scheduler = field(init=False)
     baton: threading.Semaphore = field(init=False, default_factory=lambda: threading.Semaphore(0))
 
     def __post_init__(self) -> None:
-        self.scheduler = Scheduler(self.positions, self.ahead)
+        self.scheduler = Scheduler(self.positions, self.ahead, self.speed_groups)
         self.gates: dict[int, Gate] = {}
         self.on_place: Callable[[int, int, float], None] | None = None
 

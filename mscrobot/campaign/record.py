@@ -50,7 +50,8 @@ def run_campaign(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
                  on_end: Callable[[JobResult], None] | None = None,
                  stop: threading.Event | None = None) -> dict[str, Any]:
     """Run every run under one scheduler; write and return the summary."""
-    conductor = Conductor(loaded.campaign.resources.stir_positions)
+    resources = loaded.campaign.resources
+    conductor = Conductor(resources.stir_positions, speed_groups=resources.speed_groups())
     started = time.perf_counter()
     results = conductor.run([run_folder_job(info, on_event, stop, i)
                              for i, info in enumerate(infos)], on_start, on_end)

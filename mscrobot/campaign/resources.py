@@ -18,6 +18,9 @@ from typing import Any
 ROBOT = "robot"
 SPECTROMETER = "spectrometer"
 POSITION = "position"
+#: The speed of a device that turns several positions at one speed: held from ``stir`` to
+#: ``stop_stir`` at the run's rpm, by any number of runs at that same rpm (``Scheduler``).
+SPEED = "speed"
 SHARED = frozenset({ROBOT, SPECTROMETER})
 
 
@@ -61,8 +64,8 @@ USES: dict[str, Callable[[Mapping[str, Any]], Use]] = {
     "transfer": lambda p: Use(frozenset({ROBOT, SPECTROMETER, POSITION})),
     "discard": lambda p: Use(frozenset({ROBOT, SPECTROMETER}),
                              closes=frozenset({SPECTROMETER})),
-    "stir": lambda p: _STIR,
-    "stop_stir": lambda p: _STIR,
+    "stir": lambda p: Use(frozenset({POSITION}), opens=frozenset({SPEED})),
+    "stop_stir": lambda p: Use(frozenset({POSITION}), closes=frozenset({SPEED})),
     "wait": lambda p: _STIR,
     "settle": lambda p: _STIR,
     "decide": lambda p: Use(),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from mscrobot.campaign.resources import POSITION
+from mscrobot.campaign.resources import POSITION, SPEED
 
 #: Request priority classes (lower is served first). ``PROLOGUE``: steps of a run that has no
 #: stir position yet (its reference blanks), which only fill the arm's otherwise idle time.
@@ -51,7 +51,8 @@ class _Request:
     seq: int
     priority: int
     what: str
-    kind: str = "resources"  # resources | entry (start the run) | position (any free one)
+    kind: str = "resources"  # resources | entry (start the run) | position | speed
+    rpm: float = 0.0  # a speed request's
 
 
 @dataclass
@@ -71,10 +72,15 @@ class SchedulerError(Exception):
 @dataclass
 class Scheduler:
     """``positions`` stir positions; ``ahead``: how many runs may start before a position is
-    free for them (they run the steps that do not touch their vial, then wait for one)."""
+    free for them (they run the steps that do not touch their vial, then wait for one);
+    ``speed_groups``: positions on one device that turns them at one speed. A group's speed is
+    shared state: held by every run stirring on it, all at one rpm; a run that wants another
+    rpm waits until none stirs, and once it waits no run starts stirring on that device ahead
+    of it (so a busy rpm cannot starve another)."""
 
     positions: int
     ahead: int = AHEAD
+    speed_groups: list[list[int]] = field(default_factory=list)
     now: float = 0.0
     intervals: list[Interval] = field(default_factory=list)
     waits: list[Wait] = field(default_factory=list)
@@ -87,6 +93,9 @@ class Scheduler:
         self._position_of: dict[int, int] = {}
         #: runs started (in entry order) that hold no stir position yet and have not ended
         self._unplaced: list[int] = []
+        self._group_of = {k: g for g, group in enumerate(self.speed_groups) for k in group}
+        #: speed group → its rpm and the runs stirring at it (since when)
+        self._speed: dict[int, tuple[float, dict[int, float]]] = {}
 
     # --- what runs ask for ---------------------------------------------------------------------
 
@@ -112,6 +121,33 @@ class Scheduler:
             return
         self._queue(_Request(run, resources, self.now, 0, priority, what))
 
+    def speed_group(self, run: int) -> int | None:
+        """The shared-speed device under ``run``'s position (None: its stirrer is its own)."""
+        position = self._position_of.get(run)
+        return None if position is None else self._group_of.get(position)
+
+    def stir(self, run: int, rpm: float) -> None:
+        """``run`` starts stirring at ``rpm`` on its shared-speed device; it resumes when every
+        vial stirring there turns at ``rpm`` (or none does)."""
+        self._queue(_Request(run, frozenset(), self.now, 0, -1, f"stir {rpm:g} rpm", "speed",
+                             rpm))
+
+    def stop_stir(self, run: int) -> None:
+        group = self.speed_group(run)
+        held = self._speed.get(group) if group is not None else None
+        if held is None or run not in held[1]:
+            raise SchedulerError(f"run {run} stops a stirrer it does not hold")
+        rpm, runs = held
+        self.intervals.append(Interval(f"{SPEED}:{group}", run, runs.pop(run), self.now,
+                                       f"{rpm:g} rpm"))
+        if not runs:
+            del self._speed[group]
+        self._grant()
+
+    def stirring(self, run: int) -> bool:
+        group = self.speed_group(run)
+        return group is not None and run in self._speed.get(group, (0.0, {}))[1]
+
     def release(self, run: int, resources: frozenset[str]) -> None:
         for name in sorted(resources):
             holder = self._holder.get(name)
@@ -125,6 +161,8 @@ class Scheduler:
         """Everything ``run`` holds (its stir position too): the run has ended."""
         mine = frozenset(k for k, (r, _, _) in self._holder.items() if r == run)
         self._waiting = [w for w in self._waiting if w.run != run]
+        if self.stirring(run):
+            self.stop_stir(run)
         if run in self._unplaced:
             self._unplaced.remove(run)
         self.release(run, mine)
@@ -169,14 +207,25 @@ class Scheduler:
     def _key(self, req: _Request) -> tuple[float, ...]:
         if req.kind == "position":  # the run that started first places first
             return (req.priority, self._unplaced.index(req.run), 0.0)
-        return (req.priority, req.t, req.seq)
+        return (req.priority, req.t, req.seq)  # speed requests too: first come, first served
 
     def _grant(self) -> None:
+        queued: set[int] = set()  # shared-speed devices with a run waiting for their speed
         for req in sorted(self._waiting, key=self._key):
-            if req.kind == "entry":
+            if req.kind == "speed":
+                group = self.speed_group(req.run)
+                if group is None:
+                    raise SchedulerError(f"run {req.run} asks for a shared speed it has not")
+                rpm, runs = self._speed.get(group, (req.rpm, {}))
+                if group in queued or (runs and rpm != req.rpm):
+                    queued.add(group)
+                    continue
+                self._speed[group] = (req.rpm, {**runs, req.run: self.now})
+                wanted: frozenset[str] = frozenset()
+            elif req.kind == "entry":
                 if len(self._unplaced) >= len(self._free_positions()) + self.ahead:
                     continue
-                wanted: frozenset[str] = frozenset()
+                wanted = frozenset()
                 self._unplaced.append(req.run)
             elif req.kind == "position":
                 free = self._free_positions()

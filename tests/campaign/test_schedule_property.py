@@ -57,6 +57,8 @@ class FakeDevices:
 
     def __init__(self, clock: FakeClock, times: dict[str, float]) -> None:
         self.clock, self.times = clock, times
+        #: (run-clock time, rpm) at every speed change: what the vial felt
+        self.speeds: list[tuple[float, float]] = []
         wl = np.linspace(300.0, 400.0, 4)
         self.spectrum = Spectrum(wl, np.ones(4), 10.0)
 
@@ -83,6 +85,7 @@ class FakeDevices:
         return {}
 
     def set_speed(self, rpm: float) -> float:
+        self.speeds.append((self.clock.t, rpm))
         return rpm
 
     def speed(self) -> float:
@@ -97,15 +100,15 @@ class FakeDevices:
         return self.spectrum
 
 
-BLOCKS = ("dispense", "stir", "settle", "sample", "sample_return", "reference")
+BLOCKS = ("dispense", "stir", "stir_fast", "settle", "sample", "sample_return", "reference")
 
 
 def synthetic_plan(blocks: list[tuple[str, float]]) -> Generator[Step, Outcome, PlanResult]:
     for block, seconds in blocks:
         if block == "dispense":
             yield Dispense("salt_stock", "reaction", 10.0, "salt", "polar")
-        elif block == "stir":
-            yield Stir(500.0)
+        elif block in ("stir", "stir_fast"):
+            yield Stir(900.0 if block == "stir_fast" else 500.0)
             yield Wait(seconds)
             yield StopStir()
         elif block == "settle":
@@ -140,12 +143,15 @@ run_spec = st.tuples(
 )
 
 
-def _job(spec: tuple[list[tuple[str, float]], dict[str, float]], recipe: Any, lab: Any) -> Any:
+def _job(spec: tuple[list[tuple[str, float]], dict[str, float]], recipe: Any, lab: Any,
+         devices: dict[int, FakeDevices] | None = None, k: int = 0) -> Any:
     blocks, times = spec
 
     def make_lab() -> Lab:
         clock = FakeClock()
         dev = FakeDevices(clock, times)
+        if devices is not None:
+            devices[k] = dev
         return Lab("fake", clock, dev, dev, dev)  # type: ignore[arg-type]
 
     return memory_job(recipe, 0, lab, make_lab, lambda: SyntheticPlan(blocks))  # type: ignore[arg-type, return-value]
@@ -166,6 +172,8 @@ def test_no_resource_is_ever_double_booked(specs: list[Any], positions: int, ahe
         assert iv.end >= iv.start
         held[iv.resource].append(iv)
     for name, ivs in held.items():
+        if name.startswith("speed"):
+            continue
         ivs.sort(key=lambda iv: (iv.start, iv.end))
         for a, b in itertools.pairwise(ivs):
             assert a.end <= b.start, f"{name} held by runs {a.run} and {b.run} at once"
@@ -216,3 +224,39 @@ def test_no_resource_is_ever_double_booked(specs: list[Any], positions: int, ahe
             if s.kind == "sample":
                 flush = next(f for f in mine[i:] if f.kind == "discard")
                 assert covered(run, "spectrometer", s.start, flush.end), (s, flush)
+
+
+SHARING = {"own": [], "one device": [[0, 1, 2, 3]], "two devices": [[0, 2], [1, 3]]}
+
+
+@settings(max_examples=100, deadline=None)
+@given(specs=st.lists(run_spec, min_size=1, max_size=5), sharing=st.sampled_from(list(SHARING)))
+def test_a_shared_speed_is_never_contradicted(specs: list[Any], sharing: str,
+                                              reference: tuple[Any, Any]) -> None:
+    """From the stirrers' own logs: two vials on one shared-speed device never turn at two
+    different speeds at once (a vial at rest does not count: each position switches alone)."""
+    recipe, lab = reference
+    groups = SHARING[sharing]
+    conductor = Conductor(4, speed_groups=groups)
+    devices: dict[int, FakeDevices] = {}
+    results = conductor.run([_job(s, recipe, lab, devices, k) for k, s in enumerate(specs)])
+    assert [r.error for r in results] == [None] * len(specs)
+    spans: dict[int, list[tuple[float, float, float]]] = defaultdict(list)  # group → spans
+    for k, dev in devices.items():
+        res = results[k]
+        group = next((g for g, members in enumerate(groups) if res.position in members), None)
+        if group is None:
+            continue
+        changes = [(res.offset + t, rpm) for t, rpm in dev.speeds] + [(res.end, 0.0)]
+        for (t0, rpm), (t1, _) in itertools.pairwise(changes):
+            if rpm > 0 and t1 > t0:
+                spans[group].append((t0, t1, rpm))
+    for group_spans in spans.values():
+        for (a0, a1, ra), (b0, b1, rb) in itertools.combinations(group_spans, 2):
+            if a0 < b1 and b0 < a1:
+                assert ra == rb, f"{ra} and {rb} rpm at once on one device"
+    # the scheduler's own record says the same: speed holds overlap only at one rpm
+    holds = [iv for iv in conductor.scheduler.intervals if iv.resource.startswith("speed")]
+    for a, b in itertools.combinations(holds, 2):
+        if a.resource == b.resource and a.start < b.end and b.start < a.end:
+            assert a.what == b.what, (a, b)
