@@ -75,8 +75,8 @@ def main() -> None:
     parser.add_argument("--stagger", type=float, default=0.0,
                         help="first wave: run k < positions starts k × this many seconds late")
     parser.add_argument("--ahead", type=int, default=None,
-                        help="runs let in ahead of a free position (what-if; default the "
-                        "scheduler's)")
+                        help="runs let in ahead of a free position instead of the campaign's "
+                        "(what-if)")
     parser.add_argument("--seed", type=int, default=None,
                         help="campaign seed instead of the file's (run k gets seed + k)")
     parser.add_argument("--json", action="store_true")
@@ -92,8 +92,8 @@ def main() -> None:
             r.seed = args.seed + r.index
     positions = args.positions or loaded.campaign.resources.stir_positions
     groups = [] if args.positions else loaded.campaign.resources.speed_groups()
-    conductor = (Conductor(positions, speed_groups=groups) if args.ahead is None
-                 else Conductor(positions, args.ahead, groups))
+    ahead = loaded.campaign.ahead if args.ahead is None else args.ahead
+    conductor = Conductor(positions, ahead, groups)
     t0 = time.perf_counter()
     jobs = [memory_job(r.recipe, r.seed, loaded.lab) for r in loaded.runs]
     jobs = [_late(j, k * args.stagger) if k < positions else j for k, j in enumerate(jobs)]

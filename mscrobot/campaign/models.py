@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
+from mscrobot.campaign.scheduler import AHEAD
 from mscrobot.recipe.models import Model
 
 CAMPAIGN_VERSION = 1
@@ -88,6 +89,10 @@ class Campaign(Model):
     seed: int = Field(0, ge=0, description="run k (0-based, in campaign order) gets seed + k, "
                       "so `mscrobot run RECIPE --seed` reproduces it alone")
     replicates: int = Field(1, ge=1, le=100, description="runs per recipe, each its own seed")
+    ahead: int = Field(AHEAD, ge=0, le=8, description="runs let in before a stir position is free "
+                       "for them: they read their reference blanks while every position is "
+                       "busy, then take the next one that frees (0: a run starts when a "
+                       "position is free; its references are never older than its own steps)")
 
     @model_validator(mode="after")
     def _something_to_run(self) -> Campaign:

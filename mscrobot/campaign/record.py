@@ -51,7 +51,8 @@ def run_campaign(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
                  stop: threading.Event | None = None) -> dict[str, Any]:
     """Run every run under one scheduler; write and return the summary."""
     resources = loaded.campaign.resources
-    conductor = Conductor(resources.stir_positions, speed_groups=resources.speed_groups())
+    conductor = Conductor(resources.stir_positions, loaded.campaign.ahead,
+                          resources.speed_groups())
     started = time.perf_counter()
     results = conductor.run([run_folder_job(info, on_event, stop, i)
                              for i, info in enumerate(infos)], on_start, on_end)

@@ -27,6 +27,7 @@ def _errors(path: Path) -> list[str]:
 def test_the_example_campaign_has_twelve_runs_on_four_positions() -> None:
     loaded = load_campaign(ROOT / "recipes" / "campaign-example.yaml")
     assert len(loaded.runs) >= 12 and loaded.campaign.resources.stir_positions == 4
+    assert loaded.campaign.ahead == 1 and loaded.campaign.resources.speed_groups() == []
     assert [r.seed for r in loaded.runs] == list(range(len(loaded.runs)))
     assert len({(r.recipe.salt.compound, round(r.recipe.equivalents_per_cluster()),
                  r.recipe.exchange.stir_rate) for r in loaded.runs}) == len(loaded.runs)
