@@ -131,7 +131,11 @@ class Gate:
             raise SchedulerError(f"run {self.run} stirs while it holds "
                                  f"{', '.join(sorted(self.leases))}: could deadlock")
         if sched.stirring(self.run):
-            sched.stop_stir(self.run)  # a new rpm mid-stir: ask again like anyone
+            if sched.stirring_at(self.run) == rpm:
+                return self.now
+            # its vial would go on turning at the old speed while it waits for the new one
+            raise SchedulerError(f"run {self.run} changes speed mid-stir on a shared-speed "
+                                 "device (stop first)")
         sched.stir(self.run, rpm)
         self._block()
         return self.now

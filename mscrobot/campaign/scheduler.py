@@ -145,8 +145,13 @@ class Scheduler:
         self._grant()
 
     def stirring(self, run: int) -> bool:
+        return self.stirring_at(run) is not None
+
+    def stirring_at(self, run: int) -> float | None:
+        """The rpm ``run`` holds its shared-speed device at (None: it is not stirring)."""
         group = self.speed_group(run)
-        return group is not None and run in self._speed.get(group, (0.0, {}))[1]
+        rpm, runs = self._speed.get(group, (0.0, {})) if group is not None else (0.0, {})
+        return rpm if run in runs else None
 
     def release(self, run: int, resources: frozenset[str]) -> None:
         for name in sorted(resources):
