@@ -7,12 +7,15 @@ The campaign runs in memory on the simulated lab under the real scheduler (the s
 - ``makespan_s``: first step to last run's end, campaign time;
 - ``lower_bound_s`` = max(busiest shared resource's total busy time, longest run, total run
   time ÷ stir positions), with run times of the runs *alone* (no waiting): the bound the issue
-  sets; target makespan ≤ 1.1 × it. ``lower_bound_in_campaign_s`` is the same with the runs'
-  durations in the campaign (waits included), for comparison;
+  sets; target makespan ≤ 1.1 × it. ``lower_bound_in_campaign_s`` is the same with the time each
+  run held its stir position in the campaign (its waits for the arm or the cell included), for
+  comparison;
 - ``robot_idle_s``: makespan minus the robot's busy time, split by how many runs held a stir
   position meanwhile: ``all_positions_held`` (every vial stirring, settling or waiting on
   the cell: nothing for the arm to do) and ``fewer_runs`` (start-up and the tail, when fewer
   runs than positions are left);
+- ``reference_age_s``: how long before a run's first step on its vial its reference blanks
+  were read (runs let in ahead of a free position read them early; alone it is ~0 s);
 - verdicts: runs whose sequence of verdict states equals the solo run's, whose final verdicts
   do, and whose verdicts (numbers and times too) are identical.
 """
@@ -71,6 +74,11 @@ def main() -> None:
                         help="stir positions instead of the campaign's (what-if)")
     parser.add_argument("--stagger", type=float, default=0.0,
                         help="first wave: run k < positions starts k × this many seconds late")
+    parser.add_argument("--ahead", type=int, default=None,
+                        help="runs let in ahead of a free position instead of the campaign's "
+                        "(what-if)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="campaign seed instead of the file's (run k gets seed + k)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -79,8 +87,13 @@ def main() -> None:
     from mscrobot.campaign.loader import load_campaign
 
     loaded = load_campaign(args.campaign)
+    if args.seed is not None:
+        for r in loaded.runs:
+            r.seed = args.seed + r.index
     positions = args.positions or loaded.campaign.resources.stir_positions
-    conductor = Conductor(positions)
+    groups = [] if args.positions else loaded.campaign.resources.speed_groups()
+    ahead = loaded.campaign.ahead if args.ahead is None else args.ahead
+    conductor = Conductor(positions, ahead, groups)
     t0 = time.perf_counter()
     jobs = [memory_job(r.recipe, r.seed, loaded.lab) for r in loaded.runs]
     jobs = [_late(j, k * args.stagger) if k < positions else j for k, j in enumerate(jobs)]
@@ -94,15 +107,19 @@ def main() -> None:
     busy = {k: v for k, v in sched.busy_time().items() if not k.startswith("position")}
     makespan = max(r.end for r in results)
     alone_s = [s.lab_t for s in solo]
-    in_campaign_s = [r.end - r.offset for r in results]
+    in_campaign_s = [r.end - r.offset - r.position_wait for r in results]
+    on_position_s = [r.end - r.placed for r in results if r.placed is not None]
     parts = {"busiest_resource_s": max(busy.values()), "longest_run_s": max(alone_s),
              "run_time_per_position_s": sum(alone_s) / positions}
     bound = max(parts.values())
-    bound_in_campaign = max(busy[max(busy, key=busy.__getitem__)], max(in_campaign_s),
-                            sum(in_campaign_s) / positions)
-    idle = _robot_idle(sched.intervals, [(r.offset, r.end) for r in results], positions,
-                       makespan)
-    steps_waited = [w for w in sched.waits if w.what != "run"]
+    bound_in_campaign = max(busy[max(busy, key=busy.__getitem__)], max(on_position_s),
+                            sum(on_position_s) / positions)
+    held = [(iv.start, iv.end) for iv in sched.intervals if iv.resource.startswith("position")]
+    idle = _robot_idle(sched.intervals, held, positions, makespan)
+    steps_waited = [w for w in sched.waits if w.what not in ("run", "position")]
+    ages = [r.placed - max((s.end for s in conductor.steps()
+                            if s.run == r.index and s.end <= r.placed), default=r.placed)
+            for r in results if r.placed is not None]
     states = [[(v["stage"], v["state"]) for v in out.verdicts]
               for out in (r.value for r in results)]
     solo_states = [[(v["stage"], v["state"]) for v in s.verdicts] for s in solo]
@@ -113,7 +130,9 @@ def main() -> None:
         "lower_bound_s": bound, "lower_bound_parts": parts, "ratio": makespan / bound,
         "target_ratio": 1.1, "lower_bound_in_campaign_s": bound_in_campaign,
         "ratio_in_campaign": makespan / bound_in_campaign, "busy_s": busy,
-        "robot_idle_s": idle, "steps_waited": len(steps_waited),
+        "robot_idle_s": idle, "ahead": conductor.ahead,
+        "reference_age_s": {"max": max(ages), "mean": sum(ages) / len(ages)},
+        "steps_waited": len(steps_waited),
         "step_wait_total_s": sum(w.granted - w.requested for w in steps_waited),
         "run_lengthening_s": sum(in_campaign_s) - sum(alone_s),
         "verdict_states_equal": sum(a == b for a, b in zip(states, solo_states, strict=True)),
@@ -134,6 +153,8 @@ def main() -> None:
     print(f"  robot idle {sum(idle.values()) / 60:.1f} min: "
           f"{idle['all_positions_held'] / 60:.1f} with every position held, "
           f"{idle['fewer_runs'] / 60:.1f} with fewer runs than positions")
+    print(f"  references read {result['reference_age_s']['max']:.0f} s at most "
+          f"(mean {result['reference_age_s']['mean']:.0f} s) before the vial's first step")
     print(f"  with in-campaign run times the bound is {bound_in_campaign / 60:.1f} min → "
           f"{result['ratio_in_campaign']:.3f}x; runs lengthened by waiting "
           f"{result['run_lengthening_s'] / 60:.1f} min in all")

@@ -131,6 +131,10 @@ def campaign(file: str, lab: str | None = None, out: str = "campaigns",
              prefix: str = "mscrobot") -> dict[str, Any]:
     """Every run of the campaign file as a task; shared instruments behind Prefect limits."""
     loaded = load_campaign(file, lab)
+    if loaded.campaign.resources.speed_groups():
+        # a limit of 1 per position cannot say "any number of runs, at one rpm"
+        raise ValueError(f"{file}: shared_speed is scheduled by `mscrobot campaign`; the Prefect "
+                         "flow does not share a stirrer speed yet")
     positions = loaded.campaign.resources.stir_positions
     setup_limits(prefix, positions)
     path, infos = create_campaign(loaded, Path(out))

@@ -6,14 +6,20 @@ run waits, in campaign time, until the scheduler grants it. The conductor hands 
 run thread at a time, in the scheduler's event order, so a campaign is deterministic: the same
 file and seeds give the same schedule, step for step.
 
-Time model. Run ``r`` starts when it gets a stir position, at campaign time ``offset_r``; its own
-clock starts at 0 there (its journal reads like a solo run's), so campaign time = offset_r +
-run time. Between shared-resource steps a run may run ahead on its own clock (a wait, a settle,
-a verdict touch nothing shared). Before a step that needs the robot or the spectrometer, the run
-catches up with campaign time and asks; if it is granted later, the run's clock is advanced to
-the grant: the vial sits for that time and its twin keeps evolving (settling, slow transfer,
-evaporation), as a real vial waiting for the arm would. The journal shows that gap before the
-step; the decisions then see the vial as it is at the sample, never a corrected one.
+Time model. Run ``r`` starts at campaign time ``offset_r``, when the scheduler lets it in
+(``Scheduler.admit``: at most ``ahead`` runs beyond the free stir positions); its own clock
+starts at 0 there (its journal reads like a solo run's), so campaign time = offset_r + run time.
+Its opening steps that do not touch its vial (the reference blanks: sample a stock, read it,
+flush) need only the arm and the flow cell; it takes its stir position at its first step on
+the vial, and if none is free its clock is advanced to the grant (the vial is still empty; the
+references are that much older, and the twin's lamp drift, a function of the run's own clock,
+grows with that age as a real lamp's would). Between shared-resource steps a run may run ahead
+on its own clock (a wait, a settle, a verdict touch nothing shared). Before a step that needs
+the robot or the spectrometer, the run catches up with campaign time and asks; if it is granted
+later, the run's clock is advanced to the grant: the vial sits for that time and its twin keeps
+evolving (settling, slow transfer, evaporation), as a real vial waiting for the arm would. The
+journal shows that gap before the step; the decisions then see the vial as it is at the sample,
+never a corrected one.
 """
 
 from __future__ import annotations
@@ -23,8 +29,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mscrobot.campaign.resources import SHARED, Use, uses
-from mscrobot.campaign.scheduler import CONTINUE, FINISH_CELL, OTHER, SAMPLE, Scheduler
+from mscrobot.campaign.resources import POSITION, SHARED, SPEED, Use, uses
+from mscrobot.campaign.scheduler import (
+    AHEAD,
+    CONTINUE,
+    FINISH_CELL,
+    OTHER,
+    PROLOGUE,
+    SAMPLE,
+    Scheduler,
+    SchedulerError,
+)
 from mscrobot.lab.protocols import Clock
 from mscrobot.procedure.plan import PlanGenerator
 from mscrobot.procedure.steps import Outcome, Step
@@ -45,9 +60,14 @@ class StepTimes:
 
 @dataclass
 class JobResult:
+    """``offset``: campaign time the run started; ``placed``: when it got stir position
+    ``position`` (None: it never needed one), after waiting ``position_wait`` s for it."""
+
     index: int
-    position: int
     offset: float
+    position: int | None = None
+    placed: float | None = None
+    position_wait: float = 0.0
     end: float = 0.0
     value: Any = None
     error: str | None = None
@@ -56,8 +76,10 @@ class JobResult:
 class Gate:
     """One run's door to the scheduler, used from the run's thread only."""
 
-    def __init__(self, conductor: Conductor, run: int, offset: float) -> None:
+    def __init__(self, conductor: Conductor, run: int, offset: float,
+                 result: JobResult | None = None) -> None:
         self.conductor, self.run, self.offset = conductor, run, offset
+        self.result = result if result is not None else JobResult(run, offset)
         self.go = threading.Semaphore(0)
         self.leases: frozenset[str] = frozenset()
         #: the previous step used a shared resource (the run is mid-sequence: a second sample)
@@ -83,6 +105,41 @@ class Gate:
         self._block()
         return self.now
 
+    def place(self) -> float:
+        """Wait for a stir position (the run's first step on its vial); the grant time."""
+        if self.leases:
+            raise SchedulerError(f"run {self.run} needs its stir position while it holds "
+                                 f"{', '.join(sorted(self.leases))}: could deadlock")
+        requested = self.now
+        self.conductor.scheduler.place(self.run)
+        self._block()
+        res = self.result
+        res.position = self.conductor.scheduler.position_of(self.run)
+        res.placed, res.position_wait = self.now, self.now - requested
+        if self.conductor.on_place is not None and res.position is not None:
+            self.conductor.on_place(self.run, res.position, self.now)
+        return self.now
+
+    @property
+    def placed(self) -> bool:
+        return self.result.placed is not None
+
+    def stir(self, rpm: float) -> float:
+        """Turn at ``rpm`` on a shared-speed device: wait until the device can; the grant time."""
+        sched = self.conductor.scheduler
+        if self.leases:
+            raise SchedulerError(f"run {self.run} stirs while it holds "
+                                 f"{', '.join(sorted(self.leases))}: could deadlock")
+        if sched.stirring(self.run):
+            if sched.stirring_at(self.run) == rpm:
+                return self.now
+            # its vial would go on turning at the old speed while it waits for the new one
+            raise SchedulerError(f"run {self.run} changes speed mid-stir on a shared-speed "
+                                 "device (stop first)")
+        sched.stir(self.run, rpm)
+        self._block()
+        return self.now
+
     def release(self, resources: frozenset[str]) -> None:
         if resources:
             self.conductor.scheduler.release(self.run, resources)
@@ -104,6 +161,9 @@ def _scheduled(inner: PlanGenerator, gate: Gate, clock: Clock) -> PlanGenerator:
         outcome: Outcome = yield step
         to_release = held | (use.closes & gate.leases)
         gate.leases -= use.closes
+        if SPEED in use.closes and gate.conductor.scheduler.stirring(gate.run):
+            gate.wait_until(gate.offset + outcome.t)
+            gate.conductor.scheduler.stop_stir(gate.run)
         if to_release or use.shared:
             gate.wait_until(gate.offset + outcome.t)
             gate.release(to_release)
@@ -118,11 +178,19 @@ def _scheduled(inner: PlanGenerator, gate: Gate, clock: Clock) -> PlanGenerator:
 def _begin(gate: Gate, step: Step, clock: Clock) -> tuple[frozenset[str], Use, float, float]:
     use = uses(step.kind, step.params())
     needs = use.shared - gate.leases
+    if POSITION in use.during | use.opens and not gate.placed:
+        gate.wait_until(gate.offset + clock.now())
+        placed = gate.place()
+        clock.sleep_until(placed - gate.offset)  # the empty vial waits: nothing to evolve
+    if SPEED in use.opens and gate.conductor.scheduler.speed_group(gate.run) is not None:
+        gate.wait_until(gate.offset + clock.now())
+        clock.sleep_until(gate.stir(float(step.params()["rpm"])) - gate.offset)
     local = clock.now()
     requested = start = gate.offset + local
     if needs:
         gate.wait_until(requested)
         priority = (FINISH_CELL if gate.leases else CONTINUE if gate.in_sequence
+                    else PROLOGUE if not gate.placed
                     else SAMPLE if step.kind == "sample" else OTHER)
         start = gate.acquire(needs, step.kind, priority)
         if start > requested:
@@ -143,28 +211,34 @@ class Job:
 
 @dataclass
 class Conductor:
+    """``ahead``: runs let in before a stir position is free for them (``Scheduler.ahead``);
+    ``speed_groups``: positions that share one stirrer speed (``Scheduler.speed_groups``)."""
+
     positions: int
+    ahead: int = AHEAD
+    speed_groups: list[list[int]] = field(default_factory=list)
     scheduler: Scheduler = field(init=False)
     baton: threading.Semaphore = field(init=False, default_factory=lambda: threading.Semaphore(0))
 
     def __post_init__(self) -> None:
-        self.scheduler = Scheduler(self.positions)
+        self.scheduler = Scheduler(self.positions, self.ahead, self.speed_groups)
         self.gates: dict[int, Gate] = {}
+        self.on_place: Callable[[int, int, float], None] | None = None
 
     def run(self, jobs: list[Job], on_start: Callable[[int, int, float], None] | None = None,
             on_end: Callable[[JobResult], None] | None = None) -> list[JobResult]:
-        """Run every job; a job's exception is its result's ``error``, never the campaign's."""
+        """Run every job; a job's exception is its result's ``error``, never the campaign's.
+        ``on_start(run, position, t)`` is called when a run takes its stir position."""
         results: dict[int, JobResult] = {}
+        self.on_place = on_start
         for i in range(len(jobs)):
             self.scheduler.admit(i)
         while (event := self.scheduler.pop()) is not None:
             run, t = event
             gate = self.gates.get(run)
             if gate is None:
-                gate = self.gates[run] = Gate(self, run, t)
-                results[run] = JobResult(run, self.scheduler.position_of(run), t)
-                if on_start is not None:
-                    on_start(run, results[run].position, t)
+                results[run] = JobResult(run, t)
+                gate = self.gates[run] = Gate(self, run, t, results[run])
                 thread = threading.Thread(target=self._thread, name=f"campaign-run-{run}",
                                           args=(jobs[run], gate, results[run], on_end),
                                           daemon=True)

@@ -50,7 +50,9 @@ def run_campaign(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
                  on_end: Callable[[JobResult], None] | None = None,
                  stop: threading.Event | None = None) -> dict[str, Any]:
     """Run every run under one scheduler; write and return the summary."""
-    conductor = Conductor(loaded.campaign.resources.stir_positions)
+    resources = loaded.campaign.resources
+    conductor = Conductor(resources.stir_positions, loaded.campaign.ahead,
+                          resources.speed_groups())
     started = time.perf_counter()
     results = conductor.run([run_folder_job(info, on_event, stop, i)
                              for i, info in enumerate(infos)], on_start, on_end)
@@ -73,7 +75,8 @@ def summarise(loaded: LoadedCampaign, conductor: Conductor, results: list[JobRes
             "salt": planned.recipe.salt.compound,
             "equivalents": planned.recipe.equivalents_per_cluster(),
             "stir_rpm": float(planned.recipe.exchange.stir_rate.m_as("rpm")),
-            "position": res.position, "start_s": res.offset, "end_s": res.end,
+            "position": res.position, "start_s": res.offset, "placed_s": res.placed,
+            "position_wait_s": res.position_wait, "end_s": res.end,
             "error": res.error,
             "state": None if out is None else out.state,
             "reason": None if out is None else out.reason,
@@ -87,7 +90,8 @@ def summarise(loaded: LoadedCampaign, conductor: Conductor, results: list[JobRes
         })
     busy = sched.busy_time()
     shared = {k: v for k, v in busy.items() if not k.startswith("position")}
-    durations = [r["end_s"] - r["start_s"] for r in runs]
+    # a run's time in the campaign, less the time it waited (references taken) for a position
+    durations = [r["end_s"] - r["start_s"] - r["position_wait_s"] for r in runs]
     positions = loaded.campaign.resources.stir_positions
     makespan = max((r["end_s"] for r in runs), default=0.0)
     bound = {"busiest_resource_s": max(shared.values(), default=0.0),

@@ -2,7 +2,8 @@
 
 Three kinds of resource: the robot arm (``robot``: every liquid-handling step), the spectrometer
 with its single flow cell (``spectrometer``), and the run's own stir position (``position``,
-held by the run from its first step to its last, so waits and settles hold nothing shared).
+held by the run from its first step on the reaction vial to its last step, so waits and settles
+hold nothing shared, and the reference blanks before the vial is first used need no position).
 The flow cell is a *lease*: a sample drawn into it occupies it until the cell is flushed
 (``discard``), so another vial's sample can never land on top of it. A step kind missing from
 the table holds every shared resource for its duration: slow, but never double-booked.
@@ -17,6 +18,9 @@ from typing import Any
 ROBOT = "robot"
 SPECTROMETER = "spectrometer"
 POSITION = "position"
+#: The speed of a device that turns several positions at one speed: held from ``stir`` to
+#: ``stop_stir`` at the run's rpm, by any number of runs at that same rpm (``Scheduler``).
+SPEED = "speed"
 SHARED = frozenset({ROBOT, SPECTROMETER})
 
 
@@ -60,8 +64,8 @@ USES: dict[str, Callable[[Mapping[str, Any]], Use]] = {
     "transfer": lambda p: Use(frozenset({ROBOT, SPECTROMETER, POSITION})),
     "discard": lambda p: Use(frozenset({ROBOT, SPECTROMETER}),
                              closes=frozenset({SPECTROMETER})),
-    "stir": lambda p: _STIR,
-    "stop_stir": lambda p: _STIR,
+    "stir": lambda p: Use(frozenset({POSITION}), opens=frozenset({SPEED})),
+    "stop_stir": lambda p: Use(frozenset({POSITION}), closes=frozenset({SPEED})),
     "wait": lambda p: _STIR,
     "settle": lambda p: _STIR,
     "decide": lambda p: Use(),

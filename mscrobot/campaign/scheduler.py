@@ -8,9 +8,14 @@ step). Among requests that could start, the order is: runs finishing a flow-cell
 (the cell stays blocked until they do), then runs in the middle of a sequence of shared steps
 (the second phase of an observation: the decision waits for both, so finishing one vial's
 observation before starting another's delays decisions least), then samples of a reaction vial
-(their timing is what the decisions see), then the rest; first come, first served within each
-class. Every hold is
-recorded as an ``Interval``: the schedule a campaign record keeps and tests check.
+(their timing is what the decisions see), then the rest, then the opening steps of runs that
+have no stir position yet (their reference blanks: they use the arm only when no vial on a
+position wants it); first come, first served within each class. Runs start in campaign order,
+while fewer than the free positions + ``ahead`` started runs are still without a position, and
+take a position at their first step on the vial, in the order they started; a run let in ahead
+so does its references while every position is busy, and waits at the head of the queue for the
+next position that frees. Every hold is recorded as an ``Interval``: the schedule a campaign
+record keeps and tests check.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from mscrobot.campaign.resources import POSITION
+from mscrobot.campaign.resources import POSITION, SPEED
 
-#: Request priority classes (lower is served first).
-FINISH_CELL, CONTINUE, SAMPLE, OTHER = 0, 1, 2, 3
+#: Request priority classes (lower is served first). ``PROLOGUE``: steps of a run that has no
+#: stir position yet (its reference blanks), which only fill the arm's otherwise idle time.
+FINISH_CELL, CONTINUE, SAMPLE, OTHER, PROLOGUE = 0, 1, 2, 3, 4
+#: Runs let in ahead of a free stir position by default (see ``Scheduler.ahead``).
+AHEAD = 1
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,8 @@ class _Request:
     seq: int
     priority: int
     what: str
-    position: bool = False
+    kind: str = "resources"  # resources | entry (start the run) | position | speed
+    rpm: float = 0.0  # a speed request's
 
 
 @dataclass
@@ -62,7 +71,16 @@ class SchedulerError(Exception):
 
 @dataclass
 class Scheduler:
+    """``positions`` stir positions; ``ahead``: how many runs may start before a position is
+    free for them (they run the steps that do not touch their vial, then wait for one);
+    ``speed_groups``: positions on one device that turns them at one speed. A group's speed is
+    shared state: held by every run stirring on it, all at one rpm; a run that wants another
+    rpm waits until none stirs, and once it waits no run starts stirring on that device ahead
+    of it (so a busy rpm cannot starve another)."""
+
     positions: int
+    ahead: int = AHEAD
+    speed_groups: list[list[int]] = field(default_factory=list)
     now: float = 0.0
     intervals: list[Interval] = field(default_factory=list)
     waits: list[Wait] = field(default_factory=list)
@@ -73,6 +91,11 @@ class Scheduler:
         self._events: list[tuple[float, int, int]] = []
         self._seq = 0
         self._position_of: dict[int, int] = {}
+        #: runs started (in entry order) that hold no stir position yet and have not ended
+        self._unplaced: list[int] = []
+        self._group_of = {k: g for g, group in enumerate(self.speed_groups) for k in group}
+        #: speed group → its rpm and the runs stirring at it (since when)
+        self._speed: dict[int, tuple[float, dict[int, float]]] = {}
 
     # --- what runs ask for ---------------------------------------------------------------------
 
@@ -82,8 +105,14 @@ class Scheduler:
         heapq.heappush(self._events, (max(t, self.now), self._seq, run))
 
     def admit(self, run: int) -> None:
-        """``run`` wants a stir position; it resumes (starts) when one is free."""
-        self._queue(_Request(run, frozenset(), self.now, 0, OTHER, "run", position=True))
+        """``run`` wants to start; it resumes (starts) when fewer than free positions + ``ahead``
+        started runs are still without a position, first come first served."""
+        self._queue(_Request(run, frozenset(), self.now, 0, OTHER, "run", "entry"))
+
+    def place(self, run: int) -> None:
+        """``run`` needs its stir position (the first step on its vial); it resumes holding one.
+        Positions go to waiting runs in the order they started."""
+        self._queue(_Request(run, frozenset(), self.now, 0, -1, "position", "position"))
 
     def request(self, run: int, resources: frozenset[str], what: str, priority: int) -> None:
         """``run`` wants all of ``resources`` at once; it resumes when they are its."""
@@ -91,6 +120,38 @@ class Scheduler:
             self.wake(run, self.now)
             return
         self._queue(_Request(run, resources, self.now, 0, priority, what))
+
+    def speed_group(self, run: int) -> int | None:
+        """The shared-speed device under ``run``'s position (None: its stirrer is its own)."""
+        position = self._position_of.get(run)
+        return None if position is None else self._group_of.get(position)
+
+    def stir(self, run: int, rpm: float) -> None:
+        """``run`` starts stirring at ``rpm`` on its shared-speed device; it resumes when every
+        vial stirring there turns at ``rpm`` (or none does)."""
+        self._queue(_Request(run, frozenset(), self.now, 0, -1, f"stir {rpm:g} rpm", "speed",
+                             rpm))
+
+    def stop_stir(self, run: int) -> None:
+        group = self.speed_group(run)
+        held = self._speed.get(group) if group is not None else None
+        if held is None or run not in held[1]:
+            raise SchedulerError(f"run {run} stops a stirrer it does not hold")
+        rpm, runs = held
+        self.intervals.append(Interval(f"{SPEED}:{group}", run, runs.pop(run), self.now,
+                                       f"{rpm:g} rpm"))
+        if not runs:
+            del self._speed[group]
+        self._grant()
+
+    def stirring(self, run: int) -> bool:
+        return self.stirring_at(run) is not None
+
+    def stirring_at(self, run: int) -> float | None:
+        """The rpm ``run`` holds its shared-speed device at (None: it is not stirring)."""
+        group = self.speed_group(run)
+        rpm, runs = self._speed.get(group, (0.0, {})) if group is not None else (0.0, {})
+        return rpm if run in runs else None
 
     def release(self, run: int, resources: frozenset[str]) -> None:
         for name in sorted(resources):
@@ -105,6 +166,10 @@ class Scheduler:
         """Everything ``run`` holds (its stir position too): the run has ended."""
         mine = frozenset(k for k, (r, _, _) in self._holder.items() if r == run)
         self._waiting = [w for w in self._waiting if w.run != run]
+        if self.stirring(run):
+            self.stop_stir(run)
+        if run in self._unplaced:
+            self._unplaced.remove(run)
         self.release(run, mine)
 
     # --- what the conductor asks -----------------------------------------------------------------
@@ -120,8 +185,8 @@ class Scheduler:
         self.now = t
         return run, t
 
-    def position_of(self, run: int) -> int:
-        return self._position_of[run]
+    def position_of(self, run: int) -> int | None:
+        return self._position_of.get(run)
 
     def holds(self, run: int) -> frozenset[str]:
         return frozenset(k for k, (r, _, _) in self._holder.items() if r == run)
@@ -140,21 +205,40 @@ class Scheduler:
         self._waiting.append(request)
         self._grant()
 
-    def _free_position(self) -> str | None:
-        for k in range(self.positions):
-            name = f"{POSITION}:{k}"
-            if name not in self._holder:
-                return name
-        return None
+    def _free_positions(self) -> list[str]:
+        return [name for k in range(self.positions)
+                if (name := f"{POSITION}:{k}") not in self._holder]
+
+    def _key(self, req: _Request) -> tuple[float, ...]:
+        if req.kind == "position":  # the run that started first places first
+            return (req.priority, self._unplaced.index(req.run), 0.0)
+        return (req.priority, req.t, req.seq)  # speed requests too: first come, first served
 
     def _grant(self) -> None:
-        for req in sorted(self._waiting, key=lambda r: (r.priority, r.t, r.seq)):
-            if req.position:
-                name = self._free_position()
-                if name is None:
+        queued: set[int] = set()  # shared-speed devices with a run waiting for their speed
+        for req in sorted(self._waiting, key=self._key):
+            if req.kind == "speed":
+                group = self.speed_group(req.run)
+                if group is None:
+                    raise SchedulerError(f"run {req.run} asks for a shared speed it has not")
+                rpm, runs = self._speed.get(group, (req.rpm, {}))
+                if group in queued or (runs and rpm != req.rpm):
+                    queued.add(group)
                     continue
-                wanted = frozenset({name})
-                self._position_of[req.run] = int(name.split(":")[1])
+                self._speed[group] = (req.rpm, {**runs, req.run: self.now})
+                wanted: frozenset[str] = frozenset()
+            elif req.kind == "entry":
+                if len(self._unplaced) >= len(self._free_positions()) + self.ahead:
+                    continue
+                wanted = frozenset()
+                self._unplaced.append(req.run)
+            elif req.kind == "position":
+                free = self._free_positions()
+                if not free:
+                    continue
+                wanted = frozenset(free[:1])
+                self._position_of[req.run] = int(free[0].split(":")[1])
+                self._unplaced.remove(req.run)
             else:
                 wanted = req.resources
                 if any(n in self._holder for n in wanted):

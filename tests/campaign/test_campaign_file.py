@@ -27,6 +27,7 @@ def _errors(path: Path) -> list[str]:
 def test_the_example_campaign_has_twelve_runs_on_four_positions() -> None:
     loaded = load_campaign(ROOT / "recipes" / "campaign-example.yaml")
     assert len(loaded.runs) >= 12 and loaded.campaign.resources.stir_positions == 4
+    assert loaded.campaign.ahead == 1 and loaded.campaign.resources.speed_groups() == []
     assert [r.seed for r in loaded.runs] == list(range(len(loaded.runs)))
     assert len({(r.recipe.salt.compound, round(r.recipe.equivalents_per_cluster()),
                  r.recipe.exchange.stir_rate) for r in loaded.runs}) == len(loaded.runs)
@@ -109,3 +110,20 @@ def test_a_campaign_needs_runs(tmp_path: Path) -> None:
     assert _errors(_write(tmp_path, "name: empty\n")) == [
         f"{tmp_path / 'c.yaml'}:1:1: a campaign needs 'recipes' (a list of files), a 'grid', "
         "or both"]
+
+
+def test_shared_speed_groups_are_read_and_checked(tmp_path: Path) -> None:
+    def text(shared: str) -> str:
+        return (f"name: s\nresources:\n  stir_positions: 4\n  shared_speed: {shared}\n"
+                f"recipes: [{BASE}]\n")
+
+    assert load_campaign(_write(tmp_path, text("true"))).campaign.resources.speed_groups() == [
+        [0, 1, 2, 3]]
+    loaded = load_campaign(_write(tmp_path, text("[[0, 1], [3]]")))
+    assert loaded.campaign.resources.speed_groups() == [[0, 1], [3]]
+    assert load_campaign(_write(tmp_path, text("false"))).campaign.resources.speed_groups() == []
+    path = _write(tmp_path, text("[[0, 1], [1, 4]]"))
+    assert _errors(path) == [f"{path}:4:17: resources.shared_speed: position 1 is in two groups"]
+    path = _write(tmp_path, text("[[0, 4]]"))
+    assert _errors(path) == [f"{path}:4:17: resources.shared_speed: position 4 is not one of "
+                             "the 4 stir positions (0 to 3)"]

@@ -43,3 +43,14 @@ grid:
         limits = {lim.name: lim for lim in client.read_global_concurrency_limits()}
     for name in limit_names("t", 2):
         assert limits[name].limit == 1 and limits[name].active_slots == 0
+
+
+def test_the_flow_refuses_a_shared_stirrer_speed(tmp_path: Path) -> None:
+    """Limits of 1 per position cannot say "any number of runs at one rpm": refuse, not ignore."""
+    (tmp_path / "c.yaml").write_text(f"name: shared\nresources: {{stir_positions: 2, "
+                                     f"shared_speed: true}}\nrecipes: "
+                                     f"[{ROOT / 'recipes' / 'cds34-zncl2.yaml'}]\n",
+                                     encoding="utf-8")
+    with pytest.raises(ValueError, match="shared_speed"):
+        campaign.fn(str(tmp_path / "c.yaml"), out=str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
