@@ -160,7 +160,7 @@ def _summarise(run_id: str, end: RunEnd, wall: float, report: Path | None,
                                                if end.replayed else "") + ")")
         if report is not None:
             lines.append(f"  report: {report}")
-        if end.state in ("stopped", "failed"):
+        if end.state in ("stopped", "paused", "failed"):
             lines.append(f"  resume with: mscrobot run --resume {run_id}")
         if end.pending is not None:
             lines.append(f"  waiting for the operator: {end.pending['question']}")

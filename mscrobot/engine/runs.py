@@ -26,7 +26,7 @@ from mscrobot.engine.states import RunState
 from mscrobot.lab.build import build_lab, check_lab
 from mscrobot.lab.config import LabConfig, lab_from_text
 from mscrobot.lab.protocols import DeviceError, Lab
-from mscrobot.procedure.plan import ExchangePlan
+from mscrobot.procedure.plan import STAGES, ExchangePlan
 from mscrobot.recipe.loader import load_recipe_text
 from mscrobot.recipe.models import Recipe
 
@@ -135,13 +135,19 @@ def _locked(path: Path) -> Iterator[None]:
 
 def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             stop_requested: threading.Event | None = None,
-            plan_for: Callable[[ExchangePlan, Lab], ExchangePlan] | None = None) -> RunEnd:
+            plan_for: Callable[[ExchangePlan, Lab], ExchangePlan] | None = None,
+            until_stage: str | None = None) -> RunEnd:
     """Execute (or resume: the same thing) the run in ``info.path`` until it ends or stops.
+
+    ``until_stage`` pauses the run at the end of that stage of the plan (``STAGES``): a caller
+    that runs each stage as its own task (the Prefect flow) resumes it for the next.
 
     A completed run is replayed from its journal without touching the lab, so resuming twice
     is harmless (a scheduler retrying a resume finds the result). ``plan_for`` may wrap the
     plan once the lab is built (a campaign gates its steps on shared resources); the wrapped
     plan must yield the same steps, so the run resumes alone as well."""
+    if until_stage is not None and until_stage not in STAGES:
+        raise RunError(f"no stage '{until_stage}' to stop after (stages: {', '.join(STAGES)})")
     with _locked(info.path):
         journal = Journal(info.path / JOURNAL_NAME)
         lab = None
@@ -155,7 +161,7 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             plan = ExchangePlan(info.recipe)
             if plan_for is not None:
                 plan = plan_for(plan, lab)
-            engine = Engine(journal, lab, plan, info.id, on_event, stop_requested)
+            engine = Engine(journal, lab, plan, info.id, on_event, stop_requested, until_stage)
             try:
                 return engine.run()
             except EngineError as e:

@@ -65,6 +65,16 @@ BLANK_OLA_MIN_UL = 20.0
 
 PlanGenerator = Generator[Step, Outcome, "PlanResult"]
 
+#: The plan's stages in order: ``setup`` (the blanks' references, then salt solution and
+#: clusters into the vial), ``forward`` (monitoring the exchange into the polar phase) and
+#: ``back`` (hexane and OLA in, monitoring the return). A run can be stopped between them.
+STAGES = ("setup", str(Stage.FORWARD), str(Stage.BACK))
+
+
+def recipe_stages(recipe: Recipe) -> tuple[str, ...]:
+    """The stages a run of ``recipe`` may go through (the back-exchange only when enabled)."""
+    return STAGES if recipe.back_exchange.enabled else STAGES[:2]
+
 
 @dataclass
 class PlanResult:
@@ -132,6 +142,8 @@ class ExchangePlan:
         self.sample_ul = float(recipe.monitoring.sample_volume.m_as("uL"))
         self.observations: dict[Stage, list[Observation]] = {Stage.FORWARD: [], Stage.BACK: []}
         self.result = PlanResult("not_started")  # the verdicts so far, while the plan runs
+        #: the stage of the step last yielded (one of ``STAGES``), for stopping between stages
+        self.stage = STAGES[0]
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -219,6 +231,7 @@ class ExchangePlan:
         """The whole run. Send each step's outcome; the generator returns a ``PlanResult``."""
         r = self.recipe
         result = self.result = PlanResult("finished")
+        self.stage = STAGES[0]
         # references first, while the cell is clean and the phases have not met
         phases = self.recipe.monitoring.phases
         if "polar" in phases:
@@ -234,8 +247,10 @@ class ExchangePlan:
         moved = MUTUAL_SOLUBILITY_FRACTION * float(r.salt.volume.m_as("uL"))
         self.ledger.nonpolar -= moved
         self.ledger.polar += moved
+        self.stage = str(Stage.FORWARD)
         verdict = yield from self._forward(result)
         if verdict.action == Action.START_BACK_EXCHANGE:
+            self.stage = str(Stage.BACK)
             yield from self._back(result)
         return result
 
