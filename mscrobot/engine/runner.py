@@ -57,6 +57,11 @@ MAX_ATTEMPTS = 3
 SPEED_TOLERANCE = 0.05
 
 
+def answer_flag(answer: str) -> str:
+    """The ``runs resolve`` option that gives ``answer`` (``add_salt`` → ``--add-salt``)."""
+    return "--" + answer.replace("_", "-")
+
+
 class EngineError(Exception):
     """The run cannot go on for a reason that is not a device's (a changed plan, a bad journal)."""
 
@@ -275,8 +280,9 @@ class Engine:
             self.journal.intent(n, step, self.lab.clock.now(), None)
         answer = self.journal.operator_answer(n)
         if answer is None:
+            flags = "|".join(answer_flag(c) for c in step.choices)
             raise _OperatorNeededError(n, step.question + f"; answer with `mscrobot runs resolve "
-                                 f"{self.run_id} --step {n} --continue|--finish`", step.choices)
+                                       f"{self.run_id} --step {n} {flags}`", step.choices)
         outcome = Outcome(self.lab.clock.now(), {"answer": answer})
         self.journal.outcome(n, step, outcome)
         return outcome

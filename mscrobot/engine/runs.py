@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
-from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd
+from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd, answer_flag
 from mscrobot.engine.states import RunState
 from mscrobot.lab.build import build_lab, check_lab
 from mscrobot.lab.config import LabConfig, lab_from_text
@@ -183,9 +183,15 @@ def resolve(path: Path, step: int, answer: str) -> str:
             raise RunError(f"step {step} is not waiting for an answer"
                            + ("" if rec is None else " (it is done)"))
         if rec.kind == "ask_operator":
-            if answer not in ("continue", "finish"):
-                raise RunError(f"step {step} asks whether to continue; answer --continue or "
-                               "--finish")
+            choices = list(rec.params.get("choices") or ())
+            refused = dict(rec.params.get("refused") or ())
+            offered = ", ".join(answer_flag(c) for c in choices)
+            if answer in refused:
+                raise RunError(f"step {step} does not take {answer_flag(answer)} here: "
+                               f"{refused[answer]}; answer {offered}")
+            if answer not in choices:
+                raise RunError(f"step {step} asks the operator ({rec.params.get('question')});"
+                               f" answer {offered}")
         elif answer not in ("done", "not-done"):
             raise RunError(f"step {step} ({rec.kind}) was interrupted; answer --done if it "
                            "happened or --not-done if it did not")
