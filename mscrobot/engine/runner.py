@@ -168,13 +168,13 @@ class Engine:
                                   + self._safe_stop())
                         self._move(RunState.PAUSED, reason)
                         return RunEnd(self.state, reason, self.lab.clock.now(), n - 1,
-                                      replayed=replayed, stage=self.plan.stage)
+                                      replayed=replayed, stage=self._stage())
                     if self.stop_requested.is_set():
                         reason = self._safe_stop()
                         self._move(RunState.STOPPED, "stopped by the operator (Ctrl-C)" + reason)
                         return RunEnd(self.state, "stopped by the operator" + reason,
                                       self.lab.clock.now(), n - 1, replayed=replayed,
-                                      stage=self.plan.stage)
+                                      stage=self._stage())
                     if rec is not None:
                         self._check_same(rec, step)
                     if rpm > 0 and not isinstance(step, Stir | StopStir):
@@ -188,24 +188,28 @@ class Engine:
             reason = "" if self.replay_only else self._safe_stop()
             self._move(RunState.COMPLETED, result.end + reason)
             return RunEnd(self.state, result.end, self.lab.clock.now(), n, result,
-                          replayed=replayed, stage=self.plan.stage)
+                          replayed=replayed, stage=self._stage())
         except _OperatorNeededError as ask:
             reason = self._safe_stop()
             self._move(RunState.AWAITING_OPERATOR, str(ask) + reason)
             return RunEnd(self.state, str(ask), self.lab.clock.now(), n, pending=ask.pending,
-                          replayed=replayed, stage=self.plan.stage)
+                          replayed=replayed, stage=self._stage())
         except DeviceError as e:
             msg = f"step {n} ({step.describe()}): {type(e).__name__}: {e}"
             self.journal.fail(n, msg, self.lab.clock.now())
             reason = self._safe_stop()
             self._move(RunState.FAILED, msg + reason)
             return RunEnd(self.state, msg + reason, self.lab.clock.now(), n, replayed=replayed,
-                          stage=self.plan.stage)
+                          stage=self._stage())
+
+    def _stage(self) -> str:
+        """The plan's current stage; a plan without stages (a test's) is all one stage."""
+        return str(getattr(self.plan, "stage", STAGES[0]))
 
     def _stage_over(self) -> bool:
         """Whether the step in hand belongs to a stage after ``until_stage``."""
         return (self.until_stage is not None
-                and STAGES.index(self.plan.stage) > STAGES.index(self.until_stage))
+                and STAGES.index(self._stage()) > STAGES.index(self.until_stage))
 
     def _check_same(self, rec: StepRecord, step: Step) -> None:
         now = json.loads(json.dumps(step.params()))
