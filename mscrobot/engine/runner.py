@@ -213,7 +213,12 @@ class Engine:
 
     def _check_same(self, rec: StepRecord, step: Step) -> None:
         now = json.loads(json.dumps(step.params()))
-        if rec.kind != step.kind or rec.params != now:
+        was = rec.params
+        if isinstance(step, AskOperator):
+            # the answers offered are what this version asks with; the plan goes on from the
+            # answer given, so a question journaled with older choices replays as well
+            now, was = now["question"], was.get("question")
+        if rec.kind != step.kind or was != now:
             raise EngineError(
                 f"journal step {rec.n} was '{rec.kind}' {rec.params} but the plan now asks "
                 f"'{step.kind}' {now}: the code changed since this run started, so it cannot "

@@ -313,7 +313,7 @@ class ExchangePlan:
             if action == Action.STOP_FOR_OPERATOR:
                 answer = yield from self._ask(Stage.FORWARD, f"forward exchange "
                                               f"{verdict.state}: " + "; ".join(verdict.reasons))
-                if answer not in ("continue", "extend", "add_salt"):
+                if answer not in ("continue", "extend", "add_salt"):  # abort, or an older 'finish'
                     result.end = "operator_aborted"
                     return verdict
                 # 'extend' and 'add_salt' count as the policy's own rungs: the judge grants
@@ -384,7 +384,7 @@ class ExchangePlan:
             if verdict.action == Action.STOP_FOR_OPERATOR:
                 answer = yield from self._ask(Stage.BACK, f"back-exchange {verdict.state}: "
                                               + "; ".join(verdict.reasons))
-                if answer != "continue":
+                if answer != "continue":  # abort (or 'finish', journaled by older versions)
                     result.end = "operator_aborted"
                     return
         result.end = "round_limit"

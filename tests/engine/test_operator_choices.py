@@ -139,3 +139,21 @@ def test_add_salt_is_refused_where_the_vial_or_the_stock_cannot_take_it() -> Non
     assert plan.refused_answers(Stage.FORWARD) == {
         "add_salt": "the salt stock holds 40 µL, less than the 50 µL dose"}
     assert set(plan.refused_answers(Stage.BACK)) == {"extend", "add_salt"}
+
+
+def test_a_question_journaled_with_the_older_choices_still_resumes(tmp_path: Path) -> None:
+    """A run that asked before 'finish' became 'abort' is answered and resumed, not refused."""
+    info, end = _asking(tmp_path)
+    assert end.pending is not None
+    step = end.pending["step"]
+    journal = Journal(info.path / "journal.sqlite")
+    try:
+        old = {"question": journal.step(step).params["question"],  # type: ignore[union-attr]
+               "choices": ["continue", "finish"]}
+        journal.db.execute("update steps set params = ? where n = ?", (json.dumps(old), step))
+    finally:
+        journal.close()
+    resolve(info.path, step, "finish")
+    final = execute(info)
+    assert final.state == RunState.COMPLETED and final.reason == "operator_aborted"
+    assert final.replayed == step - 1
