@@ -161,7 +161,7 @@ def _summarise(run_id: str, end: RunEnd, wall: float, report: Path | None,
                                                if end.replayed else "") + ")")
         if report is not None:
             lines.append(f"  report: {report}")
-        if end.state in ("stopped", "failed"):
+        if end.state in ("stopped", "paused", "failed"):
             lines.append(f"  resume with: mscrobot run --resume {run_id}")
         if end.pending is not None:
             lines.append(f"  waiting for the operator: {end.pending['question']}")
@@ -331,17 +331,26 @@ def runs_resolve(
     done: Annotated[bool, typer.Option("--done", help="The interrupted step happened.")]
     = False,
     not_done: Annotated[bool, typer.Option("--not-done", help="It did not happen.")] = False,
-    cont: Annotated[bool, typer.Option("--continue", help="Keep monitoring.")] = False,
-    finish: Annotated[bool, typer.Option("--finish", help="End the run here.")] = False,
+    cont: Annotated[bool, typer.Option(
+        "--continue", help="Stir one more sampling interval and judge again.")] = False,
+    extend: Annotated[bool, typer.Option(
+        "--extend", help="Grant the stall policy's extend rung of stirring time more.")]
+    = False,
+    add_salt: Annotated[bool, typer.Option(
+        "--add-salt", help="Dose the stall policy's add-salt volume, then stir on.")] = False,
+    abort: Annotated[bool, typer.Option(
+        "--abort", help="End the run here, stirrer off (aborted by the operator).")] = False,
     out: RunsDir = Path("runs"),
 ) -> None:
     """The operator's answer for a step a run stopped at; then resume it."""
     from mscrobot.engine.runs import RunError, resolve
 
-    chosen = [name for name, on in (("done", done), ("not-done", not_done),
-                                    ("continue", cont), ("finish", finish)) if on]
+    given = (("done", done), ("not-done", not_done), ("continue", cont), ("extend", extend),
+             ("add_salt", add_salt), ("abort", abort))
+    chosen = [name for name, on in given if on]
     if len(chosen) != 1:
-        _fail("give exactly one of --done, --not-done, --continue, --finish", EXIT_BAD_INPUT)
+        _fail("give exactly one of --done, --not-done, --continue, --extend, --add-salt, "
+              "--abort", EXIT_BAD_INPUT)
     try:
         typer.echo(resolve(_runs_dir_ref(run_ref, out), step, chosen[0]))
     except RunError as exc:

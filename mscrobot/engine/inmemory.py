@@ -81,7 +81,7 @@ def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
         devices.close()
     out.time_s, out.steps, out.contact_s = end.lab_t, end.steps, world.t_mix
     if end.state == RunState.COMPLETED:
-        out.end = {"finished": "finished", "operator_finished": "stopped"}.get(
+        out.end = {"finished": "finished", "operator_aborted": "stopped"}.get(
             end.result.end if end.result else "", "step_limit")
     elif end.state == RunState.AWAITING_OPERATOR:
         out.end = "stopped"

@@ -8,6 +8,12 @@ again; a non-idempotent one (a dispense, a sample draw) is re-run only if the de
 not happen, recorded as done if the device says it did, and otherwise the run stops for the
 operator (``mscrobot runs resolve``).
 
+Stopping between stages: given ``until_stage`` (one of the plan's ``STAGES``), the engine stops
+cleanly before the first step of a later stage would run: stirrer off, the run ``paused`` with
+the reason "paused at the end of stage …" (not Ctrl-C's ``stopped``). Nothing is special about
+that stop for a resume: the next ``run`` replays the journal and goes on from that step, so a run
+executed stage by stage (one Prefect task each) is the run executed at once.
+
 Errors: ``TransientDeviceError`` is retried (3 attempts, each journaled); a
 ``DeviceFaultError`` or ``LabRefusalError`` is never retried: the run stops safely (stirrer off)
 and is marked failed with the step and the device's message.
@@ -30,7 +36,7 @@ from mscrobot.lab.protocols import (
     RecordsCommands,
     TransientDeviceError,
 )
-from mscrobot.procedure.plan import ExchangePlan, PlanResult
+from mscrobot.procedure.plan import STAGES, ExchangePlan, PlanResult
 from mscrobot.procedure.steps import (
     AskOperator,
     Decide,
@@ -49,6 +55,11 @@ from mscrobot.procedure.steps import (
 
 MAX_ATTEMPTS = 3
 SPEED_TOLERANCE = 0.05
+
+
+def answer_flag(answer: str) -> str:
+    """The ``runs resolve`` option that gives ``answer`` (``add_salt`` → ``--add-salt``)."""
+    return "--" + answer.replace("_", "-")
 
 
 class EngineError(Exception):
@@ -76,6 +87,7 @@ class RunEnd:
     result: PlanResult | None = None
     pending: dict[str, Any] | None = None  # the operator's question, when awaiting one
     replayed: int = 0
+    stage: str = ""  # the plan's stage when the run ended or stopped
 
 
 class _OperatorNeededError(Exception):
@@ -89,10 +101,14 @@ class Engine:
 
     def __init__(self, journal: Journal, lab: Lab, plan: ExchangePlan, run_id: str,
                  on_event: Callable[[Event], None] | None = None,
-                 stop_requested: threading.Event | None = None) -> None:
+                 stop_requested: threading.Event | None = None,
+                 until_stage: str | None = None) -> None:
+        if until_stage is not None and until_stage not in STAGES:
+            raise EngineError(f"no stage '{until_stage}' (stages: {', '.join(STAGES)})")
         self.journal, self.lab, self.plan, self.run_id = journal, lab, plan, run_id
         self.on_event = on_event or (lambda e: None)
         self.stop_requested = stop_requested or threading.Event()
+        self.until_stage = until_stage
         current = journal.state()
         self.state = RunState(current[0]) if current else RunState.CREATED
         #: a completed run is only replayed (to report its result); nothing may execute
@@ -147,11 +163,18 @@ class Engine:
                     if self.replay_only:
                         raise EngineError(f"the journal says the run completed but step {n} "
                                           "has no outcome")
+                    if self._stage_over():
+                        reason = (f"paused at the end of stage '{self.until_stage}'"
+                                  + self._safe_stop())
+                        self._move(RunState.PAUSED, reason)
+                        return RunEnd(self.state, reason, self.lab.clock.now(), n - 1,
+                                      replayed=replayed, stage=self._stage())
                     if self.stop_requested.is_set():
                         reason = self._safe_stop()
                         self._move(RunState.STOPPED, "stopped by the operator (Ctrl-C)" + reason)
                         return RunEnd(self.state, "stopped by the operator" + reason,
-                                      self.lab.clock.now(), n - 1, replayed=replayed)
+                                      self.lab.clock.now(), n - 1, replayed=replayed,
+                                      stage=self._stage())
                     if rec is not None:
                         self._check_same(rec, step)
                     if rpm > 0 and not isinstance(step, Stir | StopStir):
@@ -165,22 +188,37 @@ class Engine:
             reason = "" if self.replay_only else self._safe_stop()
             self._move(RunState.COMPLETED, result.end + reason)
             return RunEnd(self.state, result.end, self.lab.clock.now(), n, result,
-                          replayed=replayed)
+                          replayed=replayed, stage=self._stage())
         except _OperatorNeededError as ask:
             reason = self._safe_stop()
             self._move(RunState.AWAITING_OPERATOR, str(ask) + reason)
             return RunEnd(self.state, str(ask), self.lab.clock.now(), n, pending=ask.pending,
-                          replayed=replayed)
+                          replayed=replayed, stage=self._stage())
         except DeviceError as e:
             msg = f"step {n} ({step.describe()}): {type(e).__name__}: {e}"
             self.journal.fail(n, msg, self.lab.clock.now())
             reason = self._safe_stop()
             self._move(RunState.FAILED, msg + reason)
-            return RunEnd(self.state, msg + reason, self.lab.clock.now(), n, replayed=replayed)
+            return RunEnd(self.state, msg + reason, self.lab.clock.now(), n, replayed=replayed,
+                          stage=self._stage())
+
+    def _stage(self) -> str:
+        """The plan's current stage; a plan without stages (a test's) is all one stage."""
+        return str(getattr(self.plan, "stage", STAGES[0]))
+
+    def _stage_over(self) -> bool:
+        """Whether the step in hand belongs to a stage after ``until_stage``."""
+        return (self.until_stage is not None
+                and STAGES.index(self._stage()) > STAGES.index(self.until_stage))
 
     def _check_same(self, rec: StepRecord, step: Step) -> None:
         now = json.loads(json.dumps(step.params()))
-        if rec.kind != step.kind or rec.params != now:
+        was = rec.params
+        if isinstance(step, AskOperator):
+            # the answers offered are what this version asks with; the plan goes on from the
+            # answer given, so a question journaled with older choices replays as well
+            now, was = now["question"], was.get("question")
+        if rec.kind != step.kind or was != now:
             raise EngineError(
                 f"journal step {rec.n} was '{rec.kind}' {rec.params} but the plan now asks "
                 f"'{step.kind}' {now}: the code changed since this run started, so it cannot "
@@ -251,8 +289,9 @@ class Engine:
             self.journal.intent(n, step, self.lab.clock.now(), None)
         answer = self.journal.operator_answer(n)
         if answer is None:
+            flags = "|".join(answer_flag(c) for c in step.choices)
             raise _OperatorNeededError(n, step.question + f"; answer with `mscrobot runs resolve "
-                                 f"{self.run_id} --step {n} --continue|--finish`", step.choices)
+                                       f"{self.run_id} --step {n} {flags}`", step.choices)
         outcome = Outcome(self.lab.clock.now(), {"answer": answer})
         self.journal.outcome(n, step, outcome)
         return outcome

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
-from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd
+from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd, answer_flag
 from mscrobot.engine.states import RunState
 from mscrobot.lab.build import build_lab, check_lab
 from mscrobot.lab.config import LabConfig, lab_from_text
 from mscrobot.lab.protocols import DeviceError, Lab
-from mscrobot.procedure.plan import ExchangePlan
+from mscrobot.procedure.plan import STAGES, ExchangePlan
 from mscrobot.recipe.loader import load_recipe_text
 from mscrobot.recipe.models import Recipe
 
@@ -135,13 +135,19 @@ def _locked(path: Path) -> Iterator[None]:
 
 def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             stop_requested: threading.Event | None = None,
-            plan_for: Callable[[ExchangePlan, Lab], ExchangePlan] | None = None) -> RunEnd:
+            plan_for: Callable[[ExchangePlan, Lab], ExchangePlan] | None = None,
+            until_stage: str | None = None) -> RunEnd:
     """Execute (or resume: the same thing) the run in ``info.path`` until it ends or stops.
+
+    ``until_stage`` pauses the run at the end of that stage of the plan (``STAGES``): a caller
+    that runs each stage as its own task (the Prefect flow) resumes it for the next.
 
     A completed run is replayed from its journal without touching the lab, so resuming twice
     is harmless (a scheduler retrying a resume finds the result). ``plan_for`` may wrap the
     plan once the lab is built (a campaign gates its steps on shared resources); the wrapped
     plan must yield the same steps, so the run resumes alone as well."""
+    if until_stage is not None and until_stage not in STAGES:
+        raise RunError(f"no stage '{until_stage}' to stop after (stages: {', '.join(STAGES)})")
     with _locked(info.path):
         journal = Journal(info.path / JOURNAL_NAME)
         lab = None
@@ -155,7 +161,7 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             plan = ExchangePlan(info.recipe)
             if plan_for is not None:
                 plan = plan_for(plan, lab)
-            engine = Engine(journal, lab, plan, info.id, on_event, stop_requested)
+            engine = Engine(journal, lab, plan, info.id, on_event, stop_requested, until_stage)
             try:
                 return engine.run()
             except EngineError as e:
@@ -167,8 +173,9 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             journal.close()
 
 
-def resolve(path: Path, step: int, answer: str) -> str:
-    """Record the operator's answer for a pending step; returns what will happen on resume."""
+def resolve(path: Path, step: int, answer: str, note: str = "") -> str:
+    """Record the operator's answer (and note) for a pending step; returns what will happen on
+    resume. An answer the step does not take is refused, and nothing is recorded."""
     journal = Journal(path / JOURNAL_NAME)
     try:
         state = journal.state()
@@ -177,15 +184,21 @@ def resolve(path: Path, step: int, answer: str) -> str:
             raise RunError(f"step {step} is not waiting for an answer"
                            + ("" if rec is None else " (it is done)"))
         if rec.kind == "ask_operator":
-            if answer not in ("continue", "finish"):
-                raise RunError(f"step {step} asks whether to continue; answer --continue or "
-                               "--finish")
+            choices = list(rec.params.get("choices") or ())
+            refused = dict(rec.params.get("refused") or ())
+            offered = ", ".join(answer_flag(c) for c in choices)
+            if answer in refused:
+                raise RunError(f"step {step} does not take {answer_flag(answer)} here: "
+                               f"{refused[answer]}; answer {offered}")
+            if answer not in choices:
+                raise RunError(f"step {step} asks the operator ({rec.params.get('question')});"
+                               f" answer {offered}")
         elif answer not in ("done", "not-done"):
             raise RunError(f"step {step} ({rec.kind}) was interrupted; answer --done if it "
                            "happened or --not-done if it did not")
         elif rec.idempotent:
             raise RunError(f"step {step} ({rec.kind}) is safe to repeat; just resume the run")
-        journal.answer(step, "not_done" if answer == "not-done" else answer)
+        journal.answer(step, "not_done" if answer == "not-done" else answer, note)
         if state is not None and state[0] == RunState.AWAITING_OPERATOR:
             return "answer recorded; resume with `mscrobot run --resume " + path.name + "`"
         return "answer recorded"

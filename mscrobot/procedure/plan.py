@@ -21,6 +21,7 @@ from mscrobot.decide.rules import ForwardJudge, judge_back
 from mscrobot.decide.verdicts import Action, Verdict
 from mscrobot.procedure.reading import AnalysisWindows, analysis_windows, read_sample
 from mscrobot.procedure.steps import (
+    OPERATOR_CHOICES,
     AskOperator,
     Decide,
     Discard,
@@ -37,6 +38,7 @@ from mscrobot.procedure.steps import (
     Wait,
 )
 from mscrobot.recipe.models import Recipe
+from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
 from mscrobot.spectra.types import SampleAnalysis, Spectrum
 
 #: Assumed (DESIGN.md §6): 2 % of the polar volume's worth of alkane dissolves into it at first
@@ -65,10 +67,20 @@ BLANK_OLA_MIN_UL = 20.0
 
 PlanGenerator = Generator[Step, Outcome, "PlanResult"]
 
+#: The plan's stages in order: ``setup`` (the blanks' references, then salt solution and
+#: clusters into the vial), ``forward`` (monitoring the exchange into the polar phase) and
+#: ``back`` (hexane and OLA in, monitoring the return). A run can be stopped between them.
+STAGES = ("setup", str(Stage.FORWARD), str(Stage.BACK))
+
+
+def recipe_stages(recipe: Recipe) -> tuple[str, ...]:
+    """The stages a run of ``recipe`` may go through (the back-exchange only when enabled)."""
+    return STAGES if recipe.back_exchange.enabled else STAGES[:2]
+
 
 @dataclass
 class PlanResult:
-    end: str  # finished | operator_finished | round_limit
+    end: str  # finished | operator_aborted | round_limit
     forward: list[Verdict] = field(default_factory=list)
     back: list[Verdict] = field(default_factory=list)
 
@@ -132,12 +144,18 @@ class ExchangePlan:
         self.sample_ul = float(recipe.monitoring.sample_volume.m_as("uL"))
         self.observations: dict[Stage, list[Observation]] = {Stage.FORWARD: [], Stage.BACK: []}
         self.result = PlanResult("not_started")  # the verdicts so far, while the plan runs
+        #: the stage of the step last yielded (one of ``STAGES``), for stopping between stages
+        self.stage = STAGES[0]
+        #: the liquid handler's volumes after its last step (what a stock can still give)
+        self.vessels: dict[str, float] = {}
 
     # --- plumbing ---------------------------------------------------------------------------
 
     def _do(self, step: Step) -> Generator[Step, Outcome, Outcome]:
         outcome = yield step
         self.ledger.elapse(outcome.t)
+        if "vessels" in outcome.data:
+            self.vessels = dict(outcome.data["vessels"])
         return outcome
 
     def _stir_for(self, rpm: float, seconds: float) -> Generator[Step, Outcome, None]:
@@ -209,9 +227,44 @@ class ExchangePlan:
         yield from self._do(Decide(str(stage), str(verdict.state), str(verdict.action),
                                    tuple(verdict.reasons), numbers, tuple(bands)))
 
-    def _ask(self, question: str) -> Generator[Step, Outcome, str]:
-        outcome = yield from self._do(AskOperator(question))
+    def _ask(self, stage: Stage, question: str) -> Generator[Step, Outcome, str]:
+        """Ask the operator; the answers not offered here are journaled with the reason."""
+        refused = self.refused_answers(stage)
+        choices = tuple(c for c in OPERATOR_CHOICES if c not in refused)
+        outcome = yield from self._do(AskOperator(question, choices, tuple(refused.items())))
         return str(outcome.data["answer"])
+
+    def refused_answers(self, stage: Stage) -> dict[str, str]:
+        """Operator answers that make no sense or cannot be done now, with why."""
+        if stage == Stage.BACK:
+            return {"extend": "the stall policy's extend rung is for the forward exchange "
+                              "(continue stirs the back-exchange another round)",
+                    "add_salt": "more salt would pull the clusters back into the polar phase"}
+        rungs = {name: amount for name, _, amount in reversed(self.settings.ladder)}
+        refused = {}
+        if "extend" not in rungs:
+            refused["extend"] = "the recipe's stall policy (on_stall) has no extend rung"
+        if "add_salt" not in rungs:
+            refused["add_salt"] = "the recipe's stall policy (on_stall) has no add_salt rung"
+            return refused
+        volume = rungs["add_salt"]
+        vessel = VESSEL_TYPES[self.recipe.vessel]
+        limit = vessel.max_fill_ml * 1000.0
+        held = self.ledger.polar + self.ledger.nonpolar
+        be = self.recipe.back_exchange
+        later = float(be.hexane_volume.m_as("uL")) + ola_volume_ul(self.recipe) \
+            if be.enabled else 0.0
+        stock = self.vessels.get("salt_stock")
+        if held + volume + later > limit:
+            refused["add_salt"] = (
+                f"the {vessel.name} holds {held:.0f} µL and may be filled to {limit:.0f} µL: "
+                f"{volume:g} µL more salt solution"
+                + (f" and the back-exchange's {later:.0f} µL" if later else "")
+                + " would not fit")
+        elif stock is not None and stock < volume:
+            refused["add_salt"] = (f"the salt stock holds {stock:.0f} µL, less than the "
+                                   f"{volume:g} µL dose")
+        return refused
 
     # --- the recipe ---------------------------------------------------------------------------
 
@@ -219,6 +272,7 @@ class ExchangePlan:
         """The whole run. Send each step's outcome; the generator returns a ``PlanResult``."""
         r = self.recipe
         result = self.result = PlanResult("finished")
+        self.stage = STAGES[0]
         # references first, while the cell is clean and the phases have not met
         phases = self.recipe.monitoring.phases
         if "polar" in phases:
@@ -234,8 +288,10 @@ class ExchangePlan:
         moved = MUTUAL_SOLUBILITY_FRACTION * float(r.salt.volume.m_as("uL"))
         self.ledger.nonpolar -= moved
         self.ledger.polar += moved
+        self.stage = str(Stage.FORWARD)
         verdict = yield from self._forward(result)
         if verdict.action == Action.START_BACK_EXCHANGE:
+            self.stage = str(Stage.BACK)
             yield from self._back(result)
         return result
 
@@ -255,12 +311,17 @@ class ExchangePlan:
             if action in (Action.FINISH, Action.START_BACK_EXCHANGE):
                 return verdict
             if action == Action.STOP_FOR_OPERATOR:
-                answer = yield from self._ask(f"forward exchange {verdict.state}: "
-                                              + "; ".join(verdict.reasons))
-                if answer != "continue":
-                    result.end = "operator_finished"
+                answer = yield from self._ask(Stage.FORWARD, f"forward exchange "
+                                              f"{verdict.state}: " + "; ".join(verdict.reasons))
+                if answer not in ("continue", "extend", "add_salt"):  # abort, or an older 'finish'
+                    result.end = "operator_aborted"
                     return verdict
-                actions = (*actions, "operator_continue")
+                # 'extend' and 'add_salt' count as the policy's own rungs: the judge grants
+                # the extend rung's time more, and the next stall climbs the ladder past them
+                actions = (*actions, "operator_continue" if answer == "continue" else answer)
+                if answer == "add_salt":
+                    yield from self._dispense("salt_stock", self._add_salt_ul(),
+                                              "salt solution", "polar")
                 yield from self._stir_for(rpm, interval)
                 stirred += interval
                 yield from self._do(Settle(settle))
@@ -273,8 +334,8 @@ class ExchangePlan:
                     actions = (*actions, "extend")
                 elif action == Action.ADD_SALT:
                     actions = (*actions, "add_salt")
-                    volume = next(a for n, _, a in self.settings.ladder if n == "add_salt")
-                    yield from self._dispense("salt_stock", volume, "salt solution", "polar")
+                    yield from self._dispense("salt_stock", self._add_salt_ul(),
+                                              "salt solution", "polar")
                 stir_s = float(verdict.numbers.get("next_stir_s", interval))
                 yield from self._stir_for(rpm, stir_s)
                 stirred += stir_s
@@ -285,6 +346,9 @@ class ExchangePlan:
             yield from self._decide(Stage.FORWARD, verdict)
         result.end = "round_limit"
         return verdict
+
+    def _add_salt_ul(self) -> float:
+        return next(a for n, _, a in self.settings.ladder if n == "add_salt")
 
     def _back(self, result: PlanResult) -> Generator[Step, Outcome, None]:
         be = self.recipe.back_exchange
@@ -318,9 +382,9 @@ class ExchangePlan:
             if verdict.action == Action.FINISH:
                 return
             if verdict.action == Action.STOP_FOR_OPERATOR:
-                answer = yield from self._ask(f"back-exchange {verdict.state}: "
+                answer = yield from self._ask(Stage.BACK, f"back-exchange {verdict.state}: "
                                               + "; ".join(verdict.reasons))
-                if answer != "continue":
-                    result.end = "operator_finished"
+                if answer != "continue":  # abort (or 'finish', journaled by older versions)
+                    result.end = "operator_aborted"
                     return
         result.end = "round_limit"

@@ -174,14 +174,26 @@ class Decide(Step):
         return f"{self.stage}: {self.state} → {self.action}"
 
 
+#: What an operator may answer a run that asks (a stall, an unreadable or degraded vial):
+#: ``continue`` stirs one more sampling interval and judges again (asking again if nothing
+#: changed); ``extend`` grants the recipe's extend rung of stirring time more, as the stall
+#: policy would; ``add_salt`` doses the policy's add-salt volume, then stirs; ``abort`` ends the
+#: run here, stirrer off, recorded as aborted by the operator.
+OPERATOR_CHOICES = ("continue", "extend", "add_salt", "abort")
+
+
 @dataclass(frozen=True)
 class AskOperator(Step):
-    """Stop and wait for the operator (a stall policy 'stop', an unreadable vial)."""
+    """Stop and wait for the operator (a stall policy 'stop', an unreadable vial).
+
+    ``choices`` are the answers this question takes; ``refused`` says why each other one of
+    ``OPERATOR_CHOICES`` is not offered here (journaled, so ``runs resolve`` can say it)."""
 
     kind: ClassVar[str] = "ask_operator"
     touches_device: ClassVar[bool] = False
     question: str
-    choices: tuple[str, ...] = ("continue", "finish")
+    choices: tuple[str, ...] = OPERATOR_CHOICES
+    refused: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         return f"ask the operator: {self.question}"
@@ -198,11 +210,15 @@ def step_from_params(kind: str, params: dict[str, Any]) -> Step:
     cls = STEP_TYPES[kind]
     values = {}
     for f in fields(cls):
+        if f.name not in params:
+            continue  # a field added since the run was journaled: its default
         v = params[f.name]
         if f.name == "numbers":
             v = tuple((str(k), float(x)) for k, x in v)
         elif f.name == "bands":
             v = tuple((str(a), str(b), float(c), float(d)) for a, b, c, d in v)
+        elif f.name == "refused":
+            v = tuple((str(a), str(b)) for a, b in v)
         elif isinstance(v, list):
             v = tuple(v)
         values[f.name] = v

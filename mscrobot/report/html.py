@@ -50,6 +50,13 @@ def write_report(run_dir: Path) -> Path:
 
     The page is replaced atomically, so a browser or a second writer never sees half a file.
     Raises ``UnreadableRunError`` if the journal cannot be read."""
+    return write_report_figures(run_dir)[0]
+
+
+def write_report_figures(run_dir: Path) -> tuple[Path, dict[str, str]]:
+    """``write_report``, also returning its plots (base64 PNGs by name: ``spectra``, ``bands``,
+    ``volumes``, each only when there is something to plot), so a caller showing one elsewhere
+    (the Prefect flow's artifact) shows exactly the report's."""
     data = read_run(run_dir)
     analysis = _analyse(data)
     figures = _figures(data, analysis)
@@ -58,7 +65,7 @@ def write_report(run_dir: Path) -> Path:
     tmp = out.with_name(f".{REPORT_NAME}.{os.getpid()}.tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
-    return out
+    return out, figures
 
 
 # --- analysis ------------------------------------------------------------------------------------

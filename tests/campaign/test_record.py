@@ -25,6 +25,6 @@ def test_a_stalled_campaign_run_is_answered_and_resumed_alone(tmp_path: Path) ->
     assert stalled["state"] == "awaiting_operator" and stalled["forward"] == "stalled"
     assert done["state"] == "completed" and done["forward"] == "complete"
     run = folder / "runs" / stalled["id"]
-    resolve(run, stalled["pending"]["step"], "finish")
+    resolve(run, stalled["pending"]["step"], "abort")
     end = execute(load_run(run))
     assert str(end.state) == "completed" and end.replayed == stalled["pending"]["step"] - 1

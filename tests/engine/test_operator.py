@@ -51,7 +51,8 @@ def test_a_stalled_run_applies_its_policy_stops_and_resumes_after_resolve(
 
     # a wrong kind of answer is refused, and nothing is recorded
     wrong = cli("runs", "resolve", run_id, "--step", str(step), "--done", "--out", str(out))
-    assert wrong.returncode == 2 and "--continue or --finish" in wrong.stderr
+    assert wrong.returncode == 2
+    assert "answer --continue, --extend, --add-salt, --abort" in wrong.stderr
     assert "Traceback" not in wrong.stderr
     # resuming without an answer stops again at the same question
     again = cli("run", "--resume", run_id, "--out", str(out), "--json")
@@ -64,14 +65,14 @@ def test_a_stalled_run_applies_its_policy_stops_and_resumes_after_resolve(
     assert doc["replayed_steps"] == step - 1
     assert doc["state"] == "awaiting_operator" and doc["pending"]["step"] > step
     step2 = doc["pending"]["step"]
-    cli("runs", "resolve", run_id, "--step", str(step2), "--finish", "--out", str(out))
+    cli("runs", "resolve", run_id, "--step", str(step2), "--abort", "--out", str(out))
     final = cli("run", "--resume", run_id, "--out", str(out), "--json")
     doc = json.loads(final.stdout)
     assert final.returncode == 1  # the run ended, but the exchange did not complete
-    assert doc["state"] == "completed" and doc["reason"] == "operator_finished"
+    assert doc["state"] == "completed" and doc["reason"] == "operator_aborted"
     assert doc["forward"]["state"] == "stalled"
     journal = Journal(only_run(out) / "journal.sqlite")
-    assert [a["answer"] for a in journal.answers()] == ["continue", "finish"]
+    assert [a["answer"] for a in journal.answers()] == ["continue", "abort"]
     journal.close()
 
 

@@ -28,7 +28,8 @@ grid:
     salt.compound: [ZnCl2, Zn(OTf)2]
     back_exchange.enabled: [false]
 """, encoding="utf-8")
-    result = campaign(str(tmp_path / "c.yaml"), out=str(tmp_path / "out"), prefix="t")
+    result = campaign(str(tmp_path / "c.yaml"), lab="twin", out=str(tmp_path / "out"),
+                      prefix="t")
     assert [r["state"] for r in result["runs"]] == ["completed"] * 2
     assert [r["position"] for r in result["runs"]] == [0, 1]
     by_resource = defaultdict(list)

@@ -92,7 +92,7 @@ def test_exchange_deployment_runs_on_a_process_worker(worker: subprocess.Popen[b
                                                        tmp_path: Path) -> None:
     deploy = subprocess.run(
         [PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", str(ROOT / "prefect.yaml")],
-        cwd=ROOT, env=_env(MSCROBOT_POOL=POOL, MSCROBOT_LAB="simulated"),
+        cwd=ROOT, env=_env(MSCROBOT_POOL=POOL, MSCROBOT_LAB="twin"),
         capture_output=True, text=True, timeout=120)
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
 
@@ -103,7 +103,7 @@ def test_exchange_deployment_runs_on_a_process_worker(worker: subprocess.Popen[b
     found = asyncio.run(deployments())
     assert sorted((d.name, d.entrypoint) for d in found) == [
         (POOL, "flows/campaign.py:campaign"), (POOL, "flows/exchange.py:exchange")]
-    assert all(d.parameters["lab"] == "simulated" for d in found)
+    assert all(d.parameters["lab"] == "twin" for d in found)
     [campaign] = [d for d in found if d.entrypoint.startswith("flows/campaign.py")]
     assert campaign.parameters["prefix"] == POOL  # the lab's instrument limits are its own
     runs = tmp_path / "runs"

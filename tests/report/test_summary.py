@@ -59,7 +59,7 @@ def test_a_run_awaiting_the_operator_shows_the_question(runs: Runs) -> None:
     assert s["back"] is None
     pending = s["pending"]
     assert pending["kind"] == "ask_operator"
-    assert pending["choices"] == ["continue", "finish"]
+    assert pending["choices"] == ["continue", "extend", "add_salt", "abort"]
     assert pending["answer"] is None
     assert "stalled" in pending["question"]
     assert f"--step {pending['step']}" in s["reason"]
