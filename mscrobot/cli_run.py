@@ -180,6 +180,47 @@ def run(
     = False,
 ) -> None:
     """Run a recipe (default lab: the simulated one, a dry run in seconds), or resume a run."""
+    if resume is None and recipe is not None and _prestart_robot(lab):
+        from mscrobot.lab.opentrons import robot_process
+        from mscrobot.report.html import preload
+
+        preload()  # while the child imports Opentrons: the report needs it at the end
+        try:
+            _run(recipe, lab, seed, out, resume, as_json)
+        finally:
+            robot_process.discard()  # a refused run never took it
+        return
+    _run(recipe, lab, seed, out, resume, as_json)
+
+
+def _prestart_robot(lab_ref: str | None) -> bool:
+    """Fork the Opentrons engine's process first when the lab will run it in process, so its
+    import overlaps the rest (mscrobot/lab/opentrons/robot_process.py)."""
+    from importlib import resources
+
+    from mscrobot.lab.labs import DEFAULT_LAB
+
+    ref = lab_ref or DEFAULT_LAB
+    try:
+        path = Path(ref)
+        if path.suffix in (".yaml", ".yml") or path.is_file():
+            text = path.read_text(encoding="utf-8")
+        else:
+            text = resources.files("mscrobot.lab.labs").joinpath(f"{ref}.yaml").read_text(
+                encoding="utf-8")
+    except (OSError, ValueError):
+        return False  # the lab is loaded (and refused with its reason) in the usual way
+    from mscrobot.lab.opentrons import robot_process
+
+    robot = robot_process.robot_for(text)
+    if robot is None:
+        return False
+    robot_process.prestart(robot)
+    return True
+
+
+def _run(recipe: Path | None, lab: str | None, seed: int, out: Path, resume: str | None,
+         as_json: bool) -> None:
     from mscrobot.engine.runs import RunError, create_run, find_run, load_run
 
     try:

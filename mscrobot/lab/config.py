@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from mscrobot.lab.labs import DEFAULT_LAB
 from mscrobot.lab.opentrons.pipettes import PIPETTES
 from mscrobot.recipe.models import Model
 from mscrobot.recipe.quantities import Duration, NonNegativeVolume, StirRate, Volume, Wavelength
@@ -28,7 +29,7 @@ from mscrobot.yamldoc import (
     validate_document,
 )
 
-DEFAULT_LAB = "simulated"
+__all__ = ["DEFAULT_LAB", "LabConfig", "LabError", "lab_from_text", "load_lab", "shipped_labs"]
 
 
 class Position(Model):

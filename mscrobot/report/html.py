@@ -45,6 +45,17 @@ class _Analysis:
     notes: list[str] = field(default_factory=list)
 
 
+def preload() -> None:
+    """Import what the figures are drawn with (~0.6 s of matplotlib) ahead of the report, for
+    a caller that would otherwise sit waiting (``mscrobot run`` while Opentrons loads)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.cm import ScalarMappable  # noqa: F401
+    from matplotlib.collections import LineCollection  # noqa: F401
+    from matplotlib.colors import Normalize  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+    from matplotlib.ticker import StrMethodFormatter  # noqa: F401
+
+
 def write_report(run_dir: Path) -> Path:
     """Write ``run_dir/report.html`` for the run as the journal has it now; returns its path.
 

@@ -9,9 +9,9 @@ rates µL/s.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from opentrons.protocol_engine.commands import CommandCreateAdapter
 from pydantic import ValidationError
 
 Command = dict[str, Any]
@@ -28,11 +28,20 @@ def command(command_type: str, **params: Any) -> Command:
 def validate(cmd: Command) -> Any:
     """The command as Opentrons' ``CommandCreate`` model; raises ``InvalidCommandError``."""
     try:
-        return CommandCreateAdapter.validate_python(cmd)
+        return _adapter().validate_python(cmd)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:])
         raise InvalidCommandError(f"{cmd.get('commandType')}: {where}: {first['msg']}") from None
+
+
+@functools.cache
+def _adapter() -> Any:
+    """Opentrons' command models, imported when first needed: building commands costs
+    nothing, and a lab whose robot runs in a child process never imports them here."""
+    from opentrons.protocol_engine.commands import CommandCreateAdapter
+
+    return CommandCreateAdapter
 
 
 def _location(origin: str, z: float) -> dict[str, Any]:

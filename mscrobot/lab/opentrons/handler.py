@@ -292,9 +292,15 @@ def open_opentrons(config: LabConfig, twin: SimLiquidHandler,
     log = OpLog(None if state_dir is None else state_dir / LOG_NAME)
     backend: CommandBackend
     if lh.robot == "simulate":
-        from mscrobot.lab.opentrons.inprocess import InProcessBackend
+        from mscrobot.lab.opentrons import robot_process
 
-        backend = InProcessBackend(lh.robot_type)
+        child = robot_process.take(lh.robot_type)  # started early by `mscrobot run`
+        if child is not None:
+            backend = child
+        else:
+            from mscrobot.lab.opentrons.inprocess import InProcessBackend
+
+            backend = InProcessBackend(lh.robot_type)
     else:
         from mscrobot.lab.opentrons.http_backend import HttpBackend
 
