@@ -2,8 +2,12 @@
 
     uv run python benchmarks/campaign.py [--campaign FILE] [--positions N] [--stagger S] [--json]
 
-The campaign runs in memory on the simulated lab under the real scheduler (the same schedule
-`mscrobot campaign` makes; no files). Then every run is repeated alone with its seed.
+The campaign runs in memory under the real scheduler (the same schedule `mscrobot campaign`
+makes; no files), on the twin lab whatever the campaign file names: the makespan is a property
+of the schedule in virtual time, which Opentrons' check of the liquid handling does not change
+(every example's Opentrons-checked dry run has the plain one's lab time and steps:
+tests/lab/opentrons/test_opentrons_handler.py), and the twin spares ~1 s of wall per run. Then
+every run is repeated alone with its seed.
 - ``makespan_s``: first step to last run's end, campaign time;
 - ``lower_bound_s`` = max(busiest shared resource's total busy time, longest run, total run
   time ÷ stir positions), with run times of the runs *alone* (no waiting): the bound the issue
@@ -85,6 +89,7 @@ def main() -> None:
     from mscrobot.campaign.conductor import Conductor
     from mscrobot.campaign.jobs import memory_job, run_alone
     from mscrobot.campaign.loader import load_campaign
+    from mscrobot.lab.config import load_lab
 
     loaded = load_campaign(args.campaign)
     if args.seed is not None:
@@ -95,14 +100,15 @@ def main() -> None:
     ahead = loaded.campaign.ahead if args.ahead is None else args.ahead
     conductor = Conductor(positions, ahead, groups)
     t0 = time.perf_counter()
-    jobs = [memory_job(r.recipe, r.seed, loaded.lab) for r in loaded.runs]
+    lab = load_lab("twin")[0]
+    jobs = [memory_job(r.recipe, r.seed, lab) for r in loaded.runs]
     jobs = [_late(j, k * args.stagger) if k < positions else j for k, j in enumerate(jobs)]
     results = conductor.run(jobs)
     wall = time.perf_counter() - t0
     errors = [r.error for r in results if r.error]
     if errors:
         raise SystemExit(f"runs failed: {errors}")
-    solo = [run_alone(r.recipe, r.seed, loaded.lab) for r in loaded.runs]
+    solo = [run_alone(r.recipe, r.seed, lab) for r in loaded.runs]
     sched = conductor.scheduler
     busy = {k: v for k, v in sched.busy_time().items() if not k.startswith("position")}
     makespan = max(r.end for r in results)
