@@ -177,9 +177,13 @@ class RobotProcess:
         if self._closed:
             return
         self._closed = True
+        if not hasattr(self, "run_id"):  # never taken (a refused run): no engine to finish,
+            self._process.kill()         # and no reason to wait for its import to end
+            self._process.join()
+            self._conn.close()
+            return
         try:
-            if hasattr(self, "run_id"):
-                self._call("close")
+            self._call("close")
         except Exception:  # the child is gone already: nothing left to close
             pass
         finally:
