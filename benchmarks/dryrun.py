@@ -36,30 +36,28 @@ RECIPE = ROOT / "recipes" / "cds34-zncl2.yaml"
 PROTOCOL = ROOT / "protocols" / "cds34-zncl2.py"
 
 
-def _commands(repeat: int, out: Path, labs: list[str]) -> tuple[dict[str, float], float]:
+def _commands(repeat: int, out: Path,
+              labs: list[str]) -> tuple[dict[str, float], float, float]:
+    """Median seconds of each lab's command, of ``python -c pass`` and of
+    ``opentrons_simulate``, all interleaved so that they share the machine's moods."""
+    simulate = Path(sys.executable).with_name("opentrons_simulate")
     times: dict[str, list[float]] = {lab: [] for lab in labs}
-    bare = []
+    bare, ot = [], []
     for i in range(repeat):
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         bare.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        subprocess.run([str(simulate), str(PROTOCOL)], check=True, capture_output=True)
+        ot.append(time.perf_counter() - t0)
         for lab in labs:
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "-m", "mscrobot.cli", "run", str(RECIPE), "--out",
                             str(out / f"cmd{i}"), "--json", "--lab", lab], check=True,
                            capture_output=True)
             times[lab].append(time.perf_counter() - t0)
-    return {lab: statistics.median(t) for lab, t in times.items()}, statistics.median(bare)
-
-
-def _opentrons_simulate(repeat: int) -> float:
-    simulate = Path(sys.executable).with_name("opentrons_simulate")
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run([str(simulate), str(PROTOCOL)], check=True, capture_output=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return ({lab: statistics.median(t) for lab, t in times.items()}, statistics.median(bare),
+            statistics.median(ot))
 
 
 def _engine(repeat: int, out: Path, lab_ref: str) -> dict[str, float]:
@@ -102,8 +100,7 @@ def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI sets it
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        commands, bare = _commands(args.repeat, out, labs)
-        ot_simulate = _opentrons_simulate(args.repeat)
+        commands, bare, ot_simulate = _commands(args.repeat, out, labs)
         result = {"recipe": str(RECIPE.relative_to(ROOT)), "repeat": args.repeat,
                   "python_start_s": bare, "opentrons_simulate_s": ot_simulate,
                   "labs": {lab: {"command_s": commands[lab],
