@@ -63,6 +63,7 @@ class OpentronsLiquidHandler:
 
     def dispense(self, op_id: str, source: str, dest: str, volume_ul: float, layer: str) -> None:
         self.world.check_dispense(source, dest, volume_ul)
+        self.twin.fail_if_injected("dispense")  # before a tip is counted as taken
         pip, n = self._pipette(volume_ul, gaps=1, split=True)
         chunk = volume_ul / n
         src, dst = self._place(source), self._place(dest)
@@ -79,12 +80,12 @@ class OpentronsLiquidHandler:
                      c.blowout(pip.id, dst.labware_id, dst.well, flow.blowout_ul_s, "top",
                                -RIM_MM)]
         cmds += self._drop(pip)
-        self.twin.fail_if_injected("dispense")
         self._run(op_id, cmds)
         self.world.dispense(op_id, source, dest, volume_ul, layer)
 
     def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
         height = self.world.check_sample(vessel, phase, volume_ul)
+        self.twin.fail_if_injected("sample")
         gaps = 2 if phase == "polar" else 1
         pip, _ = self._pipette(volume_ul, gaps=gaps, split=False)
         vial, cell = self._place(vessel), self._place("flow_cell")
@@ -96,7 +97,6 @@ class OpentronsLiquidHandler:
                  *self._air_gap(pip, vial),
                  *self._deliver(pip, cell, volume_ul + gaps * self.air_gap),
                  *self._drop(pip)]
-        self.twin.fail_if_injected("sample")
         self._run(op_id, cmds)
         return self.world.sample(op_id, vessel, phase, volume_ul)
 

@@ -112,6 +112,8 @@ def test_an_injected_transient_failure_sends_the_robot_nothing() -> None:
         sent = lab.liquid_handler.backend.commands()  # type: ignore[attr-defined]
         picks = [r for r in sent if r.command_type == "pickUpTip"]
         assert len(picks) == sum(1 for op in _handler(lab).ops.values() if op.planned)
+        # no tip wasted on the failed attempts: the first draw took the first tip
+        assert picks[0].params["wellName"] == "A1"
         assert len(_handler(lab).command_ids("t/1")) == _handler(lab).ops["t/1"].planned
     finally:
         journal.close()
