@@ -131,7 +131,8 @@ class Run:
                   "intent": "setup", "notes": [],
                   "error": None if error is None else {
                       "id": str(uuid.uuid4()), "createdAt": now, "errorType": "TipAttachedError",
-                      "errorCode": "3012",  # UNEXPECTED_TIP_ATTACH, as the engine's own "detail": error, "errorInfo": {},
+                      # 3012: UNEXPECTED_TIP_ATTACH, as the engine's own TipAttachedError
+                      "errorCode": "3012", "detail": error, "errorInfo": {},
                       "wrappedErrors": [], "isDefined": False}}
         self.extra.append((len(self.robot.records()), record))
         return record
