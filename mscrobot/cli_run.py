@@ -196,20 +196,14 @@ def run(
 def _prestart_robot(lab_ref: str | None) -> bool:
     """Fork the Opentrons engine's process first when the lab will run it in process, so its
     import overlaps the rest (mscrobot/lab/opentrons/robot_process.py)."""
-    from importlib import resources
+    from mscrobot.lab.labs import lab_source
 
-    from mscrobot.lab.labs import DEFAULT_LAB
-
-    ref = lab_ref or DEFAULT_LAB
-    try:
-        path = Path(ref)
-        if path.suffix in (".yaml", ".yml") or path.is_file():
-            text = path.read_text(encoding="utf-8")
-        else:
-            text = resources.files("mscrobot.lab.labs").joinpath(f"{ref}.yaml").read_text(
-                encoding="utf-8")
-    except (OSError, ValueError):
-        return False  # the lab is loaded (and refused with its reason) in the usual way
+    where, text = lab_source(lab_ref)
+    if text is None:
+        try:
+            text = Path(where).read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return False  # the lab is loaded (and refused with its reason) in the usual way
     from mscrobot.lab.opentrons import robot_process
 
     robot = robot_process.robot_for(text)

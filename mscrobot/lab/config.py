@@ -11,13 +11,12 @@ lab by name, ``--lab PATH`` reads a file.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from mscrobot.lab.labs import DEFAULT_LAB
+from mscrobot.lab.labs import DEFAULT_LAB, lab_source, shipped_labs
 from mscrobot.lab.opentrons.pipettes import PIPETTES
 from mscrobot.recipe.models import Model
 from mscrobot.recipe.quantities import Duration, NonNegativeVolume, StirRate, Volume, Wavelength
@@ -170,26 +169,15 @@ class LabError(DocumentError):
     """A lab file that cannot be used; problems name file, line and field."""
 
 
-def shipped_labs() -> dict[str, str]:
-    """Names of the labs inside the package, with their YAML text."""
-    out = {}
-    for entry in resources.files("mscrobot.lab.labs").iterdir():
-        if entry.name.endswith(".yaml"):
-            out[entry.name.removesuffix(".yaml")] = entry.read_text(encoding="utf-8")
-    return out
-
-
 def load_lab(ref: str | Path | None = None) -> tuple[LabConfig, str]:
     """The lab named or at ``ref`` (default: the simulated lab), with its YAML text."""
-    ref = DEFAULT_LAB if ref is None else ref
-    shipped = shipped_labs()
+    name, text = lab_source(ref)
     try:
-        if isinstance(ref, str) and ref in shipped:
-            text = shipped[ref]
-            return lab_from_text(text, f"<shipped lab {ref}>"), text
-        path = Path(ref)
+        if text is not None:
+            return lab_from_text(text, f"<shipped lab {name}>"), text
+        path = Path(name)
         if not path.exists():
-            known = ", ".join(sorted(shipped))
+            known = ", ".join(sorted(shipped_labs()))
             raise LabError([Problem(str(path), 1, 1, "", f"no such lab file (shipped labs: "
                                     f"{known})")])
         doc = read_document(path)
