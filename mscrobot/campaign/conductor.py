@@ -20,12 +20,21 @@ later, the run's clock is advanced to the grant: the vial sits for that time and
 evolving (settling, slow transfer, evaporation), as a real vial waiting for the arm would. The
 journal shows that gap before the step; the decisions then see the vial as it is at the sample,
 never a corrected one.
+
+Resumed runs (``mscrobot campaign --resume``). A run whose process died part-way comes back as
+a job with a ``Reentry``: the steps its journal already has replay without the scheduler (the
+engine touches no device for them, so they need no resource and take no campaign time), and
+before its first new step the run takes back what it held when it stopped: its stir position
+(the same one: the vial stands on it), its shared stirrer speed, the flow cell it had filled.
+Its own clock goes on from its journaled lab time ``T`` (the world, or the lab, says where it
+is), so its offset in the new campaign time is its entry time minus ``T``; a first start is
+the case ``T = 0``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +70,8 @@ class StepTimes:
 @dataclass
 class JobResult:
     """``offset``: campaign time the run started; ``placed``: when it got stir position
-    ``position`` (None: it never needed one), after waiting ``position_wait`` s for it."""
+    ``position`` (None: it never needed one), after waiting ``position_wait`` s for it;
+    ``resumed_lab_t``: a resumed run's own clock when it was taken up again (None: a start)."""
 
     index: int
     offset: float
@@ -71,15 +81,50 @@ class JobResult:
     end: float = 0.0
     value: Any = None
     error: str | None = None
+    resumed_lab_t: float | None = None
+
+
+@dataclass(frozen=True)
+class Reentry:
+    """What a resumed run held when its process stopped, read from its journaled steps.
+
+    ``replay``: its steps already done (replayed, not scheduled); ``on_vial``: one of them used
+    its vial, so it holds a stir position, ``position`` if known; ``leases``: the flow cell it
+    had filled and not flushed; ``rpm``: the speed it was stirring at (None: not stirring)."""
+
+    replay: int
+    on_vial: bool = False
+    position: int | None = None
+    leases: frozenset[str] = frozenset()
+    rpm: float | None = None
+    in_sequence: bool = False
+
+    @classmethod
+    def after(cls, steps: Iterable[tuple[str, Mapping[str, Any]]],
+              position: int | None = None) -> Reentry:
+        """From the (kind, params) of the steps done, in order (pure)."""
+        n, on_vial, leases, rpm, in_sequence = 0, False, frozenset[str](), None, False
+        for kind, params in steps:
+            n += 1
+            use = uses(kind, params)
+            on_vial = on_vial or POSITION in use.during | use.opens
+            leases = (leases | (use.opens & SHARED)) - use.closes
+            if SPEED in use.opens:
+                rpm = float(params["rpm"])
+            elif SPEED in use.closes:
+                rpm = None
+            in_sequence = bool(use.shared)
+        return cls(n, on_vial, position if on_vial else None, leases, rpm, in_sequence)
 
 
 class Gate:
     """One run's door to the scheduler, used from the run's thread only."""
 
     def __init__(self, conductor: Conductor, run: int, offset: float,
-                 result: JobResult | None = None) -> None:
+                 result: JobResult | None = None, reentry: Reentry | None = None) -> None:
         self.conductor, self.run, self.offset = conductor, run, offset
         self.result = result if result is not None else JobResult(run, offset)
+        self.reentry = reentry
         self.go = threading.Semaphore(0)
         self.leases: frozenset[str] = frozenset()
         #: the previous step used a shared resource (the run is mid-sequence: a second sample)
@@ -105,13 +150,14 @@ class Gate:
         self._block()
         return self.now
 
-    def place(self) -> float:
-        """Wait for a stir position (the run's first step on its vial); the grant time."""
+    def place(self, position: int | None = None) -> float:
+        """Wait for a stir position (the run's first step on its vial; ``position``: that one);
+        the grant time."""
         if self.leases:
             raise SchedulerError(f"run {self.run} needs its stir position while it holds "
                                  f"{', '.join(sorted(self.leases))}: could deadlock")
         requested = self.now
-        self.conductor.scheduler.place(self.run)
+        self.conductor.scheduler.place(self.run, position)
         self._block()
         res = self.result
         res.position = self.conductor.scheduler.position_of(self.run)
@@ -145,18 +191,45 @@ class Gate:
             self.conductor.scheduler.release(self.run, resources)
 
     def wrap(self, plan_steps: PlanGenerator, clock: Clock) -> PlanGenerator:
+        """The plan gated; the run's clock now reads campaign time - ``offset``."""
+        if self.reentry is not None:
+            self.result.resumed_lab_t = clock.now()
+        self.offset -= clock.now()  # 0 for a run that starts; its journaled time if resumed
         return _scheduled(plan_steps, self, clock)
+
+    def reenter(self, clock: Clock) -> None:
+        """Before a resumed run's first new step: take back what it held when it stopped."""
+        back = self.reentry
+        assert back is not None
+        self.wait_until(self.offset + clock.now())
+        if back.on_vial:
+            clock.sleep_until(self.place(back.position) - self.offset)
+        if back.rpm is not None and self.conductor.scheduler.speed_group(self.run) is not None:
+            clock.sleep_until(self.stir(back.rpm) - self.offset)
+        if back.leases:
+            clock.sleep_until(self.acquire(back.leases, "resume", FINISH_CELL) - self.offset)
+        self.leases, self.in_sequence = back.leases, back.in_sequence
 
 
 def _scheduled(inner: PlanGenerator, gate: Gate, clock: Clock) -> PlanGenerator:
-    """The plan's steps, each started only when the resources it needs are the run's."""
+    """The plan's steps, each started only when the resources it needs are the run's; a
+    resumed run's journaled steps pass straight through (the engine replays them)."""
     n = 0
+    replay = gate.reentry.replay if gate.reentry is not None else 0
     try:
         step = next(inner)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     while True:
         n += 1
+        if n <= replay:
+            try:
+                step = inner.send((yield step))
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            continue
+        if n == replay + 1 and gate.reentry is not None:
+            gate.reenter(clock)
         held, use, requested, start = _begin(gate, step, clock)
         outcome: Outcome = yield step
         to_release = held | (use.closes & gate.leases)
@@ -203,10 +276,11 @@ def _begin(gate: Gate, step: Step, clock: Clock) -> tuple[frozenset[str], Use, f
 @dataclass
 class Job:
     """One run: ``execute(gate)`` runs it to its end in its own thread and returns its result;
-    ``end_time(result)`` is the run's own clock at the end."""
+    ``end_time(result)`` is the run's own clock at the end; ``reentry``: a resumed run's."""
 
     execute: Callable[[Gate], Any]
     end_time: Callable[[Any], float]
+    reentry: Reentry | None = None
 
 
 @dataclass
@@ -228,7 +302,8 @@ class Conductor:
     def run(self, jobs: list[Job], on_start: Callable[[int, int, float], None] | None = None,
             on_end: Callable[[JobResult], None] | None = None) -> list[JobResult]:
         """Run every job; a job's exception is its result's ``error``, never the campaign's.
-        ``on_start(run, position, t)`` is called when a run takes its stir position."""
+        ``on_start(run, position, t)`` is called when a run takes its stir position. Runs are
+        let in in list order: resumed runs that hold a position or the flow cell come first."""
         results: dict[int, JobResult] = {}
         self.on_place = on_start
         for i in range(len(jobs)):
@@ -238,7 +313,7 @@ class Conductor:
             gate = self.gates.get(run)
             if gate is None:
                 results[run] = JobResult(run, t)
-                gate = self.gates[run] = Gate(self, run, t, results[run])
+                gate = self.gates[run] = Gate(self, run, t, results[run], jobs[run].reentry)
                 thread = threading.Thread(target=self._thread, name=f"campaign-run-{run}",
                                           args=(jobs[run], gate, results[run], on_end),
                                           daemon=True)

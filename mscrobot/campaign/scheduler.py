@@ -53,6 +53,7 @@ class _Request:
     what: str
     kind: str = "resources"  # resources | entry (start the run) | position | speed
     rpm: float = 0.0  # a speed request's
+    position: int | None = None  # a position request's, when it must be that one
 
 
 @dataclass
@@ -109,10 +110,15 @@ class Scheduler:
         started runs are still without a position, first come first served."""
         self._queue(_Request(run, frozenset(), self.now, 0, OTHER, "run", "entry"))
 
-    def place(self, run: int) -> None:
+    def place(self, run: int, position: int | None = None) -> None:
         """``run`` needs its stir position (the first step on its vial); it resumes holding one.
-        Positions go to waiting runs in the order they started."""
-        self._queue(_Request(run, frozenset(), self.now, 0, -1, "position", "position"))
+        Positions go to waiting runs in the order they started. ``position``: that one only (a
+        resumed run's vial already stands on it); others pass it by while it is taken."""
+        if position is not None and not 0 <= position < self.positions:
+            raise SchedulerError(f"run {run} asks for stir position {position}; there are "
+                                 f"{self.positions}")
+        self._queue(_Request(run, frozenset(), self.now, 0, -1, "position", "position",
+                             position=position))
 
     def request(self, run: int, resources: frozenset[str], what: str, priority: int) -> None:
         """``run`` wants all of ``resources`` at once; it resumes when they are its."""
@@ -234,6 +240,8 @@ class Scheduler:
                 self._unplaced.append(req.run)
             elif req.kind == "position":
                 free = self._free_positions()
+                if req.position is not None:
+                    free = [n for n in free if n == f"{POSITION}:{req.position}"]
                 if not free:
                     continue
                 wanted = frozenset(free[:1])
