@@ -1,12 +1,15 @@
 """``mscrobot campaign``: many recipes on one lab's stir positions, robot and spectrometer.
 
 Exit codes: 0 every run reached its end (a stalled run waiting for the operator is an end: a
-screen expects some), 1 a run failed or the campaign was stopped, 2 bad input.
+screen expects some), 1 a run failed or the campaign was stopped (the message names the
+``--resume`` command that goes on with it), 2 bad input (a bad file, a campaign folder that
+cannot be found or read, FILE and ``--resume`` together, ``--lab`` on resume).
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import threading
 import time
@@ -19,7 +22,10 @@ from mscrobot.cli_live import LiveView
 
 if TYPE_CHECKING:
     from mscrobot.campaign.conductor import JobResult
+    from mscrobot.campaign.loader import LoadedCampaign
+    from mscrobot.campaign.record import Progress
     from mscrobot.engine.runner import Event
+    from mscrobot.engine.runs import RunInfo
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -71,20 +77,96 @@ class _Progress(LiveView):
 
 
 def campaign(
-    file: Annotated[Path, typer.Argument(help="Campaign file (YAML).")],
+    file: Annotated[Path | None, typer.Argument(
+        help="Campaign file (YAML). Not with --resume.", show_default=False)] = None,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", metavar="CAMPAIGN", help="Go on with a campaign that was stopped (Ctrl-C) or "
+        "killed: its id in --out (or a unique prefix) or its folder. Runs that ended are not "
+        "run again; unfinished runs resume from their journals, on their own stir position "
+        "and lab; runs never started start.", show_default=False)] = None,
     lab: Annotated[str | None, typer.Option(
         "--lab", help="Lab config (overrides the campaign's): a shipped lab's name or a YAML "
-        "file.")] = None,
+        "file. Not with --resume: the runs keep the lab they were created with.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for campaign records.")]
     = Path("campaigns"),
     as_json: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")]
     = False,
 ) -> None:
     """Run a campaign: its recipes scheduled over the lab's stir positions, robot arm and
-    spectrometer (default lab: simulated, a dry run)."""
-    from mscrobot.campaign.loader import CampaignError, load_campaign
-    from mscrobot.campaign.record import create_campaign, run_campaign
+    spectrometer (default lab: simulated, a dry run). Its record is kept up to date as runs end,
+    so a stopped or killed campaign goes on with `mscrobot campaign --resume CAMPAIGN`."""
+    from mscrobot.campaign.record import run_campaign
     from mscrobot.campaign.report import write_campaign_report
+
+    if file is not None and resume is not None:
+        _fail("give a campaign FILE or --resume CAMPAIGN, not both", EXIT_BAD_INPUT)
+    if file is None and resume is None:
+        _fail("give a campaign FILE (or --resume CAMPAIGN to go on with one)", EXIT_BAD_INPUT)
+    if resume is not None:
+        loaded, path, infos, progress, summary = _resumed(resume, lab, out, as_json)
+    else:
+        assert file is not None
+        loaded, path, infos = _created(file, lab, out, as_json)
+        progress, summary = None, None
+    command = resume_command(path, out)
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        typer.echo("mscrobot: stopping every run safely after its current step (Ctrl-C again "
+                   f"to abort at once); go on later with `{command}`", err=True)
+
+    if summary is None:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            with _Progress([r.label for r in loaded.runs], as_json) as view:
+                summary = run_campaign(loaded, path, infos, view.event, view.started,
+                                       view.ended, stop, progress)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    report: Path | None
+    try:
+        report = write_campaign_report(path)
+    except OSError as exc:
+        typer.echo(f"mscrobot: the campaign report could not be written: {exc}", err=True)
+        report = None
+    failed = [r for r in summary["runs"]
+              if r["error"] or r["state"] not in ("completed", "awaiting_operator")]
+    unfinished = summary["unfinished"]
+    if as_json:
+        typer.echo(json.dumps(_public(summary) | {
+            "path": str(path), "report": str(report) if report else None,
+            "resume": command if unfinished else None}, indent=2))
+    else:
+        _print_summary(summary, path, report)
+    if unfinished:
+        typer.echo(f"mscrobot: {len(unfinished)} of {len(summary['runs'])} runs unfinished "
+                   f"({', '.join(map(str, unfinished))}); go on with `{command}`", err=True)
+    raise typer.Exit(EXIT_FAILED if failed or stop.is_set() else EXIT_OK)
+
+
+def resume_command(path: Path, out: Path) -> str:
+    """The command that goes on with the campaign in ``path`` (made under ``out``)."""
+    if path.parent == out:
+        where = "" if out == Path("campaigns") else f" --out {shlex.quote(str(out))}"
+        return f"mscrobot campaign --resume {shlex.quote(path.name)}{where}"
+    return f"mscrobot campaign --resume {shlex.quote(str(path))}"
+
+
+def _public(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without the schedule's long lists (they stay in summary.json)."""
+    long = ("intervals", "steps")
+    return {k: v for k, v in summary.items() if k not in long} | {
+        "earlier": [{k: v for k, v in seg.items() if k not in long}
+                    for seg in summary["earlier"]]}
+
+
+def _created(file: Path, lab: str | None, out: Path, as_json: bool
+             ) -> tuple[LoadedCampaign, Path, list[RunInfo]]:
+    from mscrobot.campaign.loader import CampaignError, load_campaign
+    from mscrobot.campaign.record import create_campaign
     from mscrobot.engine.runs import RunError
     from mscrobot.lab.config import LabError
 
@@ -105,38 +187,41 @@ def campaign(
         typer.echo(f"campaign {path.name}: {len(infos)} runs on "
                    f"{loaded.campaign.resources.stir_positions} stir positions → {path}",
                    err=True)
-    stop = threading.Event()
+    return loaded, path, infos
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        typer.echo("mscrobot: stopping every run safely after its current step "
-                   "(Ctrl-C again to abort at once)", err=True)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+def _resumed(ref: str, lab: str | None, out: Path, as_json: bool
+             ) -> tuple[LoadedCampaign, Path, list[RunInfo], Progress, dict[str, Any] | None]:
+    """The campaign to go on with; with nothing left to run, its record brought up to date."""
+    from mscrobot.campaign.loader import CampaignError
+    from mscrobot.campaign.record import write_record
+    from mscrobot.campaign.resume import brought_up_to_date, find_campaign, load_resume
+    from mscrobot.engine.runs import RunError
+
+    if lab is not None:
+        _fail("--lab cannot be used with --resume: a campaign's runs keep the lab they were "
+              "created with (each run folder holds it)", EXIT_BAD_INPUT)
     try:
-        with _Progress([r.label for r in loaded.runs], as_json) as progress:
-            summary = run_campaign(loaded, path, infos, progress.event, progress.started,
-                                   progress.ended, stop)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    report: Path | None
-    try:
-        report = write_campaign_report(path)
-    except OSError as exc:
-        typer.echo(f"mscrobot: the campaign report could not be written: {exc}", err=True)
-        report = None
-    failed = [r for r in summary["runs"]
-              if r["error"] or r["state"] not in ("completed", "awaiting_operator")]
-    if as_json:
-        typer.echo(json.dumps({k: v for k, v in summary.items()
-                               if k not in ("intervals", "steps")}
-                              | {"path": str(path), "report": str(report) if report else None},
-                              indent=2))
-    else:
-        _print_summary(summary, path, report)
-    raise typer.Exit(EXIT_FAILED if failed or stop.is_set() else EXIT_OK)
+        path = find_campaign(ref, out)
+        loaded, infos, progress, record = load_resume(path)
+    except RunError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    except CampaignError as exc:
+        for p in exc.problems:
+            typer.echo(str(p), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    left = len(infos) - len(progress.ended)
+    if not left:
+        summary = brought_up_to_date(record, progress)
+        write_record(path, summary)
+        if not as_json:
+            typer.echo(f"campaign {path.name}: every run had ended; nothing to resume", err=True)
+        return loaded, path, infos, progress, summary
+    if not as_json:
+        typer.echo(f"campaign {path.name}: resuming {left} of {len(infos)} runs "
+                   f"({len(progress.reentries)} from their journals; "
+                   f"{len(progress.ended)} ended before) → {path}", err=True)
+    return loaded, path, infos, progress, None
 
 
 def _print_summary(summary: dict[str, Any], path: Path, report: Path | None) -> None:

@@ -1,8 +1,9 @@
 """One campaign run as a conductor job: its own lab, journal, clock and seed; a gated plan.
 
 ``run_folder_job`` writes a run folder as ``mscrobot run`` does (resumable alone with
-``mscrobot run --resume``: the gate only delays steps, it never changes them);
-``memory_job`` keeps everything in memory (tests, benchmarks).
+``mscrobot run --resume``: the gate only delays steps, it never changes them), or resumes one
+(``reentry_of``: what its journal says it held); ``ended_outcome`` reads a run that already
+ended from its journal alone; ``memory_job`` keeps everything in memory (tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from mscrobot.campaign.conductor import Gate, Job
+from mscrobot.campaign.conductor import Gate, Job, Reentry
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
 from mscrobot.engine.runner import Engine, Event, RunEnd
 from mscrobot.engine.runs import RunInfo, execute
+from mscrobot.engine.states import RunState
 from mscrobot.lab.build import build_lab
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.protocols import Lab
@@ -81,8 +83,52 @@ def _outcome(end: RunEnd, journal: Journal, run_id: str) -> RunOutcome:
                       mixed, end.pending, run_id)
 
 
+#: Where a run's own story ends: a campaign resume reads these runs, it does not run them.
+ENDED = frozenset({RunState.COMPLETED, RunState.AWAITING_OPERATOR, RunState.FAILED})
+
+
+def ended_outcome(path: Path) -> RunOutcome | None:
+    """The outcome of the run in ``path`` if its journal says it ended (None: unfinished)."""
+    journal = Journal(path / JOURNAL_NAME)
+    try:
+        states = journal.states()
+        if not states or states[-1]["state"] not in ENDED:
+            return None
+        last = states[-1]
+        steps = journal.steps()
+        pending = None
+        if last["state"] == RunState.AWAITING_OPERATOR:
+            waiting = next((s for s in steps if s.status != "done"), None)
+            if waiting is not None:
+                choices = (list(waiting.params.get("choices") or ())
+                           if waiting.kind == "ask_operator" else ["done", "not-done"])
+                pending = {"step": waiting.n, "question": last["reason"], "choices": choices}
+        n = sum(1 for s in steps if s.status == "done")
+        end = RunEnd(RunState(last["state"]), last["reason"], float(last["lab_t"] or 0.0), n,
+                     pending=pending)
+        return _outcome(end, journal, journal.meta()["id"])
+    finally:
+        journal.close()
+
+
+def reentry_of(path: Path, position: int | None) -> Reentry | None:
+    """What an unfinished run held, from its journal (None: it never did a step)."""
+    journal = Journal(path / JOURNAL_NAME)
+    try:
+        done = []
+        for rec in journal.steps():
+            if rec.status != "done":
+                break
+            done.append((rec.kind, rec.params))
+        started = bool(done) or (journal.state() or ("created",))[0] != RunState.CREATED
+    finally:
+        journal.close()
+    return Reentry.after(done, position) if started else None
+
+
 def run_folder_job(info: RunInfo, on_event: Callable[[int, Event], None] | None = None,
-                   stop: threading.Event | None = None, index: int = 0) -> Job:
+                   stop: threading.Event | None = None, index: int = 0,
+                   reentry: Reentry | None = None) -> Job:
     def go(gate: Gate) -> RunOutcome:
         end = execute(info, None if on_event is None else lambda e: on_event(index, e), stop,
                       gated(gate))
@@ -92,7 +138,7 @@ def run_folder_job(info: RunInfo, on_event: Callable[[int, Event], None] | None 
         finally:
             journal.close()
 
-    return Job(go, lambda out: out.lab_t)
+    return Job(go, lambda out: out.lab_t, reentry)
 
 
 def memory_job(recipe: Recipe, seed: int, lab: LabConfig,

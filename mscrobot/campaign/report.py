@@ -33,7 +33,8 @@ def render(summary: dict[str, Any]) -> str:
     rows = "".join(
         "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in (
             r["index"], r["salt"], f"{r['equivalents']:.3g}", f"{r['stir_rpm']:.0f}", r["seed"],
-            r["position"], f"{r['start_s'] / 60:.1f}", f"{r['end_s'] / 60:.1f}",
+            r["position"], _minutes(r["start_s"], r.get("segment")),
+            _minutes(r["end_s"], r.get("segment")),
             r["forward"] or "—", r["back"] or "—",
             "—" if r["transfer_s"] is None else f"{r['transfer_s'] / 60:.1f}",
             r["error"] or r["state"] or "", r["id"])) + "</tr>" for r in runs)
@@ -41,6 +42,11 @@ def render(summary: dict[str, Any]) -> str:
         "#", "salt", "Zn/cluster", "rpm", "seed", "position", "start (min)", "end (min)",
         "exchange", "back-exchange", "transfer (min)", "state", "run folder"))
     bound = summary["lower_bound_parts"]
+    earlier = summary.get("earlier") or []
+    resumed = (f"<p>Resumed {summary['segment']} time(s): times are in the campaign time of the "
+               f"segment marked after them (it restarts at each resume); makespan, schedule and "
+               f"bound are segment {summary['segment']}'s. {len(earlier)} earlier segment(s) "
+               f"recorded in summary.json.</p>" if summary.get("segment") else "")
     figures = "".join(f'<img alt="{alt}" src="data:image/png;base64,{png}">'
                       for alt, png in (("transfer time", _transfer_plot(runs)),
                                        ("schedule", _schedule_plot(summary))))
@@ -55,9 +61,16 @@ arm, one spectrometer. Makespan {summary['makespan_s'] / 60:.1f} min; lower boun
 {bound['busiest_resource_s'] / 60:.1f}, longest run {bound['longest_run_s'] / 60:.1f}, run time
 per position {bound['run_time_per_position_s'] / 60:.1f}). {summary['waits']['count']} steps
 waited for a shared resource, {summary['waits']['total_s'] / 60:.1f} min in all.</p>
-{figures}
+{resumed}{figures}
 <table><tr>{head}</tr>{rows}</table></body></html>
 """
+
+
+def _minutes(t: float | None, segment: int | None) -> str:
+    """A campaign time in minutes, marked with its segment when the campaign was resumed."""
+    if t is None:
+        return "—"
+    return f"{t / 60:.1f}" + (f" (s{segment})" if segment else "")
 
 
 def _png(fig: Any) -> str:
