@@ -10,6 +10,7 @@ each run's verdicts are the ones its recipe gives alone with its seed.
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 import sqlite3
@@ -21,13 +22,15 @@ import pytest
 from typer.testing import CliRunner
 
 from mscrobot.campaign.conductor import Reentry
-from mscrobot.campaign.jobs import run_alone
+from mscrobot.campaign.jobs import RunOutcome, run_alone
 from mscrobot.campaign.loader import load_campaign
 from mscrobot.campaign.record import SUMMARY_NAME, create_campaign
 from mscrobot.campaign.resources import SPECTROMETER
 from mscrobot.campaign.scheduler import Scheduler
 from mscrobot.cli import app
 from mscrobot.engine.runs import load_run
+from mscrobot.lab.config import load_lab
+from mscrobot.recipe.loader import dump_recipe, load_recipe_text
 from tests.engine.runs import REFERENCE, TWIN, cli
 
 CAMPAIGN = f"""name: resume me
@@ -67,9 +70,14 @@ def _journal(run: Path) -> dict[str, Any]:
     return {"steps": steps, "states": states}
 
 
+@functools.cache
+def _alone(recipe_text: str, seed: int) -> RunOutcome:
+    """The run's recipe and seed alone (each grid point once, however many tests ask)."""
+    return run_alone(load_recipe_text(recipe_text, "run").recipe, seed, load_lab(TWIN)[0])
+
+
 def _check_whole(folder: Path, summary: dict[str, Any]) -> None:
     """Every run completed, each step once, each dose once, and the verdicts of the run alone."""
-    lab = load_lab_twin()
     assert summary["unfinished"] == []
     for r in summary["runs"]:
         run = folder / "runs" / r["id"]
@@ -82,17 +90,11 @@ def _check_whole(folder: Path, summary: dict[str, Any]) -> None:
         assert sorted(doses) == sorted(f"{r['id']}/{n}" for n, kind, _ in j["steps"]
                                        if kind == "dispense"), "a dose lost or given twice"
         info = load_run(run)
-        alone = run_alone(info.recipe, info.seed, lab)
+        alone = _alone(dump_recipe(info.recipe), info.seed)
         assert [(v["stage"], v["state"]) for v in r["verdicts"]] == [
             (v["stage"], v["state"]) for v in alone.verdicts]
         assert (r["forward"], r["back"]) == (alone.forward, alone.back) == ("complete",
                                                                             "complete")
-
-
-def load_lab_twin() -> Any:
-    from mscrobot.lab.config import load_lab
-
-    return load_lab(TWIN)[0]
 
 
 @pytest.fixture(scope="module")
