@@ -122,6 +122,9 @@ def campaign(
         previous = signal.signal(signal.SIGINT, on_sigint)
         try:
             with _Progress([r.label for r in loaded.runs], as_json) as view:
+                for k, ended in (progress.ended if progress is not None else {}).items():
+                    view.rows[k].update(where="ended before", lab_t=ended.lab_t,
+                                        verdict=f"{ended.state}; exchange {ended.forward}")
                 summary = run_campaign(loaded, path, infos, view.event, view.started,
                                        view.ended, stop, progress)
         finally:

@@ -2,6 +2,7 @@
 
 ``models``/``loader`` read the campaign file; ``resources`` says which shared resources each step
 kind uses; ``scheduler`` is the pure discrete-event core (virtual time, who holds what);
-``conductor`` runs each recipe's engine under it; ``record`` writes the campaign folder and
-``report`` its summary page.
+``conductor`` runs each recipe's engine under it; ``record`` writes the campaign folder and its
+progress record; ``resume`` rebuilds a stopped or killed campaign from its folder; ``report``
+writes its summary page.
 """
