@@ -306,6 +306,9 @@ class Conductor:
         let in in list order: resumed runs that hold a position or the flow cell come first."""
         results: dict[int, JobResult] = {}
         self.on_place = on_start
+        for i, job in enumerate(jobs):
+            if job.reentry is not None and job.reentry.position is not None:
+                self.scheduler.reserve(i, job.reentry.position)
         for i in range(len(jobs)):
             self.scheduler.admit(i)
         while (event := self.scheduler.pop()) is not None:

@@ -140,6 +140,12 @@ def load_resume(path: Path) -> tuple[LoadedCampaign, list[RunInfo], Progress, di
         reentry = reentry_of(info.path, entry.get("position"))
         if reentry is not None:
             progress.reentries[k] = reentry
+    claimed = [r.position for r in progress.reentries.values() if r.position is not None]
+    if len(set(claimed)) < len(claimed) or any(
+            not isinstance(p, int) or not 0 <= p < campaign.resources.stir_positions
+            for p in claimed):
+        raise _corrupt(path, f"{SUMMARY_NAME} gives unfinished runs stir positions "
+                       f"{claimed}, not one each of the {campaign.resources.stir_positions}")
     return loaded, infos, progress, record
 
 

@@ -97,6 +97,8 @@ class Scheduler:
         self._group_of = {k: g for g, group in enumerate(self.speed_groups) for k in group}
         #: speed group → its rpm and the runs stirring at it (since when)
         self._speed: dict[int, tuple[float, dict[int, float]]] = {}
+        #: position → the resumed run whose vial stands on it (until that run takes it back)
+        self._reserved: dict[int, int] = {}
 
     # --- what runs ask for ---------------------------------------------------------------------
 
@@ -119,6 +121,13 @@ class Scheduler:
                                  f"{self.positions}")
         self._queue(_Request(run, frozenset(), self.now, 0, -1, "position", "position",
                              position=position))
+
+    def reserve(self, run: int, position: int) -> None:
+        """Keep ``position`` for ``run`` (a resumed run: its vial stands there): no other run
+        is placed on it until ``run`` takes it (``place(run, position)``) or ends."""
+        if not 0 <= position < self.positions or position in self._reserved:
+            raise SchedulerError(f"run {run} cannot reserve stir position {position}")
+        self._reserved[position] = run
 
     def request(self, run: int, resources: frozenset[str], what: str, priority: int) -> None:
         """``run`` wants all of ``resources`` at once; it resumes when they are its."""
@@ -176,6 +185,7 @@ class Scheduler:
             self.stop_stir(run)
         if run in self._unplaced:
             self._unplaced.remove(run)
+        self._reserved = {k: r for k, r in self._reserved.items() if r != run}
         self.release(run, mine)
 
     # --- what the conductor asks -----------------------------------------------------------------
@@ -240,12 +250,13 @@ class Scheduler:
                 self._unplaced.append(req.run)
             elif req.kind == "position":
                 free = self._free_positions()
-                if req.position is not None:
-                    free = [n for n in free if n == f"{POSITION}:{req.position}"]
+                free = [n for n in free if req.position in (None, int(n.split(":")[1]))
+                        and self._reserved.get(int(n.split(":")[1]), req.run) == req.run]
                 if not free:
                     continue
                 wanted = frozenset(free[:1])
                 self._position_of[req.run] = int(free[0].split(":")[1])
+                self._reserved.pop(self._position_of[req.run], None)
                 self._unplaced.remove(req.run)
             else:
                 wanted = req.resources

@@ -15,6 +15,7 @@ import json
 import shlex
 import sqlite3
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,12 @@ from typer.testing import CliRunner
 from mscrobot.campaign.conductor import Reentry
 from mscrobot.campaign.jobs import RunOutcome, run_alone
 from mscrobot.campaign.loader import load_campaign
-from mscrobot.campaign.record import SUMMARY_NAME, create_campaign
+from mscrobot.campaign.record import SUMMARY_NAME, create_campaign, run_campaign
 from mscrobot.campaign.resources import SPECTROMETER
+from mscrobot.campaign.resume import load_resume
 from mscrobot.campaign.scheduler import Scheduler
 from mscrobot.cli import app
+from mscrobot.engine.runner import Event
 from mscrobot.engine.runs import load_run
 from mscrobot.lab.config import load_lab
 from mscrobot.recipe.loader import dump_recipe, load_recipe_text
@@ -209,3 +212,45 @@ def test_a_resumed_run_takes_back_its_own_position() -> None:
     assert (sched.position_of(0), sched.position_of(1)) == (1, 0)
     with pytest.raises(Exception, match="there are 2"):
         sched.place(1, position=2)
+
+
+def test_a_run_stopped_mid_stir_on_a_shared_speed_device_stirs_again_first(
+        tmp_path: Path) -> None:
+    """Stopped right after its vial started turning: on resume it takes back its position and
+    the device's speed before its next step, then finishes as it would alone."""
+    file = tmp_path / "c.yaml"
+    file.write_text(f"name: shared\nresources: {{stir_positions: 2, shared_speed: true}}\n"
+                    f"ahead: 0\nseed: 7\nrecipes: [{REFERENCE}, {REFERENCE}]\n", encoding="utf-8")
+    loaded = load_campaign(file, TWIN)
+    folder, infos = create_campaign(loaded, tmp_path / "out")
+    stop = threading.Event()
+
+    def on_event(run: int, event: Event) -> None:
+        if run == 0 and event.kind == "step" and event.step is not None \
+                and event.step.kind == "stir":
+            stop.set()
+
+    first = run_campaign(loaded, folder, infos, on_event, stop=stop)
+    assert 0 in first["unfinished"]
+    loaded, infos, progress, _ = load_resume(folder)
+    held = progress.reentries[0]
+    assert held.on_vial and held.rpm is not None
+    assert held.position == first["runs"][0]["position"]
+    summary = run_campaign(loaded, folder, infos, progress=progress)
+    assert summary["segment"] == 1 and summary["earlier"][0]["segment"] == 0
+    speed = [iv for iv in summary["intervals"] if iv["resource"].startswith("speed")
+             and iv["run"] == 0]
+    assert speed[0]["start"] == 0.0, "it stirs again at once, before anything else"
+    assert summary["runs"][0]["position"] == held.position
+    _check_whole(folder, summary)
+
+
+def test_a_reserved_position_waits_for_its_run() -> None:
+    """A new run never lands on the position a resumed run's vial stands on."""
+    sched = Scheduler(positions=2, ahead=0)
+    sched.reserve(1, 0)
+    sched.admit(0)
+    sched.admit(1)
+    sched.place(0)  # asks first, for any position: it gets the one not reserved
+    sched.place(1, position=0)
+    assert (sched.position_of(0), sched.position_of(1)) == (1, 0)
