@@ -97,6 +97,7 @@ def campaign(
     so a stopped or killed campaign goes on with `mscrobot campaign --resume CAMPAIGN`."""
     from mscrobot.campaign.record import run_campaign
     from mscrobot.campaign.report import write_campaign_report
+    from mscrobot.engine.runs import RunError
 
     if file is not None and resume is not None:
         _fail("give a campaign FILE or --resume CAMPAIGN, not both", EXIT_BAD_INPUT)
@@ -127,6 +128,8 @@ def campaign(
                                         verdict=f"{ended.state}; exchange {ended.forward}")
                 summary = run_campaign(loaded, path, infos, view.event, view.started,
                                        view.ended, stop, progress)
+        except RunError as exc:
+            _fail(str(exc), EXIT_FAILED)
         finally:
             signal.signal(signal.SIGINT, previous)
     report: Path | None

@@ -25,7 +25,9 @@ Resumed runs (``mscrobot campaign --resume``). A run whose process died part-way
 a job with a ``Reentry``: the steps its journal already has replay without the scheduler (the
 engine touches no device for them, so they need no resource and take no campaign time), and
 before its first new step the run takes back what it held when it stopped: its stir position
-(the same one: the vial stands on it), its shared stirrer speed, the flow cell it had filled.
+(the same one, reserved for it from the start: the vial stands on it), its shared stirrer
+speed, the flow cell it had filled. Resumed runs are let in first (see ``record``), so the
+runs that held something when the campaign stopped hold it again before any new run starts.
 Its own clock goes on from its journaled lab time ``T`` (the world, or the lab, says where it
 is), so its offset in the new campaign time is its entry time minus ``T``; a first start is
 the case ``T = 0``.

@@ -122,7 +122,8 @@ def run_campaign(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
                  stop: threading.Event | None = None,
                  progress: Progress | None = None) -> dict[str, Any]:
     """Run every run not ended yet under one scheduler (a segment), recording progress as runs
-    take positions and end; write and return the summary. Callbacks get campaign indexes."""
+    take positions and end; write and return the summary (``RunError`` if the last write
+    fails). Callbacks get campaign indexes."""
     progress = progress or Progress()
     todo = sorted((i for i in range(len(infos)) if i not in progress.ended),
                   key=lambda i: (_rank(progress.reentries.get(i)), i))
@@ -133,11 +134,18 @@ def run_campaign(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
     done: set[int] = set()
     ids = [i.id for i in infos]
 
+    unwritten: list[str] = []
+
     def record() -> dict[str, Any]:
+        """Write the record now; a failed write does not stop the runs (the last one says)."""
         results = {todo[j]: g.result for j, g in conductor.gates.items()}
         summary = summarise(loaded, path.name, ids, progress, conductor, results, done)
         summary["wall_time_s"] = time.perf_counter() - started
-        write_record(path, summary)
+        try:
+            write_record(path, summary)
+        except OSError as e:
+            unwritten.append(f"cannot write the campaign record {path / SUMMARY_NAME}: "
+                             f"{e.strerror or e}")
         return summary
 
     def placed(j: int, position: int, t: float) -> None:
@@ -154,7 +162,11 @@ def run_campaign(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
     record()
     conductor.run([run_folder_job(infos[i], on_event, stop, i, progress.reentries.get(i))
                    for i in todo], placed, ended)
-    return record()
+    unwritten.clear()
+    summary = record()
+    if unwritten:
+        raise RunError(unwritten[0] + " (the runs' journals hold their results)")
+    return summary
 
 
 def _planned(planned: PlannedRun, run_id: str) -> dict[str, Any]:

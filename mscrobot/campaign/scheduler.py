@@ -14,8 +14,9 @@ position wants it); first come, first served within each class. Runs start in ca
 while fewer than the free positions + ``ahead`` started runs are still without a position, and
 take a position at their first step on the vial, in the order they started; a run let in ahead
 so does its references while every position is busy, and waits at the head of the queue for the
-next position that frees. Every hold is recorded as an ``Interval``: the schedule a campaign
-record keeps and tests check.
+next position that frees. A resumed run's position is reserved for it (``reserve``: its vial
+stands there), so no other run is placed on it. Every hold is recorded as an ``Interval``: the
+schedule a campaign record keeps and tests check.
 """
 
 from __future__ import annotations
