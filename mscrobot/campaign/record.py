@@ -20,6 +20,7 @@ from typing import Any
 from mscrobot.campaign.conductor import Conductor, JobResult
 from mscrobot.campaign.jobs import RunOutcome, run_folder_job
 from mscrobot.campaign.loader import LoadedCampaign
+from mscrobot.campaign.stocks import stock_sheet
 from mscrobot.engine.runner import Event
 from mscrobot.engine.runs import RunError, RunInfo, create_run
 
@@ -104,6 +105,8 @@ def summarise(loaded: LoadedCampaign, conductor: Conductor, results: list[JobRes
         "waits": {"count": len(sched.waits),
                   "total_s": sum(w.granted - w.requested for w in sched.waits)},
         "runs": runs,
+        "stocks": [asdict(need) | {"short": need.short}
+                   for need in stock_sheet([r.recipe for r in loaded.runs], loaded.lab)],
         "intervals": [asdict(iv) for iv in sched.intervals],
         "steps": [asdict(s) for s in conductor.steps()],
     }
