@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mscrobot.campaign.models import EQUIVALENTS, Campaign
+from mscrobot.campaign.stocks import stock_sheet
 from mscrobot.lab.build import check_lab
 from mscrobot.lab.config import LabConfig, LabError, load_lab
 from mscrobot.recipe.checks import check_recipe
@@ -71,7 +72,7 @@ def load_campaign(path: str | Path, lab_override: str | None = None) -> LoadedCa
     campaign = validate_document(Campaign, doc)
     base_dir = Path(path).parent
     lab, lab_text = _lab(doc, campaign, base_dir, lab_override)
-    problems: list[Problem] = []
+    problems: list[Problem] = [_at(doc, ("lab",), m) for m in _connected(lab)]
     warnings: list[Problem] = []
     recipes: list[tuple[Recipe, str, str, dict[str, str], tuple[Any, ...]]] = []
     for i, ref in enumerate(campaign.recipes):
@@ -101,8 +102,30 @@ def load_campaign(path: str | Path, lab_override: str | None = None) -> LoadedCa
         for _ in range(campaign.replicates):
             k = len(runs)
             runs.append(PlannedRun(k, recipe, text, source, campaign.seed + k, axes))
+    warnings += [_at(doc, ("lab",), f"on a lab, the {len(s.runs)} runs using {s.position} "
+                     f"({s.contents}) may take {s.worst_case_ul / 1000:.3g} mL together; one "
+                     f"vial there holds {s.deck_holds_ul / 1000:.3g} mL (a dry run gives each "
+                     "run a fresh deck)", "warning")
+                 for s in stock_sheet([r.recipe for r in runs], lab) if s.short]
     return LoadedCampaign(campaign, doc.source, Path(path).read_text(encoding="utf-8"), lab,
                           lab_text, runs, _dedupe(warnings))
+
+
+def _connected(lab: LabConfig) -> list[str]:
+    """Why a campaign cannot run on this lab: one that drives real instruments (or their
+    emulators) has one reaction vial, one stock of each kind and one robot run, which every
+    run would share; lab configs cannot yet name a vial and stirrer per stir position."""
+    devices = [what for what, real in (
+        (f"the robot at {lab.liquid_handler.robot}", lab.liquid_handler.backend == "opentrons"
+         and lab.liquid_handler.robot != "simulate"),
+        ("an IKA stirrer", lab.stirrer.backend == "ika"),
+        ("an Ocean spectrometer", lab.spectrometer.backend == "ocean")) if real]
+    if not devices:
+        return []
+    return [f"lab '{lab.name}' drives {', '.join(devices)}: every run of a campaign would use "
+            "its one reaction vial, its stocks and its robot, so campaigns run only on simulated "
+            "labs (e.g. 'simulated', 'twin') until a lab config names a vial and stirrer per "
+            "stir position; run its recipes one at a time with `mscrobot run`"]
 
 
 def _resolve(base_dir: Path, ref: str) -> Path:

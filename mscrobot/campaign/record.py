@@ -38,6 +38,7 @@ from typing import Any
 from mscrobot.campaign.conductor import Conductor, JobResult, Reentry
 from mscrobot.campaign.jobs import ENDED, RunOutcome, run_folder_job
 from mscrobot.campaign.loader import LoadedCampaign, PlannedRun
+from mscrobot.campaign.stocks import stock_sheet
 from mscrobot.engine.crashpoints import crashpoint
 from mscrobot.engine.runner import Event
 from mscrobot.engine.runs import RunError, RunInfo, create_run
@@ -246,6 +247,8 @@ def summarise(loaded: LoadedCampaign, campaign_id: str, run_ids: list[str], prog
         "lower_bound_s": max(bound.values(), default=0.0), "lower_bound_parts": bound,
         "waits": {"count": len(waits), "total_s": sum(w.granted - w.requested for w in waits)},
         "runs": runs,
+        "stocks": [asdict(need) | {"short": need.short}
+                   for need in stock_sheet([r.recipe for r in loaded.runs], loaded.lab)],
         "intervals": [] if conductor is None else [asdict(iv) for iv in
                                                    conductor.scheduler.intervals],
         "steps": [] if conductor is None else [asdict(s) for s in conductor.steps()],

@@ -62,7 +62,8 @@ arm, one spectrometer. Makespan {summary['makespan_s'] / 60:.1f} min; lower boun
 per position {bound['run_time_per_position_s'] / 60:.1f}). {summary['waits']['count']} steps
 waited for a shared resource, {summary['waits']['total_s'] / 60:.1f} min in all.</p>
 {resumed}{figures}
-<table><tr>{head}</tr>{rows}</table></body></html>
+<table><tr>{head}</tr>{rows}</table>
+{_stocks(summary.get("stocks", []))}</body></html>
 """
 
 
@@ -71,6 +72,23 @@ def _minutes(t: float | None, segment: int | None) -> str:
     if t is None:
         return "—"
     return f"{t / 60:.1f}" + (f" (s{segment})" if segment else "")
+
+
+def _stocks(stocks: list[dict[str, Any]]) -> str:
+    """What to prepare for this campaign on a lab: one row per distinct stock vial."""
+    if not stocks:
+        return ""
+    e = html.escape
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in (
+            s["position"], s["contents"], len(s["runs"]), f"{s['worst_case_ul'] / 1000:.3g}",
+            f"{s['deck_holds_ul'] / 1000:.3g}", "more than one vial" if s["short"] else "")
+        ) + "</tr>" for s in stocks)
+    head = "".join(f"<th>{h}</th>" for h in ("deck position", "contents", "runs",
+                                             "worst case (mL)", "one vial holds (mL)", ""))
+    return (f"<h2>Stocks to prepare</h2><p>Each run's worst case (every policy rung used), "
+            f"summed over the runs that share a stock. A dry run gives each run a fresh deck."
+            f"</p><table><tr>{head}</tr>{rows}</table>")
 
 
 def _png(fig: Any) -> str:
