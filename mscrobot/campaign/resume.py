@@ -66,10 +66,14 @@ def _record(path: Path) -> dict[str, Any]:
     try:
         record = json.loads((path / SUMMARY_NAME).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise _corrupt(path, f"it has no {SUMMARY_NAME}") from None
+        raise _corrupt(path, f"it has no {SUMMARY_NAME} (mscrobot before campaign resume wrote "
+                       "it only at the end)") from None
     except (OSError, ValueError) as e:
         raise _corrupt(path, f"{SUMMARY_NAME} cannot be read ({e})") from None
     runs = record.get("runs") if isinstance(record, dict) else None
+    if isinstance(runs, list) and "segment" not in record:
+        raise _corrupt(path, f"its {SUMMARY_NAME} was written by mscrobot before campaign "
+                       "resume")
     if (not isinstance(runs, list) or not isinstance(record.get("segment"), int)
             or any(not isinstance(r, dict) or r.get("index") != k
                    or not isinstance(r.get("id"), str) for k, r in enumerate(runs))):
