@@ -58,8 +58,8 @@ def find_campaign(ref: str, out: Path) -> Path:
 
 
 def _corrupt(path: Path, what: str) -> RunError:
-    return RunError(f"campaign folder {path} is damaged: {what}; its run folders can still be "
-                    "resumed one by one with `mscrobot run --resume`")
+    return RunError(f"campaign folder {path} cannot be resumed: {what}; its run folders can "
+                    "still be resumed one by one with `mscrobot run --resume`")
 
 
 def _record(path: Path) -> dict[str, Any]:

@@ -183,7 +183,7 @@ def test_bad_resumes_are_one_line_and_exit_2(tmp_path: Path,
         assert message in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
     (folder / SUMMARY_NAME).write_text("{not json", encoding="utf-8")
     result = _invoke("--resume", str(folder))
-    assert result.exit_code == 2 and "is damaged" in result.stderr
+    assert result.exit_code == 2 and "cannot be resumed: " in result.stderr
     assert len(result.stderr.splitlines()) == 1
     (folder / SUMMARY_NAME).unlink()
     (folder / "campaign.yaml").write_text("name: [", encoding="utf-8")
