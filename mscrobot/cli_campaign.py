@@ -246,7 +246,8 @@ def _print_summary(summary: dict[str, Any], path: Path, report: Path | None) -> 
                       "—" if r["transfer_s"] is None else f"{r['transfer_s'] / 60:.1f}",
                       r["error"] or r["state"] or "")
     console.print(table)
-    console.print(f"makespan {summary['makespan_s'] / 60:.1f} min (lower bound "
+    segment = (f"since resume {summary['segment']}: " if summary.get("segment") else "")
+    console.print(f"{segment}makespan {summary['makespan_s'] / 60:.1f} min (lower bound "
                   f"{summary['lower_bound_s'] / 60:.1f} min) in {summary['wall_time_s']:.1f} s "
                   f"wall; record {path}" + (f"; report {report}" if report else ""),
                   highlight=False, soft_wrap=True)

@@ -10,6 +10,7 @@ each run's verdicts are the ones its recipe gives alone with its seed.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import shlex
@@ -181,6 +182,11 @@ def test_bad_resumes_are_one_line_and_exit_2(tmp_path: Path,
         assert result.exit_code == 2, (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert message in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    run = next((folder / "runs").iterdir())
+    with open(run / "lock", "w") as lock:  # as a live `mscrobot campaign` holds it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = _invoke("--resume", str(folder))
+    assert result.exit_code == 2 and "is running in another process" in result.stderr
     (folder / SUMMARY_NAME).write_text("{not json", encoding="utf-8")
     result = _invoke("--resume", str(folder))
     assert result.exit_code == 2 and "cannot be resumed: " in result.stderr
