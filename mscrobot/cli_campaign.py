@@ -130,6 +130,9 @@ def campaign(
                                        view.ended, stop, progress)
         except RunError as exc:
             _fail(str(exc), EXIT_FAILED)
+        except KeyboardInterrupt:
+            _fail(f"aborted at once (runs may stop mid-step; their journals say where); go on "
+                  f"with `{command}`", EXIT_FAILED)
         finally:
             signal.signal(signal.SIGINT, previous)
     report: Path | None
@@ -219,7 +222,11 @@ def _resumed(ref: str, lab: str | None, out: Path, as_json: bool
     left = len(infos) - len(progress.ended)
     if not left:
         summary = brought_up_to_date(record, progress)
-        write_record(path, summary)
+        try:
+            write_record(path, summary)
+        except OSError as exc:
+            _fail(f"cannot write the campaign record in {path}: {exc.strerror or exc}",
+                  EXIT_FAILED)
         if not as_json:
             typer.echo(f"campaign {path.name}: every run had ended; nothing to resume", err=True)
         return loaded, path, infos, progress, summary
