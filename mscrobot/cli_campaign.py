@@ -159,6 +159,11 @@ def _print_summary(summary: dict[str, Any], path: Path, report: Path | None) -> 
                   f"{summary['lower_bound_s'] / 60:.1f} min) in {summary['wall_time_s']:.1f} s "
                   f"wall; record {path}" + (f"; report {report}" if report else ""),
                   highlight=False, soft_wrap=True)
+    for t in summary.get("tips", []):
+        if t["refills"]:
+            console.print(f"tips: the {t['pipette']} ({t['mount']}) took {t['total']}; its racks "
+                          f"hold {t['racks_hold']}: on one robot, refill them {t['refills']}×",
+                          highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from mscrobot.campaign.conductor import Conductor, JobResult
 from mscrobot.campaign.jobs import RunOutcome, run_folder_job
 from mscrobot.campaign.loader import LoadedCampaign
 from mscrobot.campaign.stocks import stock_sheet
+from mscrobot.campaign.tips import tip_sheet, tips_taken
 from mscrobot.engine.runner import Event
 from mscrobot.engine.runs import RunError, RunInfo, create_run
 
@@ -58,6 +59,8 @@ def run_campaign(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
     results = conductor.run([run_folder_job(info, on_event, stop, i)
                              for i, info in enumerate(infos)], on_start, on_end)
     summary = summarise(loaded, conductor, results, [i.id for i in infos])
+    summary["tips"] = [asdict(use) | {"total": use.total, "refills": use.refills}
+                       for use in tip_sheet(loaded.lab, [tips_taken(i.path) for i in infos])]
     summary["wall_time_s"] = time.perf_counter() - started
     (path / SUMMARY_NAME).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
