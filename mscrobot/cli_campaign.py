@@ -221,7 +221,7 @@ def _resumed(ref: str, lab: str | None, out: Path, as_json: bool
         raise typer.Exit(EXIT_BAD_INPUT) from None
     left = len(infos) - len(progress.ended)
     if not left:
-        summary = brought_up_to_date(record, progress)
+        summary = brought_up_to_date(record, progress, loaded, infos)
         try:
             write_record(path, summary)
         except OSError as exc:
@@ -258,6 +258,11 @@ def _print_summary(summary: dict[str, Any], path: Path, report: Path | None) -> 
                   f"{summary['lower_bound_s'] / 60:.1f} min) in {summary['wall_time_s']:.1f} s "
                   f"wall; record {path}" + (f"; report {report}" if report else ""),
                   highlight=False, soft_wrap=True)
+    for t in summary.get("tips", []):
+        if t["refills"]:
+            console.print(f"tips: the {t['pipette']} ({t['mount']}) took {t['total']}; its racks "
+                          f"hold {t['racks_hold']}: on one robot, refill them {t['refills']}×",
+                          highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -39,6 +39,7 @@ from mscrobot.campaign.conductor import Conductor, JobResult, Reentry
 from mscrobot.campaign.jobs import ENDED, RunOutcome, run_folder_job
 from mscrobot.campaign.loader import LoadedCampaign, PlannedRun
 from mscrobot.campaign.stocks import stock_sheet
+from mscrobot.campaign.tips import tip_sheet, tips_taken
 from mscrobot.engine.crashpoints import crashpoint
 from mscrobot.engine.runner import Event
 from mscrobot.engine.runs import RunError, RunInfo, create_run
@@ -137,10 +138,13 @@ def run_campaign(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
 
     unwritten: list[str] = []
 
-    def record() -> dict[str, Any]:
-        """Write the record now; a failed write does not stop the runs (the last one says)."""
+    def record(last: bool = False) -> dict[str, Any]:
+        """Write the record now; a failed write does not stop the runs (the last one says).
+        The last adds the tips every run took (read from every run folder: not each time)."""
         results = {todo[j]: g.result for j, g in conductor.gates.items()}
         summary = summarise(loaded, path.name, ids, progress, conductor, results, done)
+        if last:
+            summary["tips"] = tips(loaded, infos)
         summary["wall_time_s"] = time.perf_counter() - started
         try:
             write_record(path, summary)
@@ -164,10 +168,16 @@ def run_campaign(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
     conductor.run([run_folder_job(infos[i], on_event, stop, i, progress.reentries.get(i))
                    for i in todo], placed, ended)
     unwritten.clear()
-    summary = record()
+    summary = record(last=True)
     if unwritten:
         raise RunError(unwritten[0] + " (the runs' journals hold their results)")
     return summary
+
+
+def tips(loaded: LoadedCampaign, infos: list[RunInfo]) -> list[dict[str, Any]]:
+    """The tips each pipette took over every run folder (all segments), against its racks."""
+    return [asdict(use) | {"total": use.total, "refills": use.refills}
+            for use in tip_sheet(loaded.lab, [tips_taken(i.path) for i in infos])]
 
 
 def _planned(planned: PlannedRun, run_id: str) -> dict[str, Any]:

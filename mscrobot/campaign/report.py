@@ -63,7 +63,7 @@ per position {bound['run_time_per_position_s'] / 60:.1f}). {summary['waits']['co
 waited for a shared resource, {summary['waits']['total_s'] / 60:.1f} min in all.</p>
 {resumed}{figures}
 <table><tr>{head}</tr>{rows}</table>
-{_stocks(summary.get("stocks", []))}</body></html>
+{_stocks(summary.get("stocks", []))}{_tips(summary.get("tips", []))}</body></html>
 """
 
 
@@ -89,6 +89,22 @@ def _stocks(stocks: list[dict[str, Any]]) -> str:
     return (f"<h2>Stocks to prepare</h2><p>Each run's worst case (every policy rung used), "
             f"summed over the runs that share a stock. A dry run gives each run a fresh deck."
             f"</p><table><tr>{head}</tr>{rows}</table>")
+
+
+def _tips(tips: list[dict[str, Any]]) -> str:
+    """Tips per pipette over the campaign against its racks (each dry run had full racks)."""
+    if not tips:
+        return ""
+    e = html.escape
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in (
+            t["mount"], t["pipette"], t["total"], t["racks_hold"], t["refills"])) + "</tr>"
+        for t in tips)
+    head = "".join(f"<th>{h}</th>" for h in ("mount", "pipette", "tips taken", "racks hold",
+                                             "refills"))
+    return (f"<h2>Tips</h2><p>Summed over the runs (each dry run's own engine had full racks); "
+            f"on the lab's one robot, refill the racks this many times.</p>"
+            f"<table><tr>{head}</tr>{rows}</table>")
 
 
 def _png(fig: Any) -> str:

@@ -29,6 +29,7 @@ from mscrobot.campaign.record import (
     SUMMARY_NAME,
     Progress,
     result_fields,
+    tips,
 )
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
 from mscrobot.engine.runs import RunError, RunInfo, is_live, load_run
@@ -153,10 +154,12 @@ def load_resume(path: Path) -> tuple[LoadedCampaign, list[RunInfo], Progress, di
     return loaded, infos, progress, record
 
 
-def brought_up_to_date(record: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """The last record with every run's result read again from its journal (nothing left to
-    run: no new segment, the schedule stays the one recorded)."""
+def brought_up_to_date(record: dict[str, Any], progress: Progress, loaded: LoadedCampaign,
+                       infos: list[RunInfo]) -> dict[str, Any]:
+    """The last record with every run's result (and the tips) read again from the run folders
+    (nothing left to run: no new segment, the schedule stays the one recorded)."""
     runs = [r | result_fields(progress.ended[r["index"]]) if r["index"] in progress.ended
             else r for r in record["runs"]]
-    return record | {"runs": runs, "unfinished": [r["index"] for r in runs
-                                                  if r["index"] not in progress.ended]}
+    return record | {"runs": runs, "tips": tips(loaded, infos),
+                     "unfinished": [r["index"] for r in runs
+                                    if r["index"] not in progress.ended]}

@@ -1,0 +1,53 @@
+"""Tips a campaign takes on the one robot, summed from the runs' Opentrons operation logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mscrobot.campaign.loader import load_campaign
+from mscrobot.campaign.record import create_campaign, run_campaign
+from mscrobot.campaign.report import render
+from mscrobot.campaign.tips import TipUse, tip_sheet
+from mscrobot.lab.config import load_lab
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(("total", "hold", "refills"),
+                         [(0, 96, 0), (96, 96, 0), (97, 96, 1), (432, 288, 1), (577, 288, 2)])
+def test_refills_are_the_racks_beyond_the_first_load(total: int, hold: int,
+                                                     refills: int) -> None:
+    assert TipUse("right", "p300_single_gen2", (total,), hold).refills == refills
+
+
+def test_racks_hold_what_their_definitions_have() -> None:
+    sheet = {t.mount: t for t in tip_sheet(load_lab("simulated")[0], [{"right": 5}, {}])}
+    assert sheet["right"].racks_hold == 3 * 96 and sheet["left"].racks_hold == 96
+    assert sheet["right"].per_run == (5, 0) and sheet["left"].per_run == (0, 0)
+    assert tip_sheet(load_lab("twin")[0], [{}]) == []  # no Opentrons pipettes, no tips
+
+
+@pytest.mark.slow
+def test_a_campaign_sums_its_runs_tips_against_one_robots_racks(tmp_path: Path) -> None:
+    lab = (ROOT / "hardware" / "labs" / "simulated.yaml").read_text(encoding="utf-8")
+    one_rack = lab.replace('tip_slots: ["11", "8", "7"]', 'tip_slots: ["11"]')
+    assert one_rack != lab
+    (tmp_path / "lab.yaml").write_text(one_rack.replace("name: simulated", "name: one-rack"),
+                                       encoding="utf-8")
+    recipe = ROOT / "recipes" / "cds34-zncl2.yaml"
+    (tmp_path / "c.yaml").write_text(f"name: tips\nlab: lab.yaml\nresources: {{stir_positions: 2}}"
+                                     f"\nreplicates: 4\nrecipes: [{recipe}]\n", encoding="utf-8")
+    loaded = load_campaign(tmp_path / "c.yaml")
+    folder, infos = create_campaign(loaded, tmp_path / "out")
+    summary = run_campaign(loaded, folder, infos)
+    assert all(r["state"] == "completed" for r in summary["runs"])  # each alone had full racks
+    right = next(t for t in summary["tips"] if t["mount"] == "right")
+    samples = [sum(s["run"] == k and s["kind"] == "sample" for s in summary["steps"])
+               for k in range(4)]
+    assert len(right["per_run"]) == 4
+    assert all(right["per_run"][k] >= samples[k] > 0 for k in range(4))  # a fresh tip each
+    assert right["racks_hold"] == 96 and right["total"] == sum(right["per_run"]) > 96
+    assert right["refills"] == 1
+    assert "<h2>Tips</h2>" in render(summary)
