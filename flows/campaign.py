@@ -9,26 +9,37 @@ free pass). Which step needs what comes from the same table as the core schedule
 (``mscrobot/campaign/resources.py``); the flow cell is held from the sample drawn into it to its
 flush. Limits are taken one resource at a time in a fixed order (spectrometer before robot, the
 robot only for one step), so no two runs can wait for each other in a cycle. A run takes its stir
-position (run k → position k mod N) for its whole length.
+position (run k → position k mod N) for its whole length. Labs with real instruments are refused
+by ``load_campaign``, as by ``mscrobot campaign`` (a lab config names one reaction vial).
+
+At the end ``campaign-report`` writes the record ``mscrobot campaign`` writes (``summary.json``:
+the runs' results from their journals, stocks, tips; as schedule the limits' wall-clock holds,
+``clock: wall``) and ``report.html``; artifacts: a table of the runs, a link to the report.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
 from prefect import flow, get_client, task
+from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
 
-from mscrobot.campaign.loader import load_campaign
-from mscrobot.campaign.record import create_campaign
+from mscrobot.campaign.jobs import RunOutcome
+from mscrobot.campaign.loader import LoadedCampaign, load_campaign
+from mscrobot.campaign.record import Progress, create_campaign, summarise, tips, write_record
+from mscrobot.campaign.report import write_campaign_report
 from mscrobot.campaign.resources import ROBOT, SPECTROMETER, uses
-from mscrobot.engine.runs import execute, load_run
+from mscrobot.campaign.resume import load_resume
+from mscrobot.campaign.scheduler import Interval
+from mscrobot.engine.runs import RunInfo, execute, load_run
 from mscrobot.lab.protocols import Clock, Lab
 from mscrobot.procedure.plan import ExchangePlan, PlanGenerator
 
@@ -142,4 +153,47 @@ def campaign(file: str, lab: str | None = None, out: str = "campaigns",
                for k, info in enumerate(infos)]
     runs = [f.result() for f in futures]
     holds = sorted((h for r in runs for h in r.pop("holds")), key=lambda h: h[2])
-    return {"path": str(path), "runs": runs, "holds": holds}
+    report = campaign_report(str(path), holds)
+    return {"path": str(path), "runs": runs, "holds": holds, "report": report}
+
+
+def wall_clock_record(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
+                      ended: dict[int, RunOutcome],
+                      holds: list[tuple[str, int, float, float]]) -> dict[str, Any]:
+    """The campaign record ``mscrobot campaign`` writes, with this flow's schedule: who held
+    which limit when, in wall-clock seconds from the first hold (runs on different workers
+    share no virtual clock). ``ended``: the runs' results, from their journals."""
+    summary = summarise(loaded, path.name, [i.id for i in infos], Progress(ended=ended))
+    t0 = min((h[2] for h in holds), default=0.0)
+    summary["intervals"] = [asdict(Interval(resource, run, start - t0, end - t0, "wall clock"))
+                            for resource, run, start, end in holds]
+    for entry in summary["runs"]:
+        mine = [h for h in holds if h[1] == entry["index"] and h[0].startswith("position-")]
+        if mine:
+            resource, _, start, end = mine[0]
+            entry |= {"position": int(resource.removeprefix("position-")),
+                      "start_s": start - t0, "placed_s": start - t0, "end_s": end - t0}
+    summary["makespan_s"] = max((h[3] - t0 for h in holds), default=0.0)
+    summary["clock"] = "wall"
+    summary["tips"] = tips(loaded, infos)
+    return summary
+
+
+@task(name="campaign-report", cache_policy=NO_CACHE)
+def campaign_report(path: str, holds: list[tuple[str, int, float, float]]) -> str:
+    """Write the campaign record and report; artifacts: the runs' verdicts, a report link."""
+    folder = Path(path)
+    loaded, infos, progress, _ = load_resume(folder)
+    summary = wall_clock_record(loaded, folder, infos, progress.ended, holds)
+    write_record(folder, summary)
+    target = write_campaign_report(folder)
+    create_table_artifact(
+        [{"run": r["index"], "salt": r["salt"], "Zn_per_cluster": round(r["equivalents"], 3),
+          "rpm": r["stir_rpm"], "position": r["position"], "exchange": r["forward"],
+          "back": r["back"], "transfer_min": None if r["transfer_s"] is None
+          else round(r["transfer_s"] / 60, 2), "state": r["state"]}
+         for r in summary["runs"]], key="campaign-runs",
+        description=f"runs of campaign {folder.name}")
+    create_link_artifact(target.resolve().as_uri(), link_text=f"report of campaign {folder.name}",
+                         key="campaign-report")
+    return str(target)

@@ -47,6 +47,16 @@ def render(summary: dict[str, Any]) -> str:
                f"segment marked after them (it restarts at each resume); makespan, schedule and "
                f"bound are segment {summary['segment']}'s. {len(earlier)} earlier segment(s) "
                f"recorded in summary.json.</p>" if summary.get("segment") else "")
+    timing = (
+        f"Run as a Prefect flow: times are wall-clock minutes from the first hold of a Prefect "
+        f"limit (runs on workers share no virtual clock); the last hold ended at "
+        f"{summary['makespan_s'] / 60:.1f} min." if summary.get("clock") == "wall" else
+        f"Makespan {summary['makespan_s'] / 60:.1f} min; lower bound "
+        f"{summary['lower_bound_s'] / 60:.1f} min (busiest shared resource "
+        f"{bound['busiest_resource_s'] / 60:.1f}, longest run {bound['longest_run_s'] / 60:.1f}, "
+        f"run time per position {bound['run_time_per_position_s'] / 60:.1f}). "
+        f"{summary['waits']['count']} steps waited for a shared resource, "
+        f"{summary['waits']['total_s'] / 60:.1f} min in all.")
     figures = "".join(f'<img alt="{alt}" src="data:image/png;base64,{png}">'
                       for alt, png in (("transfer time", _transfer_plot(runs)),
                                        ("schedule", _schedule_plot(summary))))
@@ -56,11 +66,7 @@ def render(summary: dict[str, Any]) -> str:
 td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%}}img{{max-width:100%}}</style>
 </head><body><h1>Campaign: {e(summary['campaign'])}</h1>
 <p>{len(runs)} runs on lab {e(summary['lab'])}, {summary['positions']} stir positions, one robot
-arm, one spectrometer. Makespan {summary['makespan_s'] / 60:.1f} min; lower bound
-{summary['lower_bound_s'] / 60:.1f} min (busiest shared resource
-{bound['busiest_resource_s'] / 60:.1f}, longest run {bound['longest_run_s'] / 60:.1f}, run time
-per position {bound['run_time_per_position_s'] / 60:.1f}). {summary['waits']['count']} steps
-waited for a shared resource, {summary['waits']['total_s'] / 60:.1f} min in all.</p>
+arm, one spectrometer. {timing}</p>
 {resumed}{figures}
 <table><tr>{head}</tr>{rows}</table>
 {_stocks(summary.get("stocks", []))}{_tips(summary.get("tips", []))}</body></html>

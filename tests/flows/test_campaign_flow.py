@@ -4,6 +4,7 @@ concurrency limits, never held by two runs at once (wall-clock holds as recorded
 from __future__ import annotations
 
 import itertools
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 pytest.importorskip("prefect")
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.campaign import campaign, limit_names
 
@@ -28,8 +30,9 @@ grid:
     salt.compound: [ZnCl2, Zn(OTf)2]
     back_exchange.enabled: [false]
 """, encoding="utf-8")
-    result = campaign(str(tmp_path / "c.yaml"), lab="twin", out=str(tmp_path / "out"),
-                      prefix="t")
+    state = campaign(str(tmp_path / "c.yaml"), lab="twin", out=str(tmp_path / "out"),
+                     prefix="t", return_state=True)
+    result = state.result()
     assert [r["state"] for r in result["runs"]] == ["completed"] * 2
     assert [r["position"] for r in result["runs"]] == [0, 1]
     by_resource = defaultdict(list)
@@ -44,6 +47,20 @@ grid:
         limits = {lim.name: lim for lim in client.read_global_concurrency_limits()}
     for name in limit_names("t", 2):
         assert limits[name].limit == 1 and limits[name].active_slots == 0
+    record = json.loads((Path(result["path"]) / "summary.json").read_text(encoding="utf-8"))
+    assert record["clock"] == "wall" and record["unfinished"] == []
+    assert [(r["salt"], r["forward"], r["position"]) for r in record["runs"]] == [
+        ("ZnCl2", "complete", 0), ("Zn(OTf)2", "complete", 1)]
+    assert len(record["intervals"]) == len(result["holds"])
+    assert record["makespan_s"] == pytest.approx(
+        max(h[3] for h in result["holds"]) - min(h[2] for h in result["holds"]))
+    assert "Prefect flow" in Path(result["report"]).read_text(encoding="utf-8")
+    with get_client(sync_client=True) as client:
+        keys = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))}
+    assert set(keys) == {"campaign-runs", "campaign-report"}
+    assert "Zn(OTf)2" in str(keys["campaign-runs"].data)
+    assert Path(result["report"]).resolve().as_uri() in str(keys["campaign-report"].data)
 
 
 def test_the_flow_refuses_a_shared_stirrer_speed(tmp_path: Path) -> None:
