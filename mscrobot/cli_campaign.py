@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mscrobot.cli_live import LiveView
+from mscrobot.cli_live import LiveView, stop_on_ctrl_c
 
 if TYPE_CHECKING:
     from mscrobot.campaign.conductor import JobResult
@@ -110,19 +108,13 @@ def campaign(
         loaded, path, infos = _created(file, lab, out, as_json)
         progress, summary = None, None
     command = resume_command(path, out)
-    stop = threading.Event()
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        typer.echo("mscrobot: stopping every run safely after its current step (Ctrl-C again "
-                   f"to abort at once); go on later with `{command}`", err=True)
-
+    stopped = False
     if summary is None:
-        previous = signal.signal(signal.SIGINT, on_sigint)
         try:
-            with _Progress([r.label for r in loaded.runs], as_json) as view:
+            with stop_on_ctrl_c("mscrobot: stopping every run safely after its current step "
+                                f"(Ctrl-C again to abort at once); go on later with `{command}`"
+                                ) as stop, _Progress([r.label for r in loaded.runs],
+                                                     as_json) as view:
                 for k, ended in (progress.ended if progress is not None else {}).items():
                     view.rows[k].update(where="ended before", lab_t=ended.lab_t,
                                         verdict=f"{ended.state}; exchange {ended.forward}")
@@ -133,8 +125,7 @@ def campaign(
         except KeyboardInterrupt:
             _fail(f"aborted at once (runs may stop mid-step; their journals say where); go on "
                   f"with `{command}`", EXIT_FAILED)
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        stopped = stop.is_set()
     report: Path | None
     try:
         report = write_campaign_report(path)
@@ -153,7 +144,7 @@ def campaign(
     if unfinished:
         typer.echo(f"mscrobot: {len(unfinished)} of {len(summary['runs'])} runs unfinished "
                    f"({', '.join(map(str, unfinished))}); go on with `{command}`", err=True)
-    raise typer.Exit(EXIT_FAILED if failed or stop.is_set() else EXIT_OK)
+    raise typer.Exit(EXIT_FAILED if failed or stopped else EXIT_OK)
 
 
 def resume_command(path: Path, out: Path) -> str:

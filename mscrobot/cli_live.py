@@ -6,8 +6,14 @@ imported when a view is made, so importing a CLI module stays cheap.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+import typer
 
 
 class LiveView:
@@ -42,3 +48,22 @@ class LiveView:
 
     def _render(self) -> Any:
         raise NotImplementedError
+
+
+@contextmanager
+def stop_on_ctrl_c(message: str) -> Iterator[threading.Event]:
+    """The first Ctrl-C sets the event (the work stops safely at its next step boundary) and
+    prints ``message``; a second raises ``KeyboardInterrupt`` at once."""
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        typer.echo(message, err=True)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -8,15 +8,13 @@ fast. Output follows DESIGN.md §8: ``--json`` prints one document with stable k
 from __future__ import annotations
 
 import json
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mscrobot.cli_live import LiveView
+from mscrobot.cli_live import LiveView, stop_on_ctrl_c
 
 if TYPE_CHECKING:
     from mscrobot.engine.runner import Event, RunEnd
@@ -98,24 +96,13 @@ class _Display(LiveView):
 def _execute(info: Any, as_json: bool) -> None:
     from mscrobot.engine.runs import RunError, execute
 
-    stop = threading.Event()
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        typer.echo("mscrobot: stopping safely after the current step "
-                   "(Ctrl-C again to abort at once)", err=True)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     started = time.perf_counter()
     try:
-        with _Display(info.id, as_json) as display:
+        with stop_on_ctrl_c("mscrobot: stopping safely after the current step (Ctrl-C again "
+                            "to abort at once)") as stop, _Display(info.id, as_json) as display:
             end = execute(info, display, stop)
     except RunError as exc:
         _fail(str(exc), EXIT_FAILED)
-    finally:
-        signal.signal(signal.SIGINT, previous)
     wall = time.perf_counter() - started
     report = _report(info.path)
     _summarise(info.id, end, wall, report, as_json)

@@ -80,37 +80,36 @@ def _minutes(t: float | None, segment: int | None) -> str:
     return f"{t / 60:.1f}" + (f" (s{segment})" if segment else "")
 
 
+def _table(title: str, intro: str, head: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    e = html.escape
+    cells = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>"
+                    for row in rows)
+    return (f"<h2>{title}</h2><p>{intro}</p><table><tr>"
+            + "".join(f"<th>{h}</th>" for h in head) + f"</tr>{cells}</table>")
+
+
 def _stocks(stocks: list[dict[str, Any]]) -> str:
     """What to prepare for this campaign on a lab: one row per distinct stock vial."""
     if not stocks:
         return ""
-    e = html.escape
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in (
-            s["position"], s["contents"], len(s["runs"]), f"{s['worst_case_ul'] / 1000:.3g}",
-            f"{s['deck_holds_ul'] / 1000:.3g}", "more than one vial" if s["short"] else "")
-        ) + "</tr>" for s in stocks)
-    head = "".join(f"<th>{h}</th>" for h in ("deck position", "contents", "runs",
-                                             "worst case (mL)", "one vial holds (mL)", ""))
-    return (f"<h2>Stocks to prepare</h2><p>Each run's worst case (every policy rung used), "
-            f"summed over the runs that share a stock. A dry run gives each run a fresh deck."
-            f"</p><table><tr>{head}</tr>{rows}</table>")
+    return _table(
+        "Stocks to prepare", "Each run's worst case (every policy rung used), summed over the "
+        "runs that share a stock. A dry run gives each run a fresh deck.",
+        ("deck position", "contents", "runs", "worst case (mL)", "one vial holds (mL)", ""),
+        [(s["position"], s["contents"], len(s["runs"]), f"{s['worst_case_ul'] / 1000:.3g}",
+          f"{s['deck_holds_ul'] / 1000:.3g}", "more than one vial" if s["short"] else "")
+         for s in stocks])
 
 
 def _tips(tips: list[dict[str, Any]]) -> str:
     """Tips per pipette over the campaign against its racks (each dry run had full racks)."""
     if not tips:
         return ""
-    e = html.escape
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in (
-            t["mount"], t["pipette"], t["total"], t["racks_hold"], t["refills"])) + "</tr>"
-        for t in tips)
-    head = "".join(f"<th>{h}</th>" for h in ("mount", "pipette", "tips taken", "racks hold",
-                                             "refills"))
-    return (f"<h2>Tips</h2><p>Summed over the runs (each dry run's own engine had full racks); "
-            f"on the lab's one robot, refill the racks this many times.</p>"
-            f"<table><tr>{head}</tr>{rows}</table>")
+    return _table(
+        "Tips", "Summed over the runs (each dry run's own engine had full racks); on the lab's "
+        "one robot, refill the racks this many times.",
+        ("mount", "pipette", "tips taken", "racks hold", "refills"),
+        [(t["mount"], t["pipette"], t["total"], t["racks_hold"], t["refills"]) for t in tips])
 
 
 def _png(fig: Any) -> str:

@@ -32,7 +32,7 @@ from mscrobot.campaign.record import (
     tips,
 )
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
-from mscrobot.engine.runs import RunError, RunInfo, is_live, load_run
+from mscrobot.engine.runs import RunError, RunInfo, find_folder, is_live, load_run
 from mscrobot.lab.config import LabError
 from mscrobot.yamldoc import DocumentError
 
@@ -41,17 +41,9 @@ DEFAULT_CAMPAIGNS_DIR = Path("campaigns")
 
 def find_campaign(ref: str, out: Path) -> Path:
     """A campaign folder from its id, a unique id prefix, or a path (as ``find_run`` does)."""
-    for candidate in (Path(ref), out / ref):
-        if (candidate / CAMPAIGN_FILE).is_file():
-            return candidate
-    matches = sorted(p for p in out.glob(f"{ref}*") if not p.name.startswith(".")
-                     and (p / CAMPAIGN_FILE).is_file()) \
-        if out.is_dir() and "/" not in ref else []
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise RunError(f"'{ref}' matches {len(matches)} campaigns in {out}: "
-                       + ", ".join(m.name for m in matches[:5]))
+    found = find_folder(ref, out, CAMPAIGN_FILE, "campaign")
+    if found is not None:
+        return found
     for candidate in (Path(ref), out / ref):
         if candidate.is_dir():
             raise RunError(f"{candidate} is not a campaign folder (it has no {CAMPAIGN_FILE})")

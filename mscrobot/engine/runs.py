@@ -74,21 +74,26 @@ def create_run(recipe: Recipe, recipe_text: str, recipe_source: str, lab: LabCon
     return RunInfo(run_id, path, recipe, lab, seed)
 
 
+def find_folder(ref: str, parent: Path, marker: str, kind: str) -> Path | None:
+    """The folder holding ``marker`` that ``ref`` names: a path, a name in ``parent`` or a
+    unique prefix of one (hidden folders never match a prefix); None if none does."""
+    for candidate in (Path(ref), parent / ref):
+        if (candidate / marker).exists():
+            return candidate
+    matches = sorted(p for p in parent.glob(f"{ref}*") if not p.name.startswith(".")
+                     and (p / marker).exists()) if parent.is_dir() and "/" not in ref else []
+    if len(matches) > 1:
+        raise RunError(f"'{ref}' matches {len(matches)} {kind}s in {parent}: "
+                       + ", ".join(m.name for m in matches[:5]))
+    return matches[0] if matches else None
+
+
 def find_run(ref: str, runs_dir: Path) -> Path:
     """A run folder from an id, a unique id prefix, or a path."""
-    direct = Path(ref)
-    if (direct / JOURNAL_NAME).exists():
-        return direct
-    if (runs_dir / ref / JOURNAL_NAME).exists():
-        return runs_dir / ref
-    matches = sorted(p for p in runs_dir.glob(f"{ref}*") if (p / JOURNAL_NAME).exists()) \
-        if runs_dir.is_dir() and "/" not in ref else []
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise RunError(f"'{ref}' matches {len(matches)} runs in {runs_dir}: "
-                       + ", ".join(m.name for m in matches[:5]))
-    raise RunError(f"no run '{ref}' in {runs_dir}/ (see `mscrobot runs list`)")
+    found = find_folder(ref, runs_dir, JOURNAL_NAME, "run")
+    if found is None:
+        raise RunError(f"no run '{ref}' in {runs_dir}/ (see `mscrobot runs list`)")
+    return found
 
 
 def load_run(path: Path) -> RunInfo:
