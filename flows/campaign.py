@@ -25,19 +25,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
-from prefect import flow, get_client, task
+from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
 
-from mscrobot.campaign.jobs import RunOutcome
 from mscrobot.campaign.loader import LoadedCampaign, load_campaign
 from mscrobot.campaign.record import Progress, create_campaign, summarise, tips, write_record
 from mscrobot.campaign.report import write_campaign_report
 from mscrobot.campaign.resources import ROBOT, SPECTROMETER, uses
-from mscrobot.campaign.resume import load_resume
+from mscrobot.campaign.resume import find_campaign, load_resume
 from mscrobot.campaign.scheduler import Interval
 from mscrobot.engine.runs import RunInfo, execute, load_run
 from mscrobot.lab.protocols import Clock, Lab
@@ -138,19 +137,35 @@ def campaign_run(run_path: str, index: int, position: int, prefix: str) -> dict[
 
 
 @flow(name="campaign")
-def campaign(file: str, lab: str | None = None, out: str = "campaigns",
-             prefix: str = "mscrobot") -> dict[str, Any]:
-    """Every run of the campaign file as a task; shared instruments behind Prefect limits."""
-    loaded = load_campaign(file, lab)
+def campaign(file: str | None = None, lab: str | None = None, out: str = "campaigns",
+             prefix: str = "mscrobot", resume: str | None = None) -> dict[str, Any]:
+    """Every run of the campaign file as a task; shared instruments behind Prefect limits.
+    ``resume``: a campaign folder (its id under ``out``, or a path) to go on with instead, as
+    ``mscrobot campaign --resume``: runs that ended stay as they are, the others run (resumed
+    from their journals), each keeping the lab it was created with (``lab`` is not used)."""
+    if (file is None) == (resume is None):
+        raise ValueError("give the campaign flow a campaign file or resume=CAMPAIGN (not both)")
+    ended: set[int] = set()
+    if resume is not None:
+        path = find_campaign(resume, Path(out))
+        loaded, infos, progress, _ = load_resume(path)
+        ended = set(progress.ended)
+        if lab:
+            get_run_logger().warning("resuming %s: its runs keep the lab they were created "
+                                     "with; lab=%s is not used", path.name, lab)
+    else:
+        assert file is not None
+        loaded = load_campaign(file, lab)
     if loaded.campaign.resources.speed_groups():
         # a limit of 1 per position cannot say "any number of runs, at one rpm"
-        raise ValueError(f"{file}: shared_speed is scheduled by `mscrobot campaign`; the Prefect "
-                         "flow does not share a stirrer speed yet")
+        raise ValueError(f"{file or resume}: shared_speed is scheduled by `mscrobot campaign`; "
+                         "the Prefect flow does not share a stirrer speed yet")
     positions = loaded.campaign.resources.stir_positions
     setup_limits(prefix, positions)
-    path, infos = create_campaign(loaded, Path(out))
+    if resume is None:
+        path, infos = create_campaign(loaded, Path(out))
     futures = [campaign_run.submit(str(info.path), k, k % positions, prefix)
-               for k, info in enumerate(infos)]
+               for k, info in enumerate(infos) if k not in ended]
     runs = [f.result() for f in futures]
     holds = sorted((h for r in runs for h in r.pop("holds")), key=lambda h: h[2])
     report = campaign_report(str(path), holds)
@@ -158,12 +173,14 @@ def campaign(file: str, lab: str | None = None, out: str = "campaigns",
 
 
 def wall_clock_record(loaded: LoadedCampaign, path: Path, infos: list[RunInfo],
-                      ended: dict[int, RunOutcome],
+                      progress: Progress,
                       holds: list[tuple[str, int, float, float]]) -> dict[str, Any]:
-    """The campaign record ``mscrobot campaign`` writes, with this flow's schedule: who held
-    which limit when, in wall-clock seconds from the first hold (runs on different workers
-    share no virtual clock). ``ended``: the runs' results, from their journals."""
-    summary = summarise(loaded, path.name, [i.id for i in infos], Progress(ended=ended))
+    """The campaign record ``mscrobot campaign`` writes, with this flow run's schedule: who
+    held which limit when, in wall-clock seconds from the first hold (runs on different workers
+    share no virtual clock). ``progress``: the runs' results, from their journals, and the last
+    record's schedule of runs this flow run did not run."""
+    summary = summarise(loaded, path.name, [i.id for i in infos],
+                        Progress(ended=progress.ended, carried=progress.carried))
     t0 = min((h[2] for h in holds), default=0.0)
     summary["intervals"] = [asdict(Interval(resource, run, start - t0, end - t0, "wall clock"))
                             for resource, run, start, end in holds]
@@ -184,7 +201,7 @@ def campaign_report(path: str, holds: list[tuple[str, int, float, float]]) -> st
     """Write the campaign record and report; artifacts: the runs' verdicts, a report link."""
     folder = Path(path)
     loaded, infos, progress, _ = load_resume(folder)
-    summary = wall_clock_record(loaded, folder, infos, progress.ended, holds)
+    summary = wall_clock_record(loaded, folder, infos, progress, holds)
     write_record(folder, summary)
     target = write_campaign_report(folder)
     create_table_artifact(

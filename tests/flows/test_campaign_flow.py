@@ -16,6 +16,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.campaign import campaign, limit_names
+from mscrobot.campaign.loader import load_campaign
+from mscrobot.campaign.record import create_campaign
+from mscrobot.engine.journal import JOURNAL_NAME
+from mscrobot.engine.runs import execute, load_run
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -61,6 +65,27 @@ grid:
     assert set(keys) == {"campaign-runs", "campaign-report"}
     assert "Zn(OTf)2" in str(keys["campaign-runs"].data)
     assert Path(result["report"]).resolve().as_uri() in str(keys["campaign-report"].data)
+
+
+def test_the_flow_goes_on_with_a_campaign_folder(server: None, tmp_path: Path) -> None:
+    """resume=: runs that ended are left as they are; the others run, and the record has all."""
+    recipe = ROOT / "recipes" / "cds34-zncl2.yaml"
+    (tmp_path / "c.yaml").write_text(f"name: resumed\nresources: {{stir_positions: 2}}\n"
+                                     f"replicates: 2\nrecipes: [{recipe}]\n", encoding="utf-8")
+    loaded = load_campaign(tmp_path / "c.yaml", "twin")
+    path, infos = create_campaign(loaded, tmp_path / "out")
+    assert str(execute(load_run(infos[0].path)).state) == "completed"
+    journal = infos[0].path / JOURNAL_NAME
+    before = journal.read_bytes()
+    result = campaign(resume=path.name, out=str(tmp_path / "out"), lab="twin", prefix="r")
+    assert [r["index"] for r in result["runs"]] == [1]
+    assert {h[1] for h in result["holds"]} == {1}
+    assert journal.read_bytes() == before  # the run that had ended was not run again
+    record = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+    assert [r["state"] for r in record["runs"]] == ["completed"] * 2
+    assert record["runs"][0]["forward"] == record["runs"][1]["forward"] == "complete"
+    with pytest.raises(ValueError, match="not both"):
+        campaign.fn(str(tmp_path / "c.yaml"), resume=path.name, out=str(tmp_path / "out"))
 
 
 def test_the_flow_refuses_a_shared_stirrer_speed(tmp_path: Path) -> None:
