@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from mscrobot.campaign.conductor import Gate, Job, Reentry
-from mscrobot.engine.journal import JOURNAL_NAME, Journal
+from mscrobot.engine.journal import JOURNAL_NAME, Journal, pending_question
 from mscrobot.engine.runner import Engine, Event, RunEnd
 from mscrobot.engine.runs import RunInfo, execute
 from mscrobot.engine.states import RunState
@@ -96,13 +96,7 @@ def ended_outcome(path: Path) -> RunOutcome | None:
             return None
         last = states[-1]
         steps = journal.steps()
-        pending = None
-        if last["state"] == RunState.AWAITING_OPERATOR:
-            waiting = next((s for s in steps if s.status != "done"), None)
-            if waiting is not None:
-                choices = (list(waiting.params.get("choices") or ())
-                           if waiting.kind == "ask_operator" else ["done", "not-done"])
-                pending = {"step": waiting.n, "question": last["reason"], "choices": choices}
+        pending = pending_question(last["state"], last["reason"], steps)
         n = sum(1 for s in steps if s.status == "done")
         end = RunEnd(RunState(last["state"]), last["reason"], float(last["lab_t"] or 0.0), n,
                      pending=pending)

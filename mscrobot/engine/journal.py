@@ -13,7 +13,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +71,30 @@ class StepRecord:
     outcome: dict[str, Any] | None
     error: str | None
     attempts: int
+
+
+#: What an interrupted step whose outcome is unknown takes: it happened, or it did not.
+INTERRUPTED_CHOICES = ("done", "not-done")
+
+
+def pending_question(state: str, reason: str, steps: Sequence[StepRecord]
+                     ) -> dict[str, Any] | None:
+    """The question a run awaiting the operator waits on, from its journal (None if it is not
+    awaiting one): the last step left at 'intent', an ``ask_operator`` step (its question and
+    choices are in its params) or an interrupted step (the question is only the state's
+    reason)."""
+    if state != "awaiting_operator":
+        return None
+    open_steps = [r for r in steps if r.status == "intent"]
+    if not open_steps:
+        return {"step": None, "kind": None, "question": reason, "choices": []}
+    rec = open_steps[-1]
+    if rec.kind == "ask_operator":
+        question, choices = str(rec.params.get("question", "")), rec.params.get("choices")
+    else:
+        question, choices = reason, INTERRUPTED_CHOICES
+    return {"step": rec.n, "kind": rec.kind, "question": question,
+            "choices": list(choices or ())}
 
 
 class Journal:

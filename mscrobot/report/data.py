@@ -14,15 +14,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mscrobot.engine.journal import JOURNAL_NAME, Journal, StepRecord
+from mscrobot.engine.journal import JOURNAL_NAME, Journal, StepRecord, pending_question
 from mscrobot.spectra.types import FloatArray, Spectrum
 
 #: How long a listing waits for a journal another process holds locked before calling it
 #: unreadable (the engine's own write transactions last milliseconds).
 PROBE_TIMEOUT_S = 0.5
 REPORT_NAME = "report.html"
-#: What an operator can answer to an interrupted non-idempotent step (``runs resolve``).
-INTERRUPTED_CHOICES = ("done", "not-done")
 
 
 class UnreadableRunError(Exception):
@@ -98,25 +96,13 @@ class RunData:
         return out
 
     def pending(self) -> dict[str, Any] | None:
-        """The question the operator must answer, when the run is waiting for one.
-
-        The step waiting is the last one left at 'intent': an ask_operator step (its question
-        and choices are in its params) or an interrupted dispense/sample (the question is only
-        in the state's reason)."""
-        if self.state != "awaiting_operator":
+        """The question the operator must answer, when the run is waiting for one, with the
+        answer already recorded (if any)."""
+        question = pending_question(self.state, self.reason, self.steps)
+        if question is None:
             return None
-        open_steps = [r for r in self.steps if r.status == "intent"]
-        if not open_steps:
-            return {"step": None, "kind": None, "question": self.reason, "choices": [],
-                    "answer": None}
-        rec = open_steps[-1]
-        if rec.kind == "ask_operator":
-            question, choices = str(rec.params.get("question", "")), rec.params.get("choices")
-        else:
-            question, choices = self.reason, INTERRUPTED_CHOICES
         answers = {a["step"]: a["answer"] for a in self.answers}
-        return {"step": rec.n, "kind": rec.kind, "question": question,
-                "choices": list(choices or ()), "answer": answers.get(rec.n)}
+        return question | {"answer": answers.get(question["step"])}
 
     @property
     def report_path(self) -> Path | None:
