@@ -40,13 +40,7 @@ class TipUse:
 def tips_taken(run_folder: Path) -> dict[str, int]:
     """Tips each mount took in this run (empty: the lab has no Opentrons liquid handler)."""
     path = run_folder / LOG_NAME
-    if not path.exists():
-        return {}
-    log = OpLog(path)
-    try:
-        return dict(log.tips)
-    finally:
-        log.close()
+    return dict(OpLog.read(path).tips) if path.exists() else {}
 
 
 def tip_sheet(lab: LabConfig, per_run: list[dict[str, int]]) -> list[TipUse]:

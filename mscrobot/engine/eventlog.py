@@ -32,6 +32,11 @@ class EventLog:
             self._replay(path)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
+    @staticmethod
+    def events(path: Path) -> list[Event]:
+        """The complete events in ``path``, read only (a torn last line is left in place)."""
+        return [json.loads(line) for line in path.read_bytes().split(b"\n")[:-1]]
+
     def _replay(self, path: Path) -> None:
         data = path.read_bytes()
         lines = data.split(b"\n")

@@ -9,7 +9,7 @@ import pytest
 from mscrobot.campaign.loader import load_campaign
 from mscrobot.campaign.record import create_campaign, run_campaign
 from mscrobot.campaign.report import render
-from mscrobot.campaign.tips import TipUse, tip_sheet
+from mscrobot.campaign.tips import TipUse, tip_sheet, tips_taken
 from mscrobot.lab.config import load_lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,3 +51,15 @@ def test_a_campaign_sums_its_runs_tips_against_one_robots_racks(tmp_path: Path) 
     assert right["racks_hold"] == 96 and right["total"] == sum(right["per_run"]) > 96
     assert right["refills"] == 1
     assert "<h2>Tips</h2>" in render(summary)
+
+
+def test_reading_a_runs_tips_writes_nothing(tmp_path: Path) -> None:
+    """A run killed mid-write leaves a torn last line: read past it, and leave it for the run's
+    own resume to drop."""
+    log = tmp_path / "opentrons.jsonl"
+    text = ('{"mount": "right", "tips": 3}\n{"mount": "left", "tips": 1}\n'
+            '{"mount": "right", "ti')
+    log.write_text(text, encoding="utf-8")
+    assert tips_taken(tmp_path) == {"right": 3, "left": 1}
+    assert log.read_text(encoding="utf-8") == text
+    assert tips_taken(tmp_path / "no-such-run") == {}

@@ -42,6 +42,14 @@ class OpLog:
         self.tips: dict[str, int] = {}
         self._log = EventLog(path, self._apply)
 
+    @classmethod
+    def read(cls, path: Path) -> OpLog:
+        """The log as a run left it, read only: nothing truncated, nothing opened to write."""
+        log = cls(None)
+        for event in EventLog.events(path):
+            log._apply(event)
+        return log
+
     def _apply(self, e: dict[str, Any]) -> None:
         if "tips" in e:
             self.tips[e["mount"]] = max(self.tips.get(e["mount"], 0), e["tips"])
