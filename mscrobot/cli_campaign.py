@@ -144,6 +144,17 @@ def campaign(
     if unfinished:
         typer.echo(f"mscrobot: {len(unfinished)} of {len(summary['runs'])} runs unfinished "
                    f"({', '.join(map(str, unfinished))}); go on with `{command}`", err=True)
+    waiting = [r for r in summary["runs"] if r["state"] == "awaiting_operator" and r["pending"]]
+    if waiting and not as_json:
+        from mscrobot.engine.runner import answer_flag
+
+        runs = shlex.quote(str(path / "runs"))
+        for r in waiting:
+            p = r["pending"]
+            typer.echo(f"mscrobot: run {r['index']} awaits the operator: `mscrobot runs resolve "
+                       f"{r['id']} --out {runs} --step {p['step']} "
+                       f"{'|'.join(answer_flag(c) for c in p['choices'])}`", err=True)
+        typer.echo(f"mscrobot: then `{command}` takes the answered runs up again", err=True)
     raise typer.Exit(EXIT_FAILED if failed or stopped else EXIT_OK)
 
 

@@ -88,7 +88,8 @@ ENDED = frozenset({RunState.COMPLETED, RunState.AWAITING_OPERATOR, RunState.FAIL
 
 
 def ended_outcome(path: Path) -> RunOutcome | None:
-    """The outcome of the run in ``path`` if its journal says it ended (None: unfinished)."""
+    """The outcome of the run in ``path`` if its journal says it ended (None: unfinished, or
+    awaiting the operator with the answer already given, so a campaign resume takes it up)."""
     journal = Journal(path / JOURNAL_NAME)
     try:
         states = journal.states()
@@ -97,6 +98,9 @@ def ended_outcome(path: Path) -> RunOutcome | None:
         last = states[-1]
         steps = journal.steps()
         pending = pending_question(last["state"], last["reason"], steps)
+        if pending is not None and pending["step"] is not None \
+                and journal.operator_answer(pending["step"]) is not None:
+            return None  # answered since (`runs resolve`): it goes on under the scheduler
         n = sum(1 for s in steps if s.status == "done")
         end = RunEnd(RunState(last["state"]), last["reason"], float(last["lab_t"] or 0.0), n,
                      pending=pending)

@@ -7,8 +7,9 @@ and the stir position each run last held; each run folder's journal has the run'
 lab and seed. So the lab cannot be changed on resume: every run keeps the one it started on.
 
 A run whose journal says it ended (completed, awaiting the operator, failed) is not run again:
-its result is read from its journal (an operator's answer is given with ``mscrobot runs resolve``
-and that run resumed alone with ``mscrobot run --resume``). Every other run goes back under the
+its result is read from its journal. A run awaiting the operator whose question has been answered
+since (``mscrobot runs resolve``) has not ended: it goes on under the scheduler, from its own
+stir position (or alone, with ``mscrobot run --resume``). Every other run goes back under the
 scheduler: an unfinished one from its journal, with what it held (``Reentry``), a run never
 started from its first step. A campaign with nothing left only has its record brought up to date.
 """
