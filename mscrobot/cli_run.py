@@ -8,6 +8,7 @@ fast. Output follows DESIGN.md §8: ``--json`` prints one document with stable k
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -373,10 +374,15 @@ def runs_resolve(
     if len(chosen) != 1:
         _fail("give exactly one of --done, --not-done, --continue, --extend, --add-salt, "
               "--abort", EXIT_BAD_INPUT)
+    path = _runs_dir_ref(run_ref, out)
     try:
-        typer.echo(resolve(_runs_dir_ref(run_ref, out), step, chosen[0]))
+        typer.echo(resolve(path, step, chosen[0]))
     except RunError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
+    campaign = path.resolve().parent.parent
+    if path.resolve().parent.name == "runs" and (campaign / "campaign.yaml").is_file():
+        typer.echo(f"it is a run of campaign {campaign.name}: `mscrobot campaign --resume "
+                   f"{shlex.quote(str(campaign))}` takes it up with the campaign's other runs")
 
 
 devices_app = typer.Typer(help="Talk to a lab's instruments.", no_args_is_help=True)

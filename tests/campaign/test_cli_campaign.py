@@ -67,3 +67,24 @@ def test_bad_campaign_is_one_line_per_problem_and_exit_2(tmp_path: Path,
     assert not (tmp_path / "campaigns").exists()
     result = CliRunner().invoke(app, ["campaign", "nowhere.yaml", "--lab", "no-such-lab"])
     assert result.exit_code == 2 and result.stderr == "nowhere.yaml:1:1: no such file\n"
+
+
+def test_a_waiting_run_is_answered_and_taken_up_by_the_commands_it_names(tmp_path: Path) -> None:
+    """The campaign names the resolve command of its waiting run and the resume after it; those
+    commands, run as printed, finish the run under the campaign."""
+    (tmp_path / "c.yaml").write_text(
+        f"name: stall\nlab: twin\nresources: {{stir_positions: 1}}\nrecipes: "
+        f"[{ROOT / 'recipes' / 'cds34-zncl2-subthreshold.yaml'}]\n", encoding="utf-8")
+    first = _cli("campaign", "c.yaml", "--out", "out", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    [resolve] = [line.split("`")[1] for line in first.stderr.splitlines()
+                 if "awaits the operator" in line]
+    [resume] = [line.split("`")[1] for line in first.stderr.splitlines()
+                if "takes the answered runs up" in line]
+    answered = _cli(*resolve.split()[1:-1], "--abort", cwd=tmp_path)  # the choices, one taken
+    assert answered.returncode == 0, answered.stderr
+    assert "mscrobot campaign --resume" in answered.stdout
+    last = _cli(*resume.split()[1:], "--json", cwd=tmp_path)
+    assert last.returncode == 0, last.stderr
+    [run] = json.loads(last.stdout)["runs"]
+    assert (run["state"], run["reason"]) == ("completed", "operator_aborted")
