@@ -376,9 +376,15 @@ def runs_resolve(
               "--abort", EXIT_BAD_INPUT)
     path = _runs_dir_ref(run_ref, out)
     try:
-        typer.echo(resolve(path, step, chosen[0]))
+        waiting = resolve(path, step, chosen[0])
     except RunError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
+    if path.resolve().parent == out.resolve():
+        ref = path.name + ("" if out == Path("runs") else f" --out {shlex.quote(str(out))}")
+    else:
+        ref = shlex.quote(str(path))
+    typer.echo("answer recorded" + (f"; resume with `mscrobot run --resume {ref}`"
+                                    if waiting else ""))
     campaign = path.resolve().parent.parent
     if path.resolve().parent.name == "runs" and (campaign / "campaign.yaml").is_file():
         typer.echo(f"it is a run of campaign {campaign.name}: `mscrobot campaign --resume "

@@ -178,9 +178,10 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             journal.close()
 
 
-def resolve(path: Path, step: int, answer: str, note: str = "") -> str:
-    """Record the operator's answer (and note) for a pending step; returns what will happen on
-    resume. An answer the step does not take is refused, and nothing is recorded."""
+def resolve(path: Path, step: int, answer: str, note: str = "") -> bool:
+    """Record the operator's answer (and note) for a pending step; True if the run is waiting
+    for it (resuming the run goes on from it). An answer the step does not take is refused,
+    and nothing is recorded."""
     journal = Journal(path / JOURNAL_NAME)
     try:
         state = journal.state()
@@ -204,8 +205,6 @@ def resolve(path: Path, step: int, answer: str, note: str = "") -> str:
         elif rec.idempotent:
             raise RunError(f"step {step} ({rec.kind}) is safe to repeat; just resume the run")
         journal.answer(step, "not_done" if answer == "not-done" else answer, note)
-        if state is not None and state[0] == RunState.AWAITING_OPERATOR:
-            return "answer recorded; resume with `mscrobot run --resume " + path.name + "`"
-        return "answer recorded"
+        return state is not None and state[0] == RunState.AWAITING_OPERATOR
     finally:
         journal.close()

@@ -84,6 +84,9 @@ def test_a_waiting_run_is_answered_and_taken_up_by_the_commands_it_names(tmp_pat
     answered = _cli(*resolve.split()[1:-1], "--abort", cwd=tmp_path)  # the choices, one taken
     assert answered.returncode == 0, answered.stderr
     assert "mscrobot campaign --resume" in answered.stdout
+    alone = answered.stdout.split("`")[1].split()  # the run alone: its id and where it is
+    assert alone[:3] == ["mscrobot", "run", "--resume"] and alone[4] == "--out"
+    assert (tmp_path / alone[5] / alone[3]).is_dir()
     last = _cli(*resume.split()[1:], "--json", cwd=tmp_path)
     assert last.returncode == 0, last.stderr
     [run] = json.loads(last.stdout)["runs"]
