@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from mscrobot.campaign.loader import load_campaign
 from mscrobot.campaign.record import SUMMARY_NAME, create_campaign, run_campaign
@@ -13,13 +14,19 @@ from mscrobot.engine.runs import execute, load_run, resolve
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_stalled_campaign_run_is_answered_and_resumed_alone(tmp_path: Path) -> None:
+def _stall_and_reference(tmp_path: Path, lab: str = "simulated") -> tuple[Any, Path, Any]:
+    """A campaign of a recipe that stalls (it asks the operator) and the reference recipe."""
     path = tmp_path / "c.yaml"
-    path.write_text(f"name: stall\nresources: {{stir_positions: 2}}\nrecipes:\n"
+    path.write_text(f"name: stall\nlab: {lab}\nresources: {{stir_positions: 2}}\nrecipes:\n"
                     f"  - {ROOT / 'recipes' / 'cds34-zncl2-subthreshold.yaml'}\n"
                     f"  - {ROOT / 'recipes' / 'cds34-zncl2.yaml'}\n", encoding="utf-8")
     loaded = load_campaign(path)
     folder, infos = create_campaign(loaded, tmp_path / "out")
+    return loaded, folder, infos
+
+
+def test_a_stalled_campaign_run_is_answered_and_resumed_alone(tmp_path: Path) -> None:
+    loaded, folder, infos = _stall_and_reference(tmp_path)
     summary = run_campaign(loaded, folder, infos)
     assert json.loads((folder / SUMMARY_NAME).read_text())["runs"] == summary["runs"]
     stalled, done = summary["runs"]
@@ -34,12 +41,7 @@ def test_a_stalled_campaign_run_is_answered_and_resumed_alone(tmp_path: Path) ->
 def test_an_answered_run_is_taken_up_by_a_campaign_resume(tmp_path: Path) -> None:
     """Answered with `runs resolve`, a run awaiting the operator goes on under the scheduler on
     its own stir position; the run that had completed is left as it was."""
-    path = tmp_path / "c.yaml"
-    path.write_text(f"name: stall\nlab: twin\nresources: {{stir_positions: 2}}\nrecipes:\n"
-                    f"  - {ROOT / 'recipes' / 'cds34-zncl2-subthreshold.yaml'}\n"
-                    f"  - {ROOT / 'recipes' / 'cds34-zncl2.yaml'}\n", encoding="utf-8")
-    loaded = load_campaign(path)
-    folder, infos = create_campaign(loaded, tmp_path / "out")
+    loaded, folder, infos = _stall_and_reference(tmp_path, "twin")
     stalled, done = run_campaign(loaded, folder, infos)["runs"]
     assert stalled["state"] == "awaiting_operator"
     untouched = (folder / "runs" / done["id"] / "journal.sqlite").read_bytes()
