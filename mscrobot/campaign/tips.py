@@ -9,6 +9,7 @@ refilled. Counting is pure; ``tips_taken`` reads one run folder.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class TipUse:
     @property
     def refills(self) -> int:
         """Times every rack of this pipette must be refilled during the campaign."""
-        return max(0, -(-self.total // self.racks_hold) - 1) if self.racks_hold else 0
+        return max(0, math.ceil(self.total / self.racks_hold) - 1) if self.racks_hold else 0
 
 
 def tips_taken(run_folder: Path) -> dict[str, int]:
