@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from mscrobot.app.dryrun import SimulatedRun, simulate
 from mscrobot.decide.verdicts import State
-from mscrobot.engine.inmemory import SimulatedRun, simulate
 from mscrobot.recipe import Recipe, load_recipe_text
 from mscrobot.twin.optics import Instrument
 from mscrobot.twin.params import TwinParams

@@ -61,7 +61,7 @@ def _commands(repeat: int, out: Path,
 
 
 def _engine(repeat: int, out: Path, lab_ref: str) -> dict[str, float]:
-    from mscrobot.engine.runs import create_run, execute
+    from mscrobot.app.runs import create_run, execute
     from mscrobot.lab.config import load_lab
     from mscrobot.recipe.loader import load_recipe
     from mscrobot.report.html import write_report

@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "cds34-zncl2.yaml"
-CORE_IMPORTS = ("mscrobot.engine.runs", "mscrobot.lab.config", "mscrobot.recipe.loader",
+CORE_IMPORTS = ("mscrobot.app.runs", "mscrobot.lab.config", "mscrobot.recipe.loader",
                 "mscrobot.report.html")
 
 
@@ -44,7 +44,7 @@ def _import_s(modules: tuple[str, ...], repeat: int) -> float:
 
 
 def _core(out: Path) -> str:
-    from mscrobot.engine.runs import create_run, execute
+    from mscrobot.app.runs import create_run, execute
     from mscrobot.lab.config import load_lab
     from mscrobot.recipe.loader import load_recipe
     from mscrobot.report.html import write_report

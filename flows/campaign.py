@@ -32,13 +32,13 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
 
+from mscrobot.app.runs import RunInfo, execute, load_run
 from mscrobot.campaign.loader import LoadedCampaign, load_campaign
 from mscrobot.campaign.record import Progress, create_campaign, summarise, tips, write_record
 from mscrobot.campaign.report import write_campaign_report
 from mscrobot.campaign.resources import ROBOT, SPECTROMETER, uses
 from mscrobot.campaign.resume import find_campaign, load_resume
 from mscrobot.campaign.scheduler import Interval
-from mscrobot.engine.runs import RunInfo, execute, load_run
 from mscrobot.lab.protocols import Clock, Lab
 from mscrobot.procedure.plan import ExchangePlan, PlanGenerator
 

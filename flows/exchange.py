@@ -37,9 +37,9 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 
+from mscrobot.app.runs import RunError, create_run, execute, load_run, resolve
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
 from mscrobot.engine.runner import answer_flag
-from mscrobot.engine.runs import RunError, create_run, execute, load_run, resolve
 from mscrobot.lab.config import load_lab
 from mscrobot.procedure.plan import recipe_stages
 from mscrobot.recipe.loader import load_recipe

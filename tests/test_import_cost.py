@@ -48,7 +48,7 @@ def test_the_probe_would_see_a_heavy_import() -> None:
 def test_core_and_engine_import_neither_opentrons_nor_prefect() -> None:
     """The engine, the plan and the simulated lab are the core: a dry run must not pay for the
     robot's or the scheduler's libraries (matplotlib only when the report is drawn)."""
-    probe = ("import sys, json; import mscrobot.engine.runs, mscrobot.engine.inmemory, "
+    probe = ("import sys, json; import mscrobot.app.runs, mscrobot.app.dryrun, "
              "mscrobot.report.summary; "
              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
              f"set({list(HEAVY)!r}))))")

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from mscrobot.app.labs import build_lab
+from mscrobot.app.runs import RunInfo, execute
 from mscrobot.campaign.conductor import Gate, Job, Reentry
 from mscrobot.engine.journal import JOURNAL_NAME, Journal, pending_question
 from mscrobot.engine.runner import Engine, Event, RunEnd
-from mscrobot.engine.runs import RunInfo, execute
 from mscrobot.engine.states import RunState
-from mscrobot.lab.build import build_lab
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.protocols import Lab
 from mscrobot.procedure.plan import ExchangePlan, PlanGenerator

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mscrobot.app.feasibility import check_lab
 from mscrobot.campaign.models import EQUIVALENTS, Campaign
 from mscrobot.campaign.stocks import stock_sheet
-from mscrobot.lab.build import check_lab
 from mscrobot.lab.config import LabConfig, LabError, load_lab
 from mscrobot.recipe.checks import check_recipe
 from mscrobot.recipe.loader import dump_recipe, load_recipe

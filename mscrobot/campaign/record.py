@@ -35,14 +35,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mscrobot.app.runs import RunError, RunInfo, create_run
 from mscrobot.campaign.conductor import Conductor, JobResult, Reentry
 from mscrobot.campaign.jobs import ENDED, RunOutcome, run_folder_job
 from mscrobot.campaign.loader import LoadedCampaign, PlannedRun
 from mscrobot.campaign.stocks import stock_sheet
 from mscrobot.campaign.tips import tip_sheet, tips_taken
-from mscrobot.engine.crashpoints import crashpoint
 from mscrobot.engine.runner import Event
-from mscrobot.engine.runs import RunError, RunInfo, create_run
+from mscrobot.storage.crashpoints import crashpoint
 
 SUMMARY_NAME = "summary.json"
 CAMPAIGN_FILE = "campaign.yaml"

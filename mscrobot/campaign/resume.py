@@ -21,6 +21,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from mscrobot.app.runs import RunError, RunInfo, find_folder, is_live, load_run
 from mscrobot.campaign.jobs import ended_outcome, reentry_of
 from mscrobot.campaign.loader import LoadedCampaign, PlannedRun, parse_campaign_text
 from mscrobot.campaign.record import (
@@ -33,7 +34,6 @@ from mscrobot.campaign.record import (
     tips,
 )
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
-from mscrobot.engine.runs import RunError, RunInfo, find_folder, is_live, load_run
 from mscrobot.lab.config import LabError
 from mscrobot.yamldoc import DocumentError
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from mscrobot.engine.crashpoints import crashpoint
 from mscrobot.procedure.steps import Outcome, Step
 from mscrobot.spectra.types import FloatArray, Spectrum
+from mscrobot.storage.crashpoints import crashpoint
 
 SCHEMA_VERSION = 1
 JOURNAL_NAME = "journal.sqlite"

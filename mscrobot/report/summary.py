@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mscrobot.app.runs import is_live
 from mscrobot.engine.journal import JOURNAL_NAME
-from mscrobot.engine.runs import is_live
 from mscrobot.report.data import RunData, UnreadableRunError, read_run
 
 UNREADABLE = "unreadable"

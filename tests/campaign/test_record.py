@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mscrobot.app.runs import execute, load_run, resolve
 from mscrobot.campaign.loader import load_campaign
 from mscrobot.campaign.record import SUMMARY_NAME, create_campaign, run_campaign
 from mscrobot.campaign.resume import load_resume
-from mscrobot.engine.runs import execute, load_run, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 

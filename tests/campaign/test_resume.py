@@ -1,7 +1,7 @@
 """``mscrobot campaign --resume``: a killed or stopped campaign goes on and loses nothing.
 
 Real processes and real files: ``mscrobot campaign`` is killed with SIGKILL (or sent SIGINT, a
-Ctrl-C) at its N-th crash point (``mscrobot/engine/crashpoints.py``); the campaign's run
+Ctrl-C) at its N-th crash point (``mscrobot/storage/crashpoints.py``); the campaign's run
 threads move one at a time, so the N-th durable write is the same one on every machine and the
 kill lands at the same place however slow the machine is. Then ``--resume`` must finish every
 run: runs that had ended are not run again, the others replay their journals and go on, and
@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from mscrobot.app.runs import load_run
 from mscrobot.campaign.conductor import Reentry
 from mscrobot.campaign.jobs import RunOutcome, run_alone
 from mscrobot.campaign.loader import load_campaign
@@ -32,7 +33,6 @@ from mscrobot.campaign.resume import load_resume
 from mscrobot.campaign.scheduler import Scheduler
 from mscrobot.cli import app
 from mscrobot.engine.runner import Event
-from mscrobot.engine.runs import load_run
 from mscrobot.lab.config import load_lab
 from mscrobot.recipe.loader import dump_recipe, load_recipe_text
 from tests.engine.runs import REFERENCE, TWIN, cli

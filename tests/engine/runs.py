@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mscrobot.app.labs import build_lab
+from mscrobot.app.runs import RunInfo, create_run, execute, load_run
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import RunEnd
-from mscrobot.engine.runs import RunInfo, create_run, execute, load_run
-from mscrobot.lab.build import build_lab
 from mscrobot.lab.config import lab_from_text, load_lab
 from mscrobot.recipe.loader import load_recipe
 

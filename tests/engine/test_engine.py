@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mscrobot.engine.inmemory import simulate
+from mscrobot.app.dryrun import simulate
+from mscrobot.app.runs import create_run, execute
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import Event
-from mscrobot.engine.runs import create_run, execute
 from mscrobot.engine.states import IllegalRunTransitionError, RunState, check_move
 from mscrobot.lab.config import lab_from_text, load_lab
 from mscrobot.recipe.loader import load_recipe
@@ -94,7 +94,7 @@ def test_a_device_fault_stops_the_run_safely_with_the_journal_intact(tmp_path: P
     assert stirs[-1]["rpm"] == 0.0  # the motor is off
     # resumed, the failed step runs again (the injected fault hits every stirrer change from
     # the third one in a process, so it passes now and the run fails further on)
-    from mscrobot.engine.runs import execute
+    from mscrobot.app.runs import execute
 
     again = execute(info)
     assert again.replayed == failed[0].n - 1 and again.steps > failed[0].n + 1
@@ -129,7 +129,7 @@ def test_run_state_machine_refuses_illegal_moves() -> None:
 
 
 def test_resuming_a_completed_run_replays_it_and_touches_nothing(tmp_path: Path) -> None:
-    from mscrobot.engine.runs import execute
+    from mscrobot.app.runs import execute
 
     info, end = dry_run(tmp_path)
     assert end.state == RunState.COMPLETED

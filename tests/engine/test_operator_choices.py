@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from mscrobot.app.runs import RunError, RunInfo, create_run, execute, resolve
 from mscrobot.decide.observations import Stage
 from mscrobot.engine.journal import Journal, StepRecord
 from mscrobot.engine.runner import RunEnd
-from mscrobot.engine.runs import RunError, RunInfo, create_run, execute, resolve
 from mscrobot.engine.states import RunState
 from mscrobot.lab.config import load_lab
 from mscrobot.procedure.plan import ExchangePlan

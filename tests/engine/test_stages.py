@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mscrobot.app.runs import RunError, RunInfo, create_run, execute
 from mscrobot.engine.journal import Journal
-from mscrobot.engine.runs import RunError, RunInfo, create_run, execute
 from mscrobot.engine.states import RunState
 from mscrobot.lab.config import load_lab
 from mscrobot.procedure.plan import STAGES, recipe_stages

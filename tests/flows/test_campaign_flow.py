@@ -16,10 +16,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.campaign import campaign, limit_names
+from mscrobot.app.runs import execute, load_run
 from mscrobot.campaign.loader import load_campaign
 from mscrobot.campaign.record import create_campaign
 from mscrobot.engine.journal import JOURNAL_NAME
-from mscrobot.engine.runs import execute, load_run
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mscrobot.lab.build import check_lab
+from mscrobot.app.feasibility import check_lab
 from mscrobot.lab.config import LabError, lab_from_text, load_lab, shipped_labs
 from mscrobot.recipe.loader import load_recipe
 from tests.examples import example_recipes

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from mscrobot.app.runs import RunInfo, execute
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import RunEnd
-from mscrobot.engine.runs import RunInfo, execute
 from mscrobot.engine.states import RunState
 from tests.engine.runs import REFERENCE, cli, dry_run, end_state, only_run
 

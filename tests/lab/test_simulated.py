@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mscrobot.lab.build import build_lab
+from mscrobot.app.bench import Bench
+from mscrobot.app.labs import build_lab
 from mscrobot.lab.config import load_lab
 from mscrobot.lab.protocols import LabRefusalError
-from mscrobot.lab.simulated.bench import Bench
 from mscrobot.lab.simulated.world import OLA_NEAT_MOLAR, World
 from mscrobot.recipe.loader import load_recipe
 from mscrobot.spectra.correction import to_absorbance

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mscrobot.engine.runs import create_run, execute
+from mscrobot.app.runs import create_run, execute
 from mscrobot.lab.config import lab_from_text, load_lab
 from mscrobot.recipe.loader import load_recipe_text
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mscrobot.app.bench import Bench
+from mscrobot.app.dryrun import simulate
 from mscrobot.chemistry import SALTS, SOLVENTS
 from mscrobot.decide.observations import Stage
 from mscrobot.decide.records import back_exchange_record
 from mscrobot.decide.rules import baseline_of, degradation_signs
 from mscrobot.decide.verdicts import Action, State
-from mscrobot.engine.inmemory import simulate
-from mscrobot.lab.simulated.bench import Bench
 from mscrobot.recipe import Recipe, load_recipe, load_recipe_text
 from mscrobot.twin.params import TwinParams
 from tests.recipe.helpers import recipe_yaml

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mscrobot.engine.eventlog import EventLog
+from mscrobot.storage.eventlog import EventLog
 
 LOG_NAME = "opentrons.jsonl"
 

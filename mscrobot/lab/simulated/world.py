@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from mscrobot.chemistry import OLEYLAMINE
-from mscrobot.engine.eventlog import EventLog
 from mscrobot.lab.protocols import LabRefusalError
 from mscrobot.recipe.models import Recipe
 from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
 from mscrobot.spectra.types import FloatArray, Spectrum
+from mscrobot.storage.eventlog import EventLog
 from mscrobot.twin.absorbance import SpectralModel
 from mscrobot.twin.optics import (
     Instrument,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from mscrobot.app.protocol_export import export_protocol, safe_name
 from mscrobot.cli import app
 from mscrobot.lab.config import lab_from_text, load_lab, shipped_labs
-from mscrobot.lab.opentrons.export import export_protocol, safe_name
 from mscrobot.recipe.loader import load_recipe, load_recipe_text
 from tests.examples import example_recipes
 

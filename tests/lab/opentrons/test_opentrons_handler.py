@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from mscrobot.engine.inmemory import simulate
+from mscrobot.app.dryrun import simulate
+from mscrobot.app.labs import build_lab
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import Engine, RunEnd
 from mscrobot.engine.states import RunState
-from mscrobot.lab.build import build_lab
 from mscrobot.lab.config import LabConfig, lab_from_text, load_lab
 from mscrobot.lab.opentrons import commands as c
 from mscrobot.lab.opentrons.handler import OpentronsLiquidHandler

@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mscrobot.engine.inmemory import simulate
+from mscrobot.app.dryrun import simulate
+from mscrobot.app.labs import build_lab
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import Engine
 from mscrobot.engine.states import RunState
-from mscrobot.lab.build import build_lab
 from mscrobot.lab.config import lab_from_text
 from mscrobot.lab.opentrons import commands as c
 from mscrobot.lab.opentrons.emulator import Faults, RobotEmulator, serve
@@ -271,7 +271,7 @@ def test_mscrobot_run_against_mscrobot_emulate_opentrons(tmp_path: Path) -> None
 
 
 def test_devices_probe_reads_the_robots_health(url: str) -> None:
-    from mscrobot.lab.probe import probe_lab
+    from mscrobot.app.probe import probe_lab
 
     found = probe_lab(lab_from_text(_lab_text(url)))[0]
     assert found["ok"] and found["backend"] == "opentrons" and found["url"] == url

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from mscrobot.app.feasibility import check_lab
 from mscrobot.cli import app
-from mscrobot.lab.build import check_lab
 from mscrobot.lab.config import LabError, lab_from_text, load_lab
 from mscrobot.recipe.loader import load_recipe
 from tests.examples import example_recipes
@@ -82,7 +82,7 @@ def test_deck_problems_are_found_before_any_robot() -> None:
 
 def test_checking_an_opentrons_lab_imports_no_opentrons() -> None:
     probe = ("import sys, json; from mscrobot.lab.config import load_lab; "
-             "from mscrobot.lab.build import check_lab; "
+             "from mscrobot.app.feasibility import check_lab; "
              "from mscrobot.recipe.loader import load_recipe; "
              f"lab = load_lab({str(OT_LAB)!r})[0]; "
              f"assert check_lab(lab, load_recipe({str(REFERENCE)!r}).recipe) == []; "

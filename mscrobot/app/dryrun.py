@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mscrobot.app.labs import build_lab
 from mscrobot.decide.observations import Observation, Stage
 from mscrobot.decide.verdicts import Verdict
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import Engine, Event
 from mscrobot.engine.states import RunState
-from mscrobot.lab.build import build_lab
 from mscrobot.lab.config import LabConfig, load_lab
 from mscrobot.lab.simulated.devices import SimLiquidHandler
 from mscrobot.procedure.plan import ExchangePlan

@@ -1,14 +1,14 @@
 """A simulated vial on the bench, for experiments step by step (the twin's fidelity tests).
 
 The two phases are already together at t = 0, and nothing decides for you: stir, wait, sample a
-phase and read its analysed spectrum. Whole runs go through ``mscrobot.engine.inmemory`` instead,
+phase and read its analysed spectrum. Whole runs go through ``mscrobot.app.dryrun`` instead,
 which executes the real plan.
 """
 
 from __future__ import annotations
 
+from mscrobot.app.labs import start_vessels
 from mscrobot.decide.observations import DecisionSettings, Observation, Stage
-from mscrobot.lab.build import start_vessels
 from mscrobot.lab.config import load_lab
 from mscrobot.lab.simulated.world import Timing, World, WorldSpec
 from mscrobot.procedure.reading import analysis_windows, read_sample

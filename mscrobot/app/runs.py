@@ -20,10 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from mscrobot.app.feasibility import check_lab
+from mscrobot.app.labs import build_lab
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
 from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd, answer_flag
 from mscrobot.engine.states import RunState
-from mscrobot.lab.build import build_lab, check_lab
 from mscrobot.lab.config import LabConfig, lab_from_text
 from mscrobot.lab.protocols import DeviceError, Lab
 from mscrobot.procedure.plan import STAGES, ExchangePlan

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mscrobot.cli_run import EXIT_BAD_INPUT, LabOption, _fail, _load_inputs
+from mscrobot.cli.common import EXIT_BAD_INPUT, LabOption, fail, load_inputs
 
 protocol_app = typer.Typer(help="Opentrons protocols from recipes.", no_args_is_help=True)
 
@@ -24,24 +24,21 @@ def export(
 ) -> None:
     """Write RECIPE's liquid handling as an Opentrons Python protocol (default lab:
     the simulated one, an OT-2) that pauses where mscrobot would stir, measure and decide."""
-    from mscrobot.lab.build import check_lab
-    from mscrobot.lab.opentrons.export import ExportError, export_protocol
+    from mscrobot.app.feasibility import check_lab
+    from mscrobot.app.protocol_export import ExportError, export_protocol
 
-    parsed, _, lab_config, _ = _load_inputs(recipe, lab)
+    parsed, _, lab_config, _ = load_inputs(recipe, lab)
     problems = check_lab(lab_config, parsed)
     if problems:
-        _fail(f"lab '{lab_config.name}' cannot run recipe '{parsed.name}': "
+        fail(f"lab '{lab_config.name}' cannot run recipe '{parsed.name}': "
               + "; ".join(problems), EXIT_BAD_INPUT)
     try:
         source = export_protocol(parsed, lab_config, seed)
     except ExportError as exc:
-        _fail(str(exc), EXIT_BAD_INPUT)
+        fail(str(exc), EXIT_BAD_INPUT)
     try:
         output.write_text(source, encoding="utf-8")
     except OSError as exc:
-        _fail(f"{output}: cannot write: {exc.strerror or exc}", EXIT_BAD_INPUT)
+        fail(f"{output}: cannot write: {exc.strerror or exc}", EXIT_BAD_INPUT)
     typer.echo(f"wrote {output}", err=True)
 
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(protocol_app, name="protocol")

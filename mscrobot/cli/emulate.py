@@ -13,9 +13,6 @@ emulate_app = typer.Typer(help="Run instrument emulators (stirrer, spectrometer,
                           no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(emulate_app, name="emulate")
-
 
 @emulate_app.command("stirrer")
 def stirrer(

@@ -4,7 +4,7 @@ The simulated world and the Opentrons operation log both keep what happened in o
 line per event, written in a single ``write`` so a killed process leaves each event wholly
 recorded or not at all. Reopening replays the complete lines; a last line without its newline
 was cut by a crash, is an event that never happened, and is dropped so new lines start cleanly.
-Crash points sit on both sides of every write (``mscrobot.engine.crashpoints``).
+Crash points sit on both sides of every write (``mscrobot.storage.crashpoints``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mscrobot.engine.crashpoints import crashpoint
+from mscrobot.storage.crashpoints import crashpoint
 
 Event = dict[str, Any]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mscrobot.engine.inmemory import simulate
+from mscrobot.app.dryrun import simulate
+from mscrobot.app.feasibility import capacities, check_lab
 from mscrobot.engine.runner import Event
-from mscrobot.lab.build import capacities, check_lab
 from mscrobot.lab.config import LabConfig
 from mscrobot.procedure.plan import RESAMPLE_WAIT_S, worst_case_volumes
 from mscrobot.recipe.models import Extend, Recipe

@@ -16,21 +16,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mscrobot.cli_live import LiveView, stop_on_ctrl_c
+from mscrobot.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, fail
+from mscrobot.cli.live import LiveView, stop_on_ctrl_c
 
 if TYPE_CHECKING:
+    from mscrobot.app.runs import RunInfo
     from mscrobot.campaign.conductor import JobResult
     from mscrobot.campaign.loader import LoadedCampaign
     from mscrobot.campaign.record import Progress
     from mscrobot.engine.runner import Event
-    from mscrobot.engine.runs import RunInfo
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"mscrobot: {message}", err=True)
-    raise typer.Exit(code)
 
 
 class _Progress(LiveView):
@@ -93,14 +88,14 @@ def campaign(
     """Run a campaign: its recipes scheduled over the lab's stir positions, robot arm and
     spectrometer (default lab: simulated, a dry run). Its record is kept up to date as runs end,
     so a stopped or killed campaign goes on with `mscrobot campaign --resume CAMPAIGN`."""
+    from mscrobot.app.runs import RunError
     from mscrobot.campaign.record import run_campaign
     from mscrobot.campaign.report import write_campaign_report
-    from mscrobot.engine.runs import RunError
 
     if file is not None and resume is not None:
-        _fail("give a campaign FILE or --resume CAMPAIGN, not both", EXIT_BAD_INPUT)
+        fail("give a campaign FILE or --resume CAMPAIGN, not both", EXIT_BAD_INPUT)
     if file is None and resume is None:
-        _fail("give a campaign FILE (or --resume CAMPAIGN to go on with one)", EXIT_BAD_INPUT)
+        fail("give a campaign FILE (or --resume CAMPAIGN to go on with one)", EXIT_BAD_INPUT)
     if resume is not None:
         loaded, path, infos, progress, summary = _resumed(resume, lab, out, as_json)
     else:
@@ -121,9 +116,9 @@ def campaign(
                 summary = run_campaign(loaded, path, infos, view.event, view.started,
                                        view.ended, stop, progress)
         except RunError as exc:
-            _fail(str(exc), EXIT_FAILED)
+            fail(str(exc), EXIT_FAILED)
         except KeyboardInterrupt:
-            _fail(f"aborted at once (runs may stop mid-step; their journals say where); go on "
+            fail(f"aborted at once (runs may stop mid-step; their journals say where); go on "
                   f"with `{command}`", EXIT_FAILED)
         stopped = stop.is_set()
     report: Path | None
@@ -176,9 +171,9 @@ def _public(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _created(file: Path, lab: str | None, out: Path, as_json: bool
              ) -> tuple[LoadedCampaign, Path, list[RunInfo]]:
+    from mscrobot.app.runs import RunError
     from mscrobot.campaign.loader import CampaignError, load_campaign
     from mscrobot.campaign.record import create_campaign
-    from mscrobot.engine.runs import RunError
     from mscrobot.lab.config import LabError
 
     try:
@@ -193,7 +188,7 @@ def _created(file: Path, lab: str | None, out: Path, as_json: bool
     try:
         path, infos = create_campaign(loaded, out)
     except RunError as exc:
-        _fail(str(exc), EXIT_BAD_INPUT)
+        fail(str(exc), EXIT_BAD_INPUT)
     if not as_json:
         typer.echo(f"campaign {path.name}: {len(infos)} runs on "
                    f"{loaded.campaign.resources.stir_positions} stir positions → {path}",
@@ -204,19 +199,19 @@ def _created(file: Path, lab: str | None, out: Path, as_json: bool
 def _resumed(ref: str, lab: str | None, out: Path, as_json: bool
              ) -> tuple[LoadedCampaign, Path, list[RunInfo], Progress, dict[str, Any] | None]:
     """The campaign to go on with; with nothing left to run, its record brought up to date."""
+    from mscrobot.app.runs import RunError
     from mscrobot.campaign.loader import CampaignError
     from mscrobot.campaign.record import write_record
     from mscrobot.campaign.resume import brought_up_to_date, find_campaign, load_resume
-    from mscrobot.engine.runs import RunError
 
     if lab is not None:
-        _fail("--lab cannot be used with --resume: a campaign's runs keep the lab they were "
+        fail("--lab cannot be used with --resume: a campaign's runs keep the lab they were "
               "created with (each run folder holds it)", EXIT_BAD_INPUT)
     try:
         path = find_campaign(ref, out)
         loaded, infos, progress, record = load_resume(path)
     except RunError as exc:
-        _fail(str(exc), EXIT_BAD_INPUT)
+        fail(str(exc), EXIT_BAD_INPUT)
     except CampaignError as exc:
         for p in exc.problems:
             typer.echo(str(p), err=True)
@@ -227,7 +222,7 @@ def _resumed(ref: str, lab: str | None, out: Path, as_json: bool
         try:
             write_record(path, summary)
         except OSError as exc:
-            _fail(f"cannot write the campaign record in {path}: {exc.strerror or exc}",
+            fail(f"cannot write the campaign record in {path}: {exc.strerror or exc}",
                   EXIT_FAILED)
         if not as_json:
             typer.echo(f"campaign {path.name}: every run had ended; nothing to resume", err=True)
@@ -266,6 +261,3 @@ def _print_summary(summary: dict[str, Any], path: Path, report: Path | None) -> 
                           f"hold {t['racks_hold']}: on one robot, refill them {t['refills']}×",
                           highlight=False, soft_wrap=True)
 
-
-def register(app: typer.Typer) -> None:
-    app.command("campaign")(campaign)

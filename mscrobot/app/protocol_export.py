@@ -18,7 +18,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from mscrobot.engine.inmemory import simulate
+from mscrobot.app.dryrun import simulate
 from mscrobot.engine.runner import Event
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.opentrons.labware import find_labware, well_area_mm2

@@ -1,0 +1,5 @@
+"""``python -m mscrobot.cli``: the same as the ``mscrobot`` command."""
+
+from mscrobot.cli.app import main
+
+main()

@@ -1,0 +1,43 @@
+"""``mscrobot devices probe``: each instrument's identity and state, reads only."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from mscrobot.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, LabOption
+
+devices_app = typer.Typer(help="Talk to a lab's instruments.", no_args_is_help=True)
+
+
+@devices_app.command("probe")
+def devices_probe(lab: LabOption = None,
+                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print each instrument's identity and state, or why it cannot be reached (reads only)."""
+    from mscrobot.app.probe import probe_lab
+    from mscrobot.lab.config import LabError, load_lab
+
+    try:
+        config, _ = load_lab(lab)
+    except LabError as exc:
+        for p in exc.problems:
+            typer.echo(str(p), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    found = probe_lab(config)
+    if as_json:
+        typer.echo(json.dumps({"lab": config.name, "devices": found}, indent=2))
+    else:
+        for d in found:
+            where = f" at {d['url']}" if d.get("url") else ""
+            state = d["state"]
+            if isinstance(state, dict):
+                state = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in state.items())
+            if d["ok"]:
+                typer.echo(f"{d['role']:<15} {d['backend']}{where}: {d['identity']} — {state}")
+            else:
+                typer.echo(f"{d['role']:<15} {d['backend']}{where}: unreachable — "
+                           f"{d['error']}")
+    raise typer.Exit(EXIT_OK if all(d["ok"] for d in found) else EXIT_FAILED)
+

@@ -1,0 +1,49 @@
+"""``mscrobot plan``: the steps a recipe compiles to on a lab, its vessels and a time estimate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mscrobot.cli.common import EXIT_BAD_INPUT, LabOption, fail, load_inputs
+
+
+def plan(
+    recipe: Annotated[Path, typer.Argument(help="Recipe file (YAML).")],
+    lab: LabOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+    = False,
+) -> None:
+    """Show the steps a recipe compiles to, volumes per vessel, deck use and a time estimate."""
+    from mscrobot.app.planview import PlanError, plan_view
+
+    parsed, _, lab_config, _ = load_inputs(recipe, lab)
+    try:
+        view = plan_view(parsed, lab_config)
+    except PlanError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    if as_json:
+        typer.echo(json.dumps(view, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{parsed.name}[/bold] on lab {lab_config.name}")
+    steps = Table("#", "step", "repeats",
+                  title="Steps (counted in a dry run on the twin, seed 0)")
+    for i, s in enumerate(view["steps"], 1):
+        steps.add_row(str(i), s["describe"], s["repeat"])
+    console.print(steps)
+    vols = Table("vessel", "deck", "holds (µL)", "gives/receives at most (µL)", title="Vessels")
+    for v in view["vessels"]:
+        worst = "—" if v["worst_case_ul"] is None else f"{v['worst_case_ul']:.0f}"
+        vols.add_row(v["name"], v["deck"], f"{v['start_ul']:.0f}", worst)
+    console.print(vols)
+    est = view["time_estimate"]
+    console.print(f"time: {est['expected_min']:.1f} min expected on the twin "
+                  f"(seed 0), {est['max_min']:.0f} min at most by the recipe's limits")
+

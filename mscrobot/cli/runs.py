@@ -1,0 +1,146 @@
+"""``mscrobot runs …``: list, show, report and export runs; answer a run's operator question."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mscrobot.cli.common import EXIT_BAD_INPUT, RunsDir, fail
+
+runs_app = typer.Typer(help="Look at runs: list, show, report, export; answer the operator.",
+                       no_args_is_help=True)
+
+
+def _runs_dir_ref(ref: str, out: Path) -> Path:
+    from mscrobot.app.runs import RunError, find_run
+
+    try:
+        return find_run(ref, out)
+    except RunError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+        raise
+
+
+@runs_app.command("list")
+def runs_list(out: RunsDir = Path("runs"),
+              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """All runs in the runs folder, newest last."""
+    from mscrobot.report.summary import run_table
+
+    rows = run_table(out)
+    if as_json:
+        typer.echo(json.dumps({"runs": rows}, indent=2))
+        return
+    if not rows:
+        typer.echo(f"no runs in {out}/")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    for name in ("recipe", "state", "forward", "back", "lab min"):
+        table.add_column(name)
+    for r in rows:
+        state = r["state"] + (" (interrupted: resume it)" if r["state"] == "running"
+                              and not r.get("live") else "")
+        cells = [r["id"], str(r.get("recipe") or ""), state, str(r.get("forward") or ""),
+                 str(r.get("back") or ""),
+                 "" if r.get("lab_time_s") is None else f"{r['lab_time_s'] / 60:.1f}"]
+        if console.is_terminal:
+            table.add_row(*cells)
+        else:  # piped: one tab-separated line per run, for grep and cut
+            typer.echo("\t".join(cells))
+    if console.is_terminal:
+        console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(run_ref: Annotated[str, typer.Argument(metavar="RUN")],
+              out: RunsDir = Path("runs"),
+              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One run: state, verdicts, volumes, what it waits for."""
+    from mscrobot.report.summary import run_summary
+
+    doc = run_summary(_runs_dir_ref(run_ref, out))
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    for key, value in doc.items():
+        typer.echo(f"{key}: {json.dumps(value) if isinstance(value, dict | list) else value}")
+
+
+@runs_app.command("report")
+def runs_report(run_ref: Annotated[str, typer.Argument(metavar="RUN")],
+                out: RunsDir = Path("runs")) -> None:
+    """(Re)write the run's self-contained HTML report and print its path."""
+    from mscrobot.report.html import write_report
+
+    typer.echo(str(write_report(_runs_dir_ref(run_ref, out))))
+
+
+@runs_app.command("export")
+def runs_export(run_ref: Annotated[str, typer.Argument(metavar="RUN")],
+                fmt: Annotated[str, typer.Option("--format", help="csv or jcamp")] = "csv",
+                output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                            help="Folder (default: the run's "
+                                                            "export/ folder).")] = None,
+                out: RunsDir = Path("runs")) -> None:
+    """Spectra (and verdicts, steps) as CSV with units in the headers, or JCAMP-DX files."""
+    from mscrobot.report.export import export_run
+
+    path = _runs_dir_ref(run_ref, out)
+    if fmt not in ("csv", "jcamp"):
+        fail(f"--format must be csv or jcamp, not {fmt!r}", EXIT_BAD_INPUT)
+    files = export_run(path, fmt, output or path / "export")
+    typer.echo(f"{len(files)} file{'s' * (len(files) != 1)} in {output or path / 'export'}")
+
+
+@runs_app.command("resolve")
+def runs_resolve(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN")],
+    step: Annotated[int, typer.Option("--step", help="The step waiting for an answer.")],
+    done: Annotated[bool, typer.Option("--done", help="The interrupted step happened.")]
+    = False,
+    not_done: Annotated[bool, typer.Option("--not-done", help="It did not happen.")] = False,
+    cont: Annotated[bool, typer.Option(
+        "--continue", help="Stir one more sampling interval and judge again.")] = False,
+    extend: Annotated[bool, typer.Option(
+        "--extend", help="Grant the stall policy's extend rung of stirring time more.")]
+    = False,
+    add_salt: Annotated[bool, typer.Option(
+        "--add-salt", help="Dose the stall policy's add-salt volume, then stir on.")] = False,
+    abort: Annotated[bool, typer.Option(
+        "--abort", help="End the run here, stirrer off (aborted by the operator).")] = False,
+    out: RunsDir = Path("runs"),
+) -> None:
+    """The operator's answer for a step a run stopped at; then resume it."""
+    from mscrobot.app.runs import RunError, resolve
+
+    given = (("done", done), ("not-done", not_done), ("continue", cont), ("extend", extend),
+             ("add_salt", add_salt), ("abort", abort))
+    chosen = [name for name, on in given if on]
+    if len(chosen) != 1:
+        fail("give exactly one of --done, --not-done, --continue, --extend, --add-salt, "
+              "--abort", EXIT_BAD_INPUT)
+    path = _runs_dir_ref(run_ref, out)
+    try:
+        waiting = resolve(path, step, chosen[0])
+    except RunError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    if path.resolve().parent == out.resolve():
+        ref = path.name + ("" if out == Path("runs") else f" --out {shlex.quote(str(out))}")
+    else:
+        ref = shlex.quote(str(path))
+    typer.echo("answer recorded" + (f"; resume with `mscrobot run --resume {ref}`"
+                                    if waiting else ""))
+    campaign = path.resolve().parent.parent
+    if path.resolve().parent.name == "runs" and (campaign / "campaign.yaml").is_file():
+        typer.echo(f"it is a run of campaign {campaign.name}: `mscrobot campaign --resume "
+                   f"{shlex.quote(str(campaign))}` takes it up with the campaign's other runs")
+
