@@ -8,10 +8,10 @@ touched. Pure: reads the lab config and the recipe only.
 from __future__ import annotations
 
 from mscrobot.lab.config import LabConfig
-from mscrobot.procedure.plan import VESSELS, worst_case_volumes
+from mscrobot.procedure.plan import DECK_ROLES, worst_case_volumes
 from mscrobot.procedure.reading import analysis_windows
 from mscrobot.recipe.models import Recipe
-from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
+from mscrobot.recipe.vessels import VIAL_TYPES
 
 #: The simulated stirrer's top speed when the lab file gives none (a typical hotplate stirrer).
 DEFAULT_MAX_RPM = 1500.0
@@ -23,7 +23,7 @@ def capacities(config: LabConfig, recipe: Recipe) -> dict[str, float]:
         if pos.capacity is not None:
             out[name] = float(pos.capacity.m_as("uL"))
         elif name == "reaction":
-            out[name] = VESSEL_TYPES[recipe.vessel].max_fill_ml * 1000.0
+            out[name] = VIAL_TYPES[recipe.vessel].max_fill_ml * 1000.0
         else:
             out[name] = float("inf")
     return out
@@ -31,7 +31,7 @@ def capacities(config: LabConfig, recipe: Recipe) -> dict[str, float]:
 
 def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
     """Every reason this lab cannot run this recipe (empty: it can)."""
-    problems = [f"deck has no '{v}' position" for v in VESSELS if v not in config.deck]
+    problems = [f"deck has no '{v}' position" for v in DECK_ROLES if v not in config.deck]
     if problems:
         return problems
     caps = capacities(config, recipe)

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
 from mscrobot.campaign.scheduler import AHEAD
-from mscrobot.recipe.models import Model
+from mscrobot.strictmodel import StrictModel
 
 CAMPAIGN_VERSION = 1
 #: A grid axis that is not a recipe field: metal equivalents per cluster, set through
@@ -20,7 +20,7 @@ CAMPAIGN_VERSION = 1
 EQUIVALENTS = "equivalents"
 
 
-class Resources(Model):
+class Resources(StrictModel):
     """The lab's shared resources a campaign is scheduled over."""
 
     stir_positions: int = Field(4, ge=1, le=64, description="stir positions, each its own "
@@ -60,7 +60,7 @@ class Resources(Model):
         return [list(g) for g in self.shared_speed] if self.shared_speed else []
 
 
-class Grid(Model):
+class Grid(StrictModel):
     """Every combination of the ``vary`` values applied to the ``base`` recipe."""
 
     base: str = Field(min_length=1, description="recipe file, relative to the campaign file")
@@ -76,7 +76,7 @@ class Grid(Model):
         return self
 
 
-class Campaign(Model):
+class Campaign(StrictModel):
     campaign_version: int = Field(CAMPAIGN_VERSION, ge=1, le=CAMPAIGN_VERSION)
     name: str = Field(min_length=1, max_length=120)
     description: str = ""

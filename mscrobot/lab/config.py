@@ -18,8 +18,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mscrobot.lab.labs import DEFAULT_LAB, lab_source, shipped_labs
 from mscrobot.lab.opentrons.pipettes import PIPETTES
-from mscrobot.recipe.models import Model
 from mscrobot.recipe.quantities import Duration, NonNegativeVolume, StirRate, Volume, Wavelength
+from mscrobot.strictmodel import StrictModel
 from mscrobot.yamldoc import (
     DocumentError,
     Problem,
@@ -31,7 +31,7 @@ from mscrobot.yamldoc import (
 __all__ = ["DEFAULT_LAB", "LabConfig", "LabError", "lab_from_text", "load_lab", "shipped_labs"]
 
 
-class Position(Model):
+class Position(StrictModel):
     """A vessel on the deck. Stocks start with ``volume``; ``capacity`` bounds every fill."""
 
     slot: str = Field(description="deck slot (Opentrons: '1'..'11' or 'A1'..'D3')")
@@ -42,7 +42,7 @@ class Position(Model):
     volume: NonNegativeVolume = Field("0 uL", description="what it holds at the start")
 
 
-class PipetteConfig(Model):
+class PipetteConfig(StrictModel):
     """A pipette on one mount of an Opentrons robot and the tip racks it takes tips from."""
 
     name: str = Field(description="Opentrons pipette name: p20_single_gen2, p300_single_gen2, "
@@ -60,7 +60,7 @@ class PipetteConfig(Model):
         return v
 
 
-class LiquidHandlerConfig(Model):
+class LiquidHandlerConfig(StrictModel):
     """``simulated``: the twin's volume-tracking handler. ``opentrons``: every operation
     becomes Opentrons protocol-engine commands; ``robot: simulate`` runs them on Opentrons'
     own engine in this process (simulated hardware) while the twin does the physics."""
@@ -102,7 +102,7 @@ class LiquidHandlerConfig(Model):
         return self
 
 
-class StirrerConfig(Model):
+class StirrerConfig(StrictModel):
     """``simulated``: the twin's stirrer. ``ika``: an IKA stirrer over NAMUR at ``url`` (a
     serial port, ``socket://host:port`` for a serial server or ``mscrobot emulate stirrer
     --tcp``, ``rfc2217://``); its read-back speed drives the simulated vial when the rest of
@@ -130,7 +130,7 @@ class StirrerConfig(Model):
         return self
 
 
-class SpectrometerConfig(Model):
+class SpectrometerConfig(StrictModel):
     """``simulated``: the twin's instrument. ``ocean``: an Ocean spectrometer through seabreeze,
     over OBP/TCP at ``address`` (Ethernet HDX, or ``mscrobot emulate spectrometer --tcp``) or
     the first USB device of ``model``. Darks need the light path closed: with an emulator,
@@ -154,7 +154,7 @@ class SpectrometerConfig(Model):
                              "reply beyond the integration time")
 
 
-class LabConfig(Model):
+class LabConfig(StrictModel):
     name: str = Field(min_length=1, max_length=80)
     description: str = ""
     clock: Literal["virtual", "wall"] = Field("virtual", description="virtual: dry runs take "

@@ -38,7 +38,7 @@ from mscrobot.procedure.steps import (
     Wait,
 )
 from mscrobot.recipe.models import Recipe
-from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
+from mscrobot.recipe.vessels import VIAL_TYPES
 from mscrobot.spectra.types import SampleAnalysis, Spectrum
 
 #: Assumed (DESIGN.md §6): 2 % of the polar volume's worth of alkane dissolves into it at first
@@ -50,10 +50,11 @@ STIRRING_EVAPORATION_FACTOR = 1.5
 MAX_ROUNDS = 200
 RESAMPLE_WAIT_S = {Stage.FORWARD: 30.0, Stage.BACK: 10.0}
 
-#: Logical vessels a lab must provide (the lab config maps them to deck positions).
+#: The deck roles a lab must provide (the lab config maps each to a deck position; the vial
+#: types a recipe names are ``mscrobot.recipe.vessels.VIAL_TYPES``).
 #: ``blank_vial`` is an empty vial in which the plan mixes the hexane + OLA blank.
-VESSELS = ("reaction", "salt_stock", "cluster_stock", "hexane_stock", "ola_stock",
-           "blank_vial", "flow_cell", "waste")
+DECK_ROLES = ("reaction", "salt_stock", "cluster_stock", "hexane_stock", "ola_stock",
+              "blank_vial", "flow_cell", "waste")
 #: Where each blank comes from: the stocks are the blanks (the salt stock is salt in the polar
 #: solvent at the recipe's concentration); the OLA blank is mixed in ``blank_vial``.
 BLANK_SOURCES = {"nonpolar": "hexane_stock", "polar_salt": "salt_stock",
@@ -248,7 +249,7 @@ class ExchangePlan:
             refused["add_salt"] = "the recipe's stall policy (on_stall) has no add_salt rung"
             return refused
         volume = rungs["add_salt"]
-        vessel = VESSEL_TYPES[self.recipe.vessel]
+        vessel = VIAL_TYPES[self.recipe.vessel]
         limit = vessel.max_fill_ml * 1000.0
         held = self.ledger.polar + self.ledger.nonpolar
         be = self.recipe.back_exchange

@@ -13,7 +13,7 @@ from typing import Literal
 
 from mscrobot.chemistry import CLUSTERS, OLEYLAMINE, find_salt, find_solvent
 from mscrobot.recipe.models import AddSalt, Extend, Recipe
-from mscrobot.recipe.vessels import VESSELS
+from mscrobot.recipe.vessels import VIAL_TYPES
 from mscrobot.units import format_quantity as fq
 from mscrobot.yamldoc import Location
 
@@ -136,7 +136,7 @@ def samples_per_phase(r: Recipe) -> int:
 
 
 def _volumes(r: Recipe) -> list[Finding]:
-    vessel = VESSELS[r.vessel]
+    vessel = VIAL_TYPES[r.vessel]
     ul = {
         "cluster": r.cluster.volume.m_as("uL"),
         "salt": r.salt.volume.m_as("uL"),

@@ -13,9 +13,7 @@ from typing import Annotated, Any, Literal
 import pint
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     WithJsonSchema,
     model_validator,
@@ -43,7 +41,8 @@ from mscrobot.recipe.quantities import (
     Wavelength,
     WavelengthTolerance,
 )
-from mscrobot.recipe.vessels import DEFAULT_VESSEL, VESSELS
+from mscrobot.recipe.vessels import DEFAULT_VESSEL, VIAL_TYPES
+from mscrobot.strictmodel import StrictModel
 from mscrobot.units import ureg
 
 RECIPE_VERSION = 1
@@ -69,8 +68,8 @@ def _canonical_solvent(value: Any) -> Any:
 
 
 def _canonical_vessel(value: Any) -> Any:
-    if isinstance(value, str) and value not in VESSELS:
-        raise ValueError(f"unknown vessel {value!r}; {suggest(value, list(VESSELS))}")
+    if isinstance(value, str) and value not in VIAL_TYPES:
+        raise ValueError(f"unknown vessel {value!r}; {suggest(value, list(VIAL_TYPES))}")
     return value
 
 
@@ -102,19 +101,12 @@ Ligand = Annotated[Literal["BTA", "OTA"], BeforeValidator(_canonical_ligand)]
 VesselName = Annotated[
     str,
     AfterValidator(_canonical_vessel),
-    WithJsonSchema({"type": "string", "enum": list(VESSELS)}),
+    WithJsonSchema({"type": "string", "enum": list(VIAL_TYPES)}),
 ]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
 
-class Model(BaseModel):
-    """Base for recipe parts: unknown keys are errors, never silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
-                              arbitrary_types_allowed=True, validate_default=True)
-
-
-class ClusterPhase(Model):
+class ClusterPhase(StrictModel):
     """The clusters as made: capped by an amine, dispersed in an alkane (the top layer)."""
 
     material: Material = Field(description="CdS, CdSe or ZnSe")
@@ -126,7 +118,7 @@ class ClusterPhase(Model):
     volume: Volume = Field(description="volume of cluster solution dispensed")
 
 
-class SaltPhase(Model):
+class SaltPhase(StrictModel):
     """The metal salt in a polar solvent (the bottom layer) that the clusters move into."""
 
     compound: SaltName = Field(description="ZnCl2, Zn(NO3)2, Zn(OTf)2, Zn(OAc)2, InCl3, In(NO3)3; "
@@ -155,7 +147,7 @@ class SaltPhase(Model):
 
 
 
-class Exchange(Model):
+class Exchange(StrictModel):
     """Stirring the two phases together, sampled at intervals until transfer is confirmed."""
 
     stir_rate: StirRate = Field("1000 rpm", description="'vigorous stirring' in the paper")
@@ -168,14 +160,14 @@ class Exchange(Model):
                                                        "phases separate")
 
 
-class Bands(Model):
+class Bands(StrictModel):
     """Band positions watched in each phase, strongest first; paired in order."""
 
     nonpolar: list[Wavelength] = Field(min_length=1, max_length=4)
     polar: list[Wavelength] = Field(min_length=1, max_length=4)
 
 
-class Thresholds(Model):
+class Thresholds(StrictModel):
     """Numbers behind the verdicts (DESIGN.md §4). Defaults are assumed, not from the paper."""
 
     complete_fraction: Fraction = Field(0.05, description="source-phase amount left, as a "
@@ -194,7 +186,7 @@ class Thresholds(Model):
     band_tolerance: WavelengthTolerance = Field("3 nm", description="band position tolerance")
 
 
-class Monitoring(Model):
+class Monitoring(StrictModel):
     """What the inline UV-vis measures and how the verdicts are reached."""
 
     phases: list[Phase] = Field(["nonpolar", "polar"], min_length=1, max_length=2)
@@ -207,19 +199,19 @@ class Monitoring(Model):
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
 
-class Extend(Model):
+class Extend(StrictModel):
     action: Literal["extend"]
     by: Duration = Field("10 min", description="more stirring per extension")
     times: int = Field(1, ge=1, le=10)
 
 
-class AddSalt(Model):
+class AddSalt(StrictModel):
     action: Literal["add_salt"]
     volume: Volume = Field("100 uL", description="salt solution added each time")
     times: int = Field(1, ge=1, le=5, description="bound on additions")
 
 
-class Stop(Model):
+class Stop(StrictModel):
     action: Literal["stop"]
 
 
@@ -234,7 +226,7 @@ def _stall_shorthand(value: Any) -> Any:
     return value
 
 
-class BackExchangeConfirm(Model):
+class BackExchangeConfirm(StrictModel):
     position_tolerance: WavelengthTolerance = Field(
         "3 nm", description="bands back within this of the run's own pre-exchange spectrum")
     min_recovery: Fraction = Field(0.8, description="fraction of the pre-exchange amount "
@@ -242,7 +234,7 @@ class BackExchangeConfirm(Model):
     n_confirm: int = Field(2, ge=1, le=10)
 
 
-class BackExchange(Model):
+class BackExchange(StrictModel):
     """OLA pulls the clusters back into the alkane phase ('immediate' in the paper)."""
 
     enabled: bool = True
@@ -258,7 +250,7 @@ class BackExchange(Model):
 Characterisation = Literal["PL", "PLE", "ECL", "ICP-OES", "FTIR", "TGA", "Raman", "LDI-MS"]
 
 
-class Recipe(Model):
+class Recipe(StrictModel):
     """One biphasic ligand exchange, and optionally its OLA back-exchange."""
 
     recipe_version: Literal[1] = RECIPE_VERSION

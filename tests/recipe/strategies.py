@@ -23,7 +23,7 @@ import yaml
 from hypothesis import strategies as st
 
 from mscrobot.chemistry import SOLVENTS
-from mscrobot.recipe.vessels import DEFAULT_VESSEL, VESSELS
+from mscrobot.recipe.vessels import DEFAULT_VESSEL, VIAL_TYPES
 
 Path = tuple[str | int, ...]
 
@@ -350,7 +350,7 @@ def valid_recipe_dicts(draw: st.DrawFn) -> dict[str, Any]:
 
     # The vessel: any the liquids fit in, with room to spare.
     total_ul = cluster_ul + salt_ul + added_ul + ola_ul + hexane_ul
-    fits = [name for name, v in VESSELS.items() if v.max_fill_ml * 1000 >= 1.02 * total_ul]
+    fits = [name for name, v in VIAL_TYPES.items() if v.max_fill_ml * 1000 >= 1.02 * total_ul]
     vessel = _pick(draw, fits)
     _maybe_key(draw, recipe, "vessel", vessel, needed=vessel != DEFAULT_VESSEL)
 

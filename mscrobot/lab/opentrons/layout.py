@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mscrobot.lab.opentrons.labware import find_labware
-from mscrobot.recipe.vessels import VESSELS
+from mscrobot.recipe.vessels import VIAL_TYPES
 
 if TYPE_CHECKING:
     from mscrobot.lab.config import LabConfig
@@ -55,7 +55,7 @@ def check_deck(config: LabConfig, vessel: str) -> list[str]:
     ref = None if reaction is None else find_labware(reaction.labware)
     if reaction is not None and ref is not None and reaction.well in ref.definition["wells"]:
         well = ref.definition["wells"][reaction.well]
-        want = VESSELS[vessel].inner_diameter_mm
+        want = VIAL_TYPES[vessel].inner_diameter_mm
         if abs(well.get("diameter", 0.0) - want) > DIAMETER_TOLERANCE_MM:
             problems.append(f"deck.reaction: {reaction.labware} holds a "
                             f"{well.get('diameter', 0.0):g} mm vial; the recipe's {vessel} is "

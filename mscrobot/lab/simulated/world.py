@@ -28,7 +28,7 @@ import numpy as np
 from mscrobot.chemistry import OLEYLAMINE
 from mscrobot.lab.protocols import LabRefusalError
 from mscrobot.recipe.models import Recipe
-from mscrobot.recipe.vessels import VESSELS as VESSEL_TYPES
+from mscrobot.recipe.vessels import VIAL_TYPES
 from mscrobot.spectra.types import FloatArray, Spectrum
 from mscrobot.storage.eventlog import EventLog
 from mscrobot.twin.absorbance import SpectralModel
@@ -86,7 +86,7 @@ class World:
     def __init__(self, spec: WorldSpec, log_path: Path | None = None) -> None:
         self.spec = spec
         self.recipe = spec.recipe
-        self.diameter_mm = VESSEL_TYPES[spec.recipe.vessel].inner_diameter_mm
+        self.diameter_mm = VIAL_TYPES[spec.recipe.vessel].inner_diameter_mm
         self.t = 0.0
         self.vessels = {k: VesselState(v.capacity_ul, v.volume_ul) for k, v in spec.vessels.items()}
         self.vial: VialTwin | None = None

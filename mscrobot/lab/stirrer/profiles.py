@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from mscrobot.recipe.models import Model
+from mscrobot.strictmodel import StrictModel
 from mscrobot.yamldoc import read_document, validate_document
 
 #: Profiles ship inside the package (an installed mscrobot finds them from any directory);
@@ -19,7 +19,7 @@ from mscrobot.yamldoc import read_document, validate_document
 DEVICES_DIR = Path(__file__).resolve().parent / "devices"
 
 
-class StirrerProfile(Model):
+class StirrerProfile(StrictModel):
     """One stirrer model: its NAMUR name, speed range, ramp and read-back tolerance."""
 
     name: str = Field(min_length=1, max_length=80, description="profile name (file stem)")

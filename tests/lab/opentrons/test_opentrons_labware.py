@@ -13,7 +13,7 @@ import pytest
 from opentrons_shared_data.labware.labware_definition import LabwareDefinition2
 
 from mscrobot.lab.opentrons.labware import custom_definitions, find_labware
-from mscrobot.recipe.vessels import VESSELS
+from mscrobot.recipe.vessels import VIAL_TYPES
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = ROOT / "mscrobot/lab/opentrons/labware"
@@ -49,9 +49,9 @@ def test_a_bad_definition_fails_the_schema() -> None:
         jsonschema.validate(d, SCHEMA)
 
 
-@pytest.mark.parametrize("vessel", sorted(VESSELS))
+@pytest.mark.parametrize("vessel", sorted(VIAL_TYPES))
 def test_each_recipe_vessel_has_a_stirrer_holder_that_fits(vessel: str) -> None:
-    v = VESSELS[vessel]
+    v = VIAL_TYPES[vessel]
     ref = find_labware(f"mscrobot_stirrer_vial_{vessel.removeprefix('vial-').lower()}")
     assert ref is not None and ref.custom
     well = ref.definition["wells"]["A1"]
