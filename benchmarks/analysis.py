@@ -21,8 +21,9 @@ import statistics
 import time
 
 import numpy as np
+from batch_analysis import analyse_batch
 
-from mscrobot.spectra import Spectrum, analyse_batch, analyse_sample
+from mscrobot.spectra import Spectrum, analyse_sample
 from mscrobot.twin import optics
 
 BANDS = (365.0, 335.0, 356.0, 327.4)

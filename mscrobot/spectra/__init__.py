@@ -2,12 +2,12 @@
 
 ``analyse_sample`` answers, for one read, what the decision logic asks: how much of each band
 set is there and where, how much scatter, anything unexplained (red tail, new band), and
-whether the read can be trusted at all (flags). ``analyse_batch`` answers the same for many
-spectra at once with array algebra. Input that cannot be analysed raises ``SpectrumError``;
+whether the read can be trusted at all (flags); it is the one analysis the engine's path runs
+(the vectorised re-implementation once here lives beside its benchmark,
+``benchmarks/batch_analysis.py``). Input that cannot be analysed raises ``SpectrumError``;
 input that can be analysed but not trusted comes back flagged.
 """
 
-from mscrobot.spectra.batch import FLAG_BITS, BatchAnalysis, analyse_batch
 from mscrobot.spectra.correction import ABSORBANCE_CAP, to_absorbance
 from mscrobot.spectra.inputs import SpectrumError
 from mscrobot.spectra.sample import analyse_sample
@@ -22,16 +22,13 @@ from mscrobot.spectra.types import (
 
 __all__ = [
     "ABSORBANCE_CAP",
-    "FLAG_BITS",
     "FULL_SCALE_COUNTS",
     "BandEstimate",
-    "BatchAnalysis",
     "FloatArray",
     "SampleAnalysis",
     "ScatterFit",
     "Spectrum",
     "SpectrumError",
-    "analyse_batch",
     "analyse_sample",
     "to_absorbance",
 ]

@@ -12,13 +12,11 @@ from typing import Any
 import numpy as np
 
 from mscrobot.spectra.inputs import check_spectra, check_window
-from mscrobot.spectra.types import FloatArray, Spectrum
+from mscrobot.spectra.types import FloatArray, Spectrum, saturated
 
 #: |A| is capped here: beyond ~5 AU a 16-bit detector with 0.05 % stray light measures nothing,
 #: and a ratio ≤ 0 (sample at or below dark) has no logarithm; capped, not NaN, so fits run.
 ABSORBANCE_CAP = 5.0
-#: A pixel at or above this fraction of full scale is saturated (clipped by the ADC).
-SATURATION_FRACTION = 0.999
 #: Reference minus dark below this fraction of full scale is too little light to divide by...
 LOW_REFERENCE_FRACTION = 0.05
 #: ... when more than this fraction of the window's pixels are that dark.
@@ -78,8 +76,8 @@ def read_flags(
     if not np.any(inside):
         return flags
     with np.errstate(all="ignore"):
-        if (np.any(sample[inside] >= SATURATION_FRACTION * sample_full_scale)
-                or np.any(reference[inside] >= SATURATION_FRACTION * reference_full_scale)):
+        if (saturated(sample[inside], sample_full_scale)
+                or saturated(reference[inside], reference_full_scale)):
             flags.add(SATURATED)
         light = reference[inside] - dark[inside]
         too_dark = ~(light >= LOW_REFERENCE_FRACTION * reference_full_scale)  # NaN counts dark

@@ -18,6 +18,14 @@ FloatArray = NDArray[np.float64]
 
 #: 16-bit detectors (Ocean HDX and most USB models) saturate here.
 FULL_SCALE_COUNTS = 65535.0
+#: A pixel at or above this fraction of full scale is saturated (clipped by the ADC). The one
+#: saturation rule: the driver's re-reads and auto-range, and the analysis' flags, all use it.
+SATURATION_FRACTION = 0.999
+
+
+def saturated(counts: FloatArray | float, full_scale: float) -> bool:
+    """Whether any pixel of ``counts`` (or a peak count) is clipped by the ADC."""
+    return bool(np.any(np.asarray(counts) >= SATURATION_FRACTION * full_scale))
 
 
 @dataclass(frozen=True, eq=False)

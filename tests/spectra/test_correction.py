@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mscrobot.spectra import ABSORBANCE_CAP, Spectrum, SpectrumError, to_absorbance
+from mscrobot.spectra.types import saturated
 from tests.spectra.helpers import WINDOW, WL, cell, read, with_counts
 
 CLEAN = cell([365.0, 335.0], [0.6, 0.35])
@@ -30,6 +31,18 @@ def test_saturated_sample_or_reference_is_flagged_only_inside_the_window() -> No
     assert "saturated" not in to_absorbance(s, d, with_counts(r, counts), window=WINDOW)[1]
     s, d, r = read(CLEAN, integration_ms=100.0)  # far too long
     assert "saturated" in to_absorbance(s, d, r, window=WINDOW)[1]
+
+
+def test_the_driver_and_the_analysis_share_one_saturation_rule() -> None:
+    """A pixel at 99.95 % of full scale is clipped by ``spectra.types.saturated``, the rule the
+    Ocean driver's re-reads and auto-range use (they once used 100 %) and the analysis flags."""
+    s, d, r = read(CLEAN)
+    counts = s.counts.copy()
+    clipped = 0.9995 * s.full_scale
+    counts[np.argmin(np.abs(WL - 450.0))] = clipped
+    assert "saturated" in to_absorbance(with_counts(s, counts), d, r, window=WINDOW)[1]
+    assert saturated(clipped, s.full_scale) and saturated(counts, s.full_scale)
+    assert not saturated(0.998 * s.full_scale, s.full_scale)
 
 
 def test_low_reference_light_is_flagged() -> None:

@@ -15,7 +15,6 @@ from mscrobot.spectra import (
     SampleAnalysis,
     Spectrum,
     SpectrumError,
-    analyse_batch,
     analyse_sample,
     to_absorbance,
 )
@@ -89,19 +88,3 @@ def test_analyse_sample_never_crashes_and_never_returns_nan(
     assert not np.isinf(a).any()  # capped, never infinite
     bad_pixels = ~(np.isfinite(s) & np.isfinite(d) & np.isfinite(r))
     assert np.array_equal(np.isnan(a), bad_pixels)  # NaN exactly where counts were not finite
-
-
-@given(rows=st.lists(counts(0), min_size=0, max_size=3), d=counts(1), r=counts(2))
-def test_analyse_batch_never_crashes_and_never_returns_nan(
-        rows: list[np.ndarray], d: np.ndarray, r: np.ndarray) -> None:
-    samples = np.array(rows).reshape(len(rows), N)
-    batch = analyse_batch(AXIS, samples, d, r, HEXANE, window=WINDOW,
-                          scatter_window=SCATTER_WINDOW)
-    assert batch.heights.shape == (len(rows), 4)
-    for name in ("heights", "height_sd", "positions", "scatter_at_band", "scatter_n", "offset",
-                 "noise_rms"):
-        assert np.all(np.isfinite(getattr(batch, name))), name
-    shared_bad = not (np.isfinite(d).all() and np.isfinite(r).all())
-    for i, row in enumerate(rows):
-        if shared_bad or not np.isfinite(row).all():
-            assert "nonfinite" in batch.flag_names(i)

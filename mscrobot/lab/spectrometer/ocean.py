@@ -42,7 +42,7 @@ from mscrobot.lab.protocols import (
     LabRefusalError,
     TransientDeviceError,
 )
-from mscrobot.spectra.types import FloatArray, Spectrum
+from mscrobot.spectra.types import FloatArray, Spectrum, saturated
 
 T = TypeVar("T")
 
@@ -405,7 +405,7 @@ class OceanSpectrometer:
             return Spectrum(self.wavelengths_nm.copy(), total / n, self.integration_ms, n,
                             self.full_scale,
                             {"kind": kind, "serial": self.serial_number,
-                             "saturated": peak >= self.full_scale, **meta})
+                             "saturated": saturated(peak, self.full_scale), **meta})
 
     def auto_range(self, target_fraction: float | None = None, max_steps: int = 8) -> float:
         """Set the integration time that puts the brightest pixel near ``target_fraction`` of
@@ -418,7 +418,7 @@ class OceanSpectrometer:
                 counts = self.read_raw()
                 peak = float(np.max(counts))
                 t = self.integration_ms
-                if peak >= self.full_scale:
+                if saturated(peak, self.full_scale):
                     self.set_integration_ms(t / 4.0)
                     continue
                 dark = self.darks.get(t)

@@ -1,7 +1,11 @@
 """Many spectra at once: the same questions as ``analyse_sample``, answered with array algebra.
 
-For campaigns, benchmarks and re-analysis of whole runs a per-spectrum scipy fit (~20 ms) is too
-slow. Here every step is a whole-array operation over a block of spectra (no Python loop over
+Not on the engine's path (a run analyses each sample as it arrives with ``analyse_sample``):
+it lives here, beside ``analysis.py``, which measures how much faster a vectorised analysis
+could re-analyse whole runs, and how closely it agrees with the per-spectrum fit. A
+per-spectrum scipy fit takes ~20 ms.
+
+Here every step is a whole-array operation over a block of spectra (no Python loop over
 spectra): window pixels only; absorbance; scatter baseline a + b·(λ/400)^-n and band heights
 (Gaussians fixed at the expected positions and default FWHM) by one linear least-squares fit
 per n on a grid of n, all n and all spectra in one matrix product, the best n picked per
@@ -31,7 +35,6 @@ from mscrobot.spectra.correction import (
     LOW_REFERENCE_PIXEL_FRACTION,
     MAX_RELIABLE_ABSORBANCE,
     MAX_RELIABLE_MIN_PIXELS,
-    SATURATION_FRACTION,
 )
 from mscrobot.spectra.inputs import (
     SpectrumError,
@@ -45,7 +48,7 @@ from mscrobot.spectra.inputs import (
 )
 from mscrobot.spectra.sample import NO_SOLVENT_FLAT_OFFSET_AU, RED_TAIL_START_NM
 from mscrobot.spectra.scatter import FLAT_DELTA_CHI2, N_GRID, SCATTER_REFERENCE_NM, scatter_basis
-from mscrobot.spectra.types import FULL_SCALE_COUNTS, FloatArray
+from mscrobot.spectra.types import FULL_SCALE_COUNTS, SATURATION_FRACTION, FloatArray
 
 #: Bits of ``BatchAnalysis.flags`` (same meaning as the string flags of ``analyse_sample``).
 FLAG_NONFINITE = np.uint8(1)  # NaN/inf in the row's counts (whole axis)

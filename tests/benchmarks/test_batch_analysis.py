@@ -1,11 +1,15 @@
-"""The vectorised path agrees with the per-spectrum fit and flags what it cannot trust."""
+"""The benchmark's vectorised analysis agrees with the per-spectrum fit the engine runs and
+flags what it cannot trust."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from mscrobot.spectra import FLAG_BITS, SpectrumError, analyse_batch, analyse_sample
+from benchmarks.batch_analysis import FLAG_BITS, analyse_batch
+from mscrobot.spectra import SpectrumError, analyse_sample
 from mscrobot.twin import optics
 from tests.spectra.helpers import (
     CDS_BANDS,
@@ -17,6 +21,7 @@ from tests.spectra.helpers import (
     instrument,
     read,
 )
+from tests.spectra.test_robustness import AXIS, N, counts
 
 
 def twin_counts(m: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
@@ -132,3 +137,19 @@ def test_batch_of_one_matches_read_helper() -> None:
     assert batch.heights.shape == (1, 4)
     assert batch.heights[0, 0] == pytest.approx(0.4, rel=0.02)
     assert batch.positions[0, 0] == pytest.approx(365.0, abs=0.2)
+
+
+@given(rows=st.lists(counts(0), min_size=0, max_size=3), d=counts(1), r=counts(2))
+def test_analyse_batch_never_crashes_and_never_returns_nan(
+        rows: list[np.ndarray], d: np.ndarray, r: np.ndarray) -> None:
+    samples = np.array(rows).reshape(len(rows), N)
+    batch = analyse_batch(AXIS, samples, d, r, HEXANE, window=WINDOW,
+                          scatter_window=SCATTER_WINDOW)
+    assert batch.heights.shape == (len(rows), 4)
+    for name in ("heights", "height_sd", "positions", "scatter_at_band", "scatter_n", "offset",
+                 "noise_rms"):
+        assert np.all(np.isfinite(getattr(batch, name))), name
+    shared_bad = not (np.isfinite(d).all() and np.isfinite(r).all())
+    for i, row in enumerate(rows):
+        if shared_bad or not np.isfinite(row).all():
+            assert "nonfinite" in batch.flag_names(i)
