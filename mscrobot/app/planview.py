@@ -15,7 +15,8 @@ from mscrobot.app.feasibility import capacities, check_lab
 from mscrobot.engine.runner import Event
 from mscrobot.lab.config import LabConfig
 from mscrobot.procedure.plan import RESAMPLE_WAIT_S, worst_case_volumes
-from mscrobot.recipe.models import Extend, Recipe
+from mscrobot.recipe.models import Recipe
+from mscrobot.recipe.timings import timings
 
 
 class PlanError(Exception):
@@ -24,20 +25,18 @@ class PlanError(Exception):
 
 def max_lab_time_s(recipe: Recipe, lab: LabConfig) -> float:
     """Lab time if every limit is reached: all stirring, every extension, back-exchange."""
-    ex, be = recipe.exchange, recipe.back_exchange
+    tm = timings(recipe)
     lh = lab.liquid_handler
-    stir = float(ex.max_time.m_as("s")) + sum(float(a.by.m_as("s")) * a.times
-                                              for a in recipe.on_stall if isinstance(a, Extend))
-    interval = float(ex.sampling_interval.m_as("s"))
-    per_round = (float(ex.settle_time.m_as("s")) + len(recipe.monitoring.phases)
+    stir = tm.max_forward_stir_s
+    per_round = (tm.settle_s + len(recipe.monitoring.phases)
                  * float(lh.sample_time.m_as("s")))
-    rounds = math.ceil(stir / interval) + 1
+    rounds = math.ceil(stir / tm.sampling_interval_s) + 1
     total = stir + rounds * (per_round + RESAMPLE_WAIT_S["forward"]) \
         + 4 * float(lh.dispense_time.m_as("s"))
-    if be.enabled:
-        b_rounds = math.ceil(float(be.max_time.m_as("s")) / float(be.stir_time.m_as("s")))
-        total += float(be.max_time.m_as("s")) + b_rounds * (
-            float(be.settle_time.m_as("s")) + len(recipe.monitoring.phases)
+    if recipe.back_exchange.enabled:
+        b_rounds = math.ceil(tm.back_max_s / tm.back_stir_s)
+        total += tm.back_max_s + b_rounds * (
+            tm.back_settle_s + len(recipe.monitoring.phases)
             * float(lh.sample_time.m_as("s")))
     return total
 

@@ -27,6 +27,7 @@ from mscrobot.lab.simulated.world import BOTTOM_CLEARANCE_MM
 from mscrobot.procedure.plan import MAX_ROUNDS
 from mscrobot.procedure.steps import Decide, Dispense, Reference, Sample
 from mscrobot.recipe.models import Recipe
+from mscrobot.recipe.timings import timings
 
 #: apiLevel of exported protocols: runtime parameters need >= 2.18; 8.8.2 runs up to 2.27.
 API_LEVEL = "2.20"
@@ -103,15 +104,15 @@ def protocol_data(recipe: Recipe, lab: LabConfig, seed: int = 0) -> dict[str, An
     def rounds_cap(total: float, interval: float, done: int) -> int:
         return min(MAX_ROUNDS, max(done, math.ceil(total / interval)) + 5)
 
-    interval = float(ex.sampling_interval.m_as("s"))
+    tm = timings(recipe)
+    interval = tm.sampling_interval_s
     stages = [{
         "name": "forward", "title": f"Exchange: {recipe.salt.compound} in "
                                     f"{recipe.salt.solvent} under the clusters",
         "prepare": seen["forward"]["prepare"], "rounds": seen["forward"]["rounds"],
-        "max_rounds": rounds_cap(float(ex.max_time.m_as("s")), interval,
+        "max_rounds": rounds_cap(tm.max_stir_s, interval,
                                  seen["forward"]["rounds"]),
-        "stir": stir(float(ex.stir_rate.m_as("rpm")), interval,
-                     float(ex.settle_time.m_as("s"))),
+        "stir": stir(float(ex.stir_rate.m_as("rpm")), interval, tm.settle_s),
         "phases": list(mon.phases), "sample_ul": float(mon.sample_volume.m_as("uL")),
         "return_samples": mon.return_samples,
         "after": "Decide: is the exchange complete (alkane band gone, the polar band there)? "
@@ -119,14 +120,13 @@ def protocol_data(recipe: Recipe, lab: LabConfig, seed: int = 0) -> dict[str, An
     }]
     if back.enabled:
         rpm = back.stir_rate or ex.stir_rate
-        back_interval = float(back.stir_time.m_as("s"))
+        back_interval = tm.back_stir_s
         stages.append({
             "name": "back", "title": "Back-exchange: fresh alkane, then oleylamine",
             "prepare": seen["back"]["prepare"], "rounds": seen["back"]["rounds"],
-            "max_rounds": rounds_cap(float(back.max_time.m_as("s")), back_interval,
+            "max_rounds": rounds_cap(tm.back_max_s, back_interval,
                                      seen["back"]["rounds"]),
-            "stir": stir(float(rpm.m_as("rpm")), back_interval,
-                         float(back.settle_time.m_as("s"))),
+            "stir": stir(float(rpm.m_as("rpm")), back_interval, tm.back_settle_s),
             "phases": list(mon.phases), "sample_ul": float(mon.sample_volume.m_as("uL")),
             "return_samples": mon.return_samples,
             "after": "Done: compare the alkane spectrum with the pre-exchange one.",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from mscrobot.recipe.models import AddSalt, Extend, Recipe, Stop
+from mscrobot.recipe.timings import timings
 from mscrobot.spectra.types import SampleAnalysis
 
 #: Sample flags that make a measurement unusable: it is refused, never read as progress.
@@ -81,7 +82,7 @@ class DecisionSettings:
                 ladder.append(("add_salt", step.times, float(step.volume.m_as("uL"))))
             elif isinstance(step, Stop):
                 ladder.append(("stop", 1, 0.0))
-        be = recipe.back_exchange
+        be, tm = recipe.back_exchange, timings(recipe)
         return cls(
             n_confirm=mon.n_confirm,
             complete_fraction=th.complete_fraction,
@@ -92,13 +93,13 @@ class DecisionSettings:
             degraded_broadening=th.degraded_broadening,
             degraded_loss=th.degraded_loss,
             band_tolerance_nm=float(th.band_tolerance.m_as("nm")),
-            max_stir_s=float(recipe.exchange.max_time.m_as("s")),
-            sampling_interval_s=float(recipe.exchange.sampling_interval.m_as("s")),
+            max_stir_s=tm.max_stir_s,
+            sampling_interval_s=tm.sampling_interval_s,
             ladder=tuple(ladder),
             back_n_confirm=be.confirm.n_confirm,
             back_position_tolerance_nm=float(be.confirm.position_tolerance.m_as("nm")),
             back_min_recovery=be.confirm.min_recovery,
-            back_max_stir_s=float(be.max_time.m_as("s")),
+            back_max_stir_s=tm.back_max_s,
         )
 
 

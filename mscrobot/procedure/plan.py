@@ -38,6 +38,7 @@ from mscrobot.procedure.steps import (
     Wait,
 )
 from mscrobot.recipe.models import Recipe
+from mscrobot.recipe.timings import timings
 from mscrobot.recipe.vessels import VIAL_TYPES
 from mscrobot.spectra.types import SampleAnalysis, Spectrum
 
@@ -299,8 +300,8 @@ class ExchangePlan:
     def _forward(self, result: PlanResult) -> Generator[Step, Outcome, Verdict]:
         ex = self.recipe.exchange
         rpm = float(ex.stir_rate.m_as("rpm"))
-        interval = float(ex.sampling_interval.m_as("s"))
-        settle = float(ex.settle_time.m_as("s"))
+        tm = timings(self.recipe)
+        interval, settle = tm.sampling_interval_s, tm.settle_s
         judge = ForwardJudge(self.settings, self.recipe.back_exchange.enabled)
         stirred, actions = 0.0, ()
         obs = yield from self._observe(Stage.FORWARD, 0.0, actions)
@@ -363,7 +364,8 @@ class ExchangePlan:
                 and "nonpolar_ola" in self.recipe.monitoring.blanks):
             yield from self._ola_blank(ola_ul)
         rpm = float((be.stir_rate or self.recipe.exchange.stir_rate).m_as("rpm"))
-        stir_s, settle = float(be.stir_time.m_as("s")), float(be.settle_time.m_as("s"))
+        tm = timings(self.recipe)
+        stir_s, settle = tm.back_stir_s, tm.back_settle_s
         stirred = 0.0
         verdict: Verdict | None = None
         for _ in range(MAX_ROUNDS):

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mscrobot.chemistry import CLUSTERS, OLEYLAMINE, find_salt, find_solvent
-from mscrobot.recipe.models import AddSalt, Extend, Recipe
+from mscrobot.recipe.models import AddSalt, Recipe
+from mscrobot.recipe.timings import timings
 from mscrobot.recipe.vessels import VIAL_TYPES
 from mscrobot.units import format_quantity as fq
 from mscrobot.yamldoc import Location
@@ -126,12 +127,11 @@ def _timing(r: Recipe) -> list[Finding]:
 def samples_per_phase(r: Recipe) -> int:
     """Most monitoring samples one phase can give: forward stage with every extension, blanks
     excluded, plus the back-exchange confirmations."""
-    stir_s = float(r.exchange.max_time.m_as("s")) + sum(
-        float(a.by.m_as("s")) * a.times for a in r.on_stall if isinstance(a, Extend))
-    forward = 1 + math.ceil(stir_s / float(r.exchange.sampling_interval.m_as("s")))
+    tm = timings(r)
+    forward = 1 + math.ceil(tm.max_forward_stir_s / tm.sampling_interval_s)
     back = 0
     if r.back_exchange.enabled:
-        back = 1 + math.ceil(float(r.back_exchange.max_time / r.back_exchange.stir_time))
+        back = 1 + math.ceil(tm.back_max_s / tm.back_stir_s)
     return forward + back
 
 
