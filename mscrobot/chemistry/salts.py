@@ -52,14 +52,14 @@ SALTS: dict[str, Salt] = {
     s.name: s
     for s in (
         Salt(
-            "ZnCl2", "Zn", 2, ("zinc chloride",),
+            "ZnCl2", "Zn", 2, ("zinc chloride", "zinc(II) chloride", "zinc dichloride"),
             {0: handbook(136.29)},
             paper(("CdS34", "CdSe34", "ZnSe34"), "complete transfer; hexane layer colourless"),
             paper(True, "immediate reverse transfer with OLA"),
             paper(False, "Zn drops after OLA (Table S1)"),
         ),
         Salt(
-            "Zn(NO3)2", "Zn", 2, ("zinc nitrate",),
+            "Zn(NO3)2", "Zn", 2, ("zinc nitrate", "zinc(II) nitrate"),
             {0: handbook(189.36), 6: handbook(297.49)},
             paper(("CdS34",), "9 nm blue shift as for ZnCl2"),
             Fact(None, "paper", "OLA back-exchange not shown for Zn(NO3)2"),
@@ -70,14 +70,15 @@ SALTS: dict[str, Salt] = {
             hydrate_names={6: "hexahydrate"},
         ),
         Salt(
-            "Zn(OTf)2", "Zn", 2, ("zinc triflate", "zinc trifluoromethanesulfonate"),
+            "Zn(OTf)2", "Zn", 2, ("zinc triflate", "zinc(II) triflate",
+                                   "zinc trifluoromethanesulfonate", "Zn(CF3SO3)2"),
             {0: handbook(363.53)},
             paper(("CdS34",), "9 nm blue shift as for ZnCl2"),
             paper(True, "immediate reverse transfer with OLA"),
             paper(True, "Zn content unchanged after OLA (Table S1)"),
         ),
         Salt(
-            "Zn(OAc)2", "Zn", 2, ("zinc acetate",),
+            "Zn(OAc)2", "Zn", 2, ("zinc acetate", "zinc(II) acetate", "Zn(CH3COO)2"),
             {0: handbook(183.48), 2: handbook(219.51)},
             paper(("CdS34", "CdSe34"), "complete transfer (Fig. S4a; Fig. 4)"),
             paper(True, "immediate reverse transfer with OLA"),
@@ -85,7 +86,7 @@ SALTS: dict[str, Salt] = {
             hydrate_names={2: "dihydrate"},
         ),
         Salt(
-            "InCl3", "In", 3, ("indium chloride", "indium(III) chloride"),
+            "InCl3", "In", 3, ("indium chloride", "indium(III) chloride", "indium trichloride"),
             {0: handbook(221.18), 4: handbook(293.24)},
             assumed(("CdS34",), "an In3+ salt is named only in the abstract; no data shown"),
             assumed(None, "not shown"),
@@ -94,7 +95,7 @@ SALTS: dict[str, Salt] = {
             hydrate_names={4: "tetrahydrate"},
         ),
         Salt(
-            "In(NO3)3", "In", 3, ("indium nitrate",),
+            "In(NO3)3", "In", 3, ("indium nitrate", "indium(III) nitrate"),
             {0: handbook(300.83), 5: handbook(390.91)},
             assumed(("CdS34",), "an In3+ salt is named only in the abstract; no data shown"),
             assumed(None, "not shown"),

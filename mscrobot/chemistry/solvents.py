@@ -31,36 +31,36 @@ SOLVENTS: dict[str, Solvent] = {
     s.name: s
     for s in (
         Solvent(
-            "hexane", ("n-hexane",), "nonpolar",
+            "hexane", ("n-hexane", "C6H14"), "nonpolar",
             handbook(0.655), handbook(195.0), handbook(69.0), handbook(True),
             "Cluster phase for (CdS)34 and (ZnSe)34 in the paper; the top layer over DMF.",
         ),
         Solvent(
-            "hexene", ("1-hexene",), "nonpolar",
+            "hexene", ("1-hexene", "hex-1-ene"), "nonpolar",
             handbook(0.673), assumed(220.0, "C=C absorption; check with a blank"),
             handbook(63.0), handbook(True),
             "Cluster phase for (CdSe)34 in the paper's text (one figure caption says hexane).",
         ),
         Solvent(
-            "DMF", ("N,N-dimethylformamide", "dimethylformamide"), "polar",
+            "DMF", ("N,N-dimethylformamide", "dimethylformamide", "HCON(CH3)2"), "polar",
             handbook(0.944), handbook(268.0), handbook(153.0),
             handbook(False, "forms a separate lower layer under hexane"),
             "Salt phase in the paper.",
         ),
         Solvent(
-            "NMF", ("N-methylformamide", "methylformamide"), "polar",
+            "NMF", ("N-methylformamide", "methylformamide", "HCONHCH3"), "polar",
             handbook(1.011),
             Fact(None, "handbook", "no dependable constant; the usable window comes from a blank"),
             handbook(182.5), literature(False, "separates from hexane"),
             "The paper keeps (CdS)34-ZnCl2 dispersed in NMF for 60 h.",
         ),
         Solvent(
-            "DMSO", ("dimethyl sulfoxide",), "polar",
+            "DMSO", ("dimethyl sulfoxide", "dimethylsulfoxide", "(CH3)2SO"), "polar",
             handbook(1.100), handbook(268.0), handbook(189.0), handbook(False),
             "Not used in the paper.",
         ),
         Solvent(
-            "acetonitrile", ("MeCN", "ACN"), "polar",
+            "acetonitrile", ("MeCN", "ACN", "CH3CN"), "polar",
             handbook(0.786), handbook(190.0), handbook(82.0),
             literature(False, "two phases with hexane at room temperature"),
             "Not used in the paper.",
@@ -72,7 +72,7 @@ SOLVENTS: dict[str, Solvent] = {
             "keeps (CdS)34-ZnCl2 in it for 60 h), never the exchange phase.",
         ),
         Solvent(
-            "toluene", (), "nonpolar",
+            "toluene", ("methylbenzene", "C6H5CH3"), "nonpolar",
             handbook(0.867), handbook(284.0), handbook(111.0), handbook(True),
             "Not used in the paper.",
         ),

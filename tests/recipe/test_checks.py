@@ -121,7 +121,7 @@ def test_confirmations_must_fit_in_max_time() -> None:
 
 def test_unknown_names_suggest_the_nearest() -> None:
     assert any("did you mean 'ZnCl2'" in e for e in errors(recipe_yaml(salt__compound="ZnCl")))
-    assert any("did you mean 'CdSe'" in e for e in errors(recipe_yaml(cluster__material="CdTe")))
+    assert not any("did you mean" in e for e in errors(recipe_yaml(cluster__material="CdTe")))
     assert any("did you mean 'hexane'" in e for e in errors(recipe_yaml(cluster__solvent="hexan")))
     assert any("did you mean 'volume'" in e for e in errors(recipe_yaml(salt__volumn="1 mL")))
 
