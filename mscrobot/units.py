@@ -29,6 +29,9 @@ _TERM = r"[A-Za-zµμ°Ω%][A-Za-z_µμ°]*(?:\^-?[1-4]|\*\*-?[1-4])?"
 _UNIT = rf"{_TERM}(?:\s*(?:/|\*|·|\s)\s*{_TERM})*"
 _QUANTITY = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>{_UNIT})\s*$")
 _COMMA_DECIMAL = re.compile(r"^\s*[-+]?\d+,\d+")
+#: Letters a chemist writes for a temperature that pint reads as other units (C is coulomb,
+#: F farad), with the unit they meant.
+_TEMPERATURE_LETTERS = {"C": "degC", "F": "degF", "°": "degC"}
 
 #: Physical dimension names used in messages, keyed by pint dimensionality strings.
 DIMENSIONS: dict[str, str] = {
@@ -41,6 +44,8 @@ DIMENSIONS: dict[str, str] = {
     "[length]": "length",
     "[substance]": "amount of substance",
     "[mass]": "mass",
+    "[current] * [time]": "electric charge",
+    "[current] ** 2 * [time] ** 4 / [mass] / [length] ** 2": "capacitance",
     "[mass] / [substance]": "molar mass",
     "dimensionless": "dimensionless number",
 }
@@ -100,8 +105,15 @@ def parse_quantity(text: Any, expected: tuple[str, ...] | None = None) -> pint.Q
     q = ureg().Quantity(magnitude, unit)
     if expected is not None and str(q.dimensionality) not in expected:
         wanted = " or ".join(DIMENSIONS.get(e, e) for e in expected)
-        raise QuantityError(f"{text!r} is a {dimension_name(q)}, expected a {wanted} "
-                            f"(e.g. {_example(expected)})")
+        written = match["unit"].strip()
+        read_as = f"{unit:D}"
+        example = _example(expected)
+        if "[temperature]" in expected and written in _TEMPERATURE_LETTERS:
+            example = f"'{match['number']} {_TEMPERATURE_LETTERS[written]}'"
+        kind = dimension_name(q)
+        kind = ("an " if kind[0] in "aeiou" else "a ") + kind
+        said = (f"reads {written!r} as {read_as}, {kind}" if len(written) == 1 else f"is {kind}")
+        raise QuantityError(f"{text!r} {said}; expected a {wanted} (e.g. {example})")
     return q
 
 

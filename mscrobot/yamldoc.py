@@ -170,6 +170,12 @@ def parse_document(content: bytes | str, source: str = "<text>") -> Document:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = " ".join(str(m).strip() for m in (exc.context, exc.problem) if m)
+        lines = text.splitlines()
+        if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line]:
+            tab = lines[mark.line].index("\t")
+            line, col = mark.line + 1, tab + 1
+            message = ("a tab character: YAML indents with spaces only; replace the tab with "
+                       "spaces")
         raise DocumentError([Problem(source, line, col, "", f"not valid YAML: {message}")]
                             ) from None
     except RecursionError:
@@ -413,8 +419,9 @@ def _problem_from_error(model: type[BaseModel], doc: Document, err: ErrorDetails
     elif kind in _TYPE_WORDS:
         message = f"expected {_TYPE_WORDS[kind]}, got {_describe(value)}"
     elif kind in ("literal_error", "enum"):
-        expected = err.get("ctx", {}).get("expected", "")
-        options = re.findall(r"'([^']*)'", str(expected))
+        expected = str(err.get("ctx", {}).get("expected", ""))
+        options = (re.findall(r"'([^']*)'", expected)
+                   or [o for o in re.split(r",\s*|\s+or\s+", expected) if o])
         message = f"{_describe(value)} is not one of {', '.join(options)}"
         if isinstance(value, str):
             close = difflib.get_close_matches(value, options, n=1, cutoff=0.5)

@@ -28,6 +28,10 @@ MAX_SAMPLED_FRACTION = 0.5
 SALT_ABSORBANCE_LIMIT = 0.5
 
 
+#: Polar solvents toluene mixes with in all proportions (handbook).
+TOLUENE_MISCIBLE = frozenset({"DMF", "DMSO", "acetonitrile", "acetone"})
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     loc: Location
@@ -47,7 +51,14 @@ def check_recipe(recipe: Recipe) -> list[Finding]:
 def _phases(r: Recipe) -> list[Finding]:
     top, bottom = find_solvent(r.cluster.solvent), find_solvent(r.salt.solvent)
     out = []
-    if top.role != "nonpolar" or not top.miscible_with_alkanes.value or top.name == "toluene":
+    if top.name == "toluene" and bottom.name in TOLUENE_MISCIBLE:
+        out.append(Finding(("cluster", "solvent"), f"toluene mixes with {bottom.name}: there "
+                           "would be one phase, no upper layer to transfer from; use hexane or "
+                           "hexene"))
+    elif top.name == "toluene":
+        out.append(Finding(("cluster", "solvent"), "toluene is not an alkane: the exchange is "
+                           "shown from hexane or hexene only; use hexane or hexene"))
+    elif top.role != "nonpolar" or not top.miscible_with_alkanes.value:
         out.append(Finding(("cluster", "solvent"), f"{top.name} cannot hold the clusters as "
                            "the upper alkane phase; use hexane or hexene"))
     if bottom.role != "polar":
@@ -183,20 +194,28 @@ def _wavelengths(r: Recipe) -> list[Finding]:
     if len(bands.nonpolar) != len(bands.polar):
         out.append(Finding(("monitoring", "bands"), "nonpolar and polar need the same number of "
                            "bands (paired in order)"))
+    cluster = CLUSTERS[f"{r.cluster.material}{r.cluster.size}"]
+    own = ([b.m_as("nm") for b in bands.nonpolar], [b.m_as("nm") for b in bands.polar])
+    written = own != ([f.value for f in cluster.bands_nonpolar],
+                      [f.value for f in cluster.bands_polar])
     for phase, solvent_name, values in (("nonpolar", r.cluster.solvent, bands.nonpolar),
                                         ("polar", r.salt.solvent, bands.polar)):
         solvent = find_solvent(solvent_name)
         cutoff = solvent.uv_cutoff_nm.value
+        # the cluster's own bands (the knowledge base's, written or left out): the solvent
+        # chosen is what makes them unreadable, so that is the line the finding points at
+        field = "cluster" if phase == "nonpolar" else "salt"
         for i, band in enumerate(values):
-            loc = ("monitoring", "bands", phase, i)
+            loc = ("monitoring", "bands", phase, i) if written else (field, "solvent")
             nm = band.m_as("nm")
             if cutoff is None:
                 if phase == "polar" and "polar_salt" not in blanks:
                     out.append(Finding(loc, f"{solvent.name} has no dependable UV cutoff: "
                                        "measure the polar_salt blank"))
             elif nm < cutoff + CUTOFF_MARGIN_NM:
-                out.append(Finding(loc, f"{nm:g} nm is hidden by {solvent.name}, which absorbs "
-                                   f"below ~{cutoff:g} nm"))
+                which = "" if written else f"the cluster's {phase} band at "
+                out.append(Finding(loc, f"{which}{nm:g} nm is hidden by {solvent.name}, which "
+                                   f"absorbs below ~{cutoff:g} nm"))
     salt, _ = find_salt(r.salt.compound)
     if salt.absorption is not None and "polar" in r.monitoring.phases:
         a = salt.absorption
@@ -231,10 +250,27 @@ def _back_exchange(r: Recipe) -> list[Finding]:
     return out
 
 
+#: An add_salt rung adding less than this fraction of the starting metal per cluster barely
+#: changes the loading: a stall from too little salt would stay.
+SMALL_DOSE_FRACTION = 0.25
+
+
 def _stall_policy(r: Recipe) -> list[Finding]:
     out = []
     for i, action in enumerate(r.on_stall[:-1]):
         if action.action == "stop":
             out.append(Finding(("on_stall", i), "'stop' must be the last action: the ones after "
                                "it would never run"))
+    salt = find_salt(r.salt.compound)[0]
+    start = r.equivalents_per_cluster()
+    for i, action in enumerate(r.on_stall):
+        if not isinstance(action, AddSalt):
+            continue
+        added = start * float(action.volume / r.salt.volume)
+        if added < SMALL_DOSE_FRACTION * start:
+            out.append(Finding(("on_stall", i, "volume"), f"each add_salt rung doses "
+                               f"{fq(action.volume)} of the same salt stock "
+                               f"({fq(r.salt.concentration)}): +{added:.3g} {salt.metal} per "
+                               f"cluster on the {start:.3g} at the start, too little to end a "
+                               "stall from too little salt", "warning"))
     return out

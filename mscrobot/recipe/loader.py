@@ -30,7 +30,18 @@ class LoadedRecipe:
     warnings: list[Problem] = field(default_factory=list)
 
 
+#: Top-level fields only a campaign file has.
+CAMPAIGN_FIELDS = ("campaign_version", "grid", "resources")
+
+
 def _validate(doc: Document) -> LoadedRecipe:
+    data = doc.data if isinstance(doc.data, dict) else {}
+    campaign = next((f for f in CAMPAIGN_FIELDS if f in data), None)
+    if campaign is not None and "cluster" not in data:
+        line, col = doc.key_marks.get((campaign,), (1, 1))
+        raise RecipeError([Problem(doc.source, line, col, campaign, "this is a campaign file, "
+                                   "not a recipe: `mscrobot campaign FILE` reads it and checks "
+                                   "every recipe it makes before anything runs")])
     recipe = validate_document(Recipe, doc)
     findings = check_recipe(recipe)
     problems = [doc.problem(f.loc, f.message, f.severity) for f in findings]

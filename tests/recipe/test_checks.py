@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mscrobot.recipe import RecipeError, load_recipe_text
+from mscrobot.recipe import RecipeError, load_recipe, load_recipe_text
 from tests.recipe.helpers import recipe_yaml
 
 
@@ -27,8 +27,15 @@ def test_base_recipe_is_valid_without_warnings() -> None:
 def test_acetone_is_refused_as_the_exchange_phase() -> None:
     found = errors(recipe_yaml(salt__solvent="acetone"))
     assert "salt.solvent" in found[0] and "mixes with hexane" in found[0]
-    # and acetone's ~330 nm cutoff hides the 327 nm DMF-phase band
-    assert any("monitoring.bands.polar[1]" in e and "330 nm" in e for e in found)
+    # and acetone's ~330 nm cutoff hides the 327 nm DMF-phase band: the bands are the cluster's
+    # own (not written), so the finding points at the solvent that hides them
+    hidden = [e for e in found if "330 nm" in e]
+    assert len(hidden) == 1 and "salt.solvent" in hidden[0]
+    assert "the cluster's polar band at 327.4 nm" in hidden[0]
+    moved = errors(recipe_yaml(salt__solvent="acetone",
+                               monitoring__bands={"nonpolar": ["365 nm", "320 nm"],
+                                                  "polar": ["356 nm", "326 nm"]}))
+    assert any("monitoring.bands.polar[1]" in e and "326 nm is hidden" in e for e in moved)
 
 
 def test_cluster_phase_must_be_an_alkane() -> None:
@@ -144,3 +151,12 @@ def test_line_separators_and_c1_controls_are_refused_in_text(char: str) -> None:
         escaped = f'"x\\u{ord(char):04x}y"'  # written as an escape: YAML would fold a raw one
         text = recipe_yaml(**{field: "PLACEHOLDER"}).replace("PLACEHOLDER", escaped)
         assert any(field in e for e in errors(text)), field
+
+
+def test_a_small_add_salt_rung_says_it_redoses_the_same_stock() -> None:
+    sub = load_recipe("recipes/cds34-zncl2-subthreshold.yaml")
+    small = [w for w in sub.warnings if w.path.startswith("on_stall")]
+    assert len(small) == 1 and "of the same salt stock (0.1 mM)" in small[0].message
+    assert "+0.167 Zn per cluster on the 5 at the start" in small[0].message
+    reference = load_recipe("recipes/cds34-zncl2.yaml")
+    assert not [w for w in reference.warnings if w.path.startswith("on_stall")]

@@ -33,7 +33,7 @@ def test_temperature_with_offset_unit() -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("0.05 M", "is a molar concentration, expected a volume"),
+        ("0.05 M", "reads 'M' as molar, a molar concentration; expected a volume"),
         ("500", "has no unit"),
         ("1,5 mL", "decimal point"),
         ("five mL", "cannot read"),
@@ -46,6 +46,13 @@ def test_temperature_with_offset_unit() -> None:
 def test_bad_quantities_are_explained(text: str, fragment: str) -> None:
     with pytest.raises(QuantityError, match=fragment):
         parse_quantity(text, (VOLUME,))
+
+
+def test_a_temperature_in_c_says_pint_read_coulomb_and_suggests_degc() -> None:
+    with pytest.raises(QuantityError) as e:
+        parse_quantity("25 C", ("[temperature]",))
+    assert str(e.value) == ("'25 C' reads 'C' as coulomb, an electric charge; expected a "
+                            "temperature (e.g. '25 degC')")
 
 
 def test_non_text_is_refused() -> None:
