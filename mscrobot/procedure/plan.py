@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
-from mscrobot.chemistry import OLEYLAMINE
 from mscrobot.decide.observations import DecisionSettings, Observation, Stage
 from mscrobot.decide.rules import ForwardJudge, judge_back
 from mscrobot.decide.verdicts import Action, Verdict
@@ -37,6 +36,7 @@ from mscrobot.procedure.steps import (
     Transfer,
     Wait,
 )
+from mscrobot.recipe.amounts import ola_volume_ul
 from mscrobot.recipe.models import Recipe
 from mscrobot.recipe.timings import timings
 from mscrobot.recipe.vessels import VIAL_TYPES
@@ -104,14 +104,6 @@ class Ledger:
 
     def as_dict(self) -> dict[str, float]:
         return {"nonpolar": self.nonpolar, "polar": self.polar}
-
-
-def ola_volume_ul(recipe: Recipe) -> float:
-    ola = recipe.back_exchange.ola
-    if ola.check("[length] ** 3"):
-        return float(ola.m_as("uL"))
-    return (float(ola.m_as("nmol")) * 1e-9 * OLEYLAMINE.molar_mass_g_per_mol.value
-            / OLEYLAMINE.density_g_per_ml.value * 1e3)
 
 
 def worst_case_volumes(recipe: Recipe) -> dict[str, float]:

@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from mscrobot.chemistry import CLUSTERS, OLEYLAMINE, find_salt, find_solvent
+from mscrobot.chemistry import CLUSTERS, find_salt, find_solvent
+from mscrobot.recipe.amounts import ola_volume_ul
 from mscrobot.recipe.models import AddSalt, Recipe
 from mscrobot.recipe.timings import timings
 from mscrobot.recipe.vessels import VIAL_TYPES
@@ -153,7 +154,7 @@ def _volumes(r: Recipe) -> list[Finding]:
         "salt": r.salt.volume.m_as("uL"),
         "added salt": sum(a.volume.m_as("uL") * a.times for a in r.on_stall
                           if isinstance(a, AddSalt)),
-        "OLA": _ola_volume_ul(r) if r.back_exchange.enabled else 0.0,
+        "OLA": ola_volume_ul(r) if r.back_exchange.enabled else 0.0,
         "fresh hexane": r.back_exchange.hexane_volume.m_as("uL") if r.back_exchange.enabled
         else 0.0,
     }
@@ -176,14 +177,6 @@ def _volumes(r: Recipe) -> list[Finding]:
                                    f"{MAX_SAMPLED_FRACTION:.0%} of this {volume:g} uL phase; "
                                    "use more volume, smaller samples or return_samples"))
     return out
-
-
-def _ola_volume_ul(r: Recipe) -> float:
-    ola = r.back_exchange.ola
-    if ola.check("[length] ** 3"):
-        return float(ola.m_as("uL"))
-    grams = ola.m_as("mol") * OLEYLAMINE.molar_mass_g_per_mol.value
-    return grams / OLEYLAMINE.density_g_per_ml.value * 1000.0
 
 
 def _wavelengths(r: Recipe) -> list[Finding]:
