@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DIMENSIONS",
     "QuantityError",
+    "format_molar",
     "format_quantity",
     "parse_quantity",
     "ureg",
@@ -181,3 +182,11 @@ def _describe(value: Any) -> str:
     if value is None:
         return "nothing (null)"
     return f"{type(value).__name__} {value!r}"[:80]
+
+
+def format_molar(molar: float) -> str:
+    """A molar concentration in the unit a chemist would write it (``3e-05`` → ``"30 µM"``)."""
+    for factor, unit in ((1.0, "M"), (1e-3, "mM"), (1e-6, "µM"), (1e-9, "nM")):
+        if abs(molar) >= factor or unit == "nM":
+            return f"{molar / factor:.4g} {unit}"
+    raise AssertionError("unreachable")

@@ -95,10 +95,11 @@ def _stocks(stocks: list[dict[str, Any]]) -> str:
     return _table(
         "Stocks to prepare", "Each run's worst case (every policy rung used), summed over the "
         "runs that share a stock. A dry run gives each run a fresh deck.",
-        ("deck position", "contents", "runs", "worst case (mL)", "one vial holds (mL)", ""),
+        ("deck position", "contents", "runs", "worst case (mL)", "one vial holds (mL)",
+         "to weigh per vial", ""),
         [(s["position"], s["contents"], len(s["runs"]), f"{s['worst_case_ul'] / 1000:.3g}",
-          f"{s['deck_holds_ul'] / 1000:.3g}", "more than one vial" if s["short"] else "")
-         for s in stocks])
+          f"{s['deck_holds_ul'] / 1000:.3g}", s.get("weigh", ""),
+          "more than one vial" if s["short"] else "") for s in stocks])
 
 
 def _tips(tips: list[dict[str, Any]]) -> str:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from mscrobot.lab.config import LabConfig
 from mscrobot.procedure.plan import worst_case_volumes
+from mscrobot.recipe.amounts import amounts
 from mscrobot.recipe.models import Recipe
+from mscrobot.units import format_molar
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class StockNeed:
     runs: tuple[int, ...]
     worst_case_ul: float
     deck_holds_ul: float
+    #: the solid to weigh for one vial of this stock (salt with its water, capped clusters)
+    weigh: str = ""
 
     @property
     def short(self) -> bool:
@@ -38,11 +42,21 @@ def _contents(recipe: Recipe) -> dict[str, str]:
     s, c = recipe.salt, recipe.cluster
     hydrate = f"·{s.hydrate}H2O" if s.hydrate else ""
     return {
-        "salt_stock": f"{s.compound}{hydrate} {s.concentration.m_as('M'):.4g} M in {s.solvent}",
+        "salt_stock": f"{s.compound}{hydrate} {format_molar(float(s.concentration.m_as('M')))} "
+                      f"in {s.solvent}",
         "cluster_stock": f"({c.material}){c.size} {c.ligand} {c.concentration:~P} in {c.solvent}",
         "hexane_stock": recipe.cluster.solvent,
         "ola_stock": "oleylamine",
     }
+
+
+def _weigh(recipe: Recipe, position: str, vial_ul: float) -> str:
+    a = amounts(recipe)
+    if position == "salt_stock":
+        return f"{a.salt_mg(vial_ul):.3g} mg {a.salt} in {vial_ul / 1000:.3g} mL"
+    if position == "cluster_stock":
+        return f"{a.cluster_mg(vial_ul):.3g} mg {a.cluster} (capped) in {vial_ul / 1000:.3g} mL"
+    return ""
 
 
 def stock_sheet(recipes: list[Recipe], lab: LabConfig) -> list[StockNeed]:
@@ -55,6 +69,10 @@ def stock_sheet(recipes: list[Recipe], lab: LabConfig) -> list[StockNeed]:
             if need[position] > 0:
                 totals[position, what] = totals.get((position, what), 0.0) + need[position]
                 users.setdefault((position, what), []).append(k)
-    return [StockNeed(position, what, tuple(users[position, what]), total,
-                      float(lab.deck[position].volume.m_as("uL")))
-            for (position, what), total in totals.items()]
+    out = []
+    for (position, what), total in totals.items():
+        vial = float(lab.deck[position].volume.m_as("uL"))
+        first = recipes[users[position, what][0]]
+        out.append(StockNeed(position, what, tuple(users[position, what]), total, vial,
+                             _weigh(first, position, vial)))
+    return out

@@ -9,6 +9,8 @@ import pytest
 from mscrobot.campaign.loader import CampaignError, load_campaign
 from mscrobot.campaign.stocks import stock_sheet
 from mscrobot.procedure.plan import worst_case_volumes
+from mscrobot.recipe.amounts import amounts
+from mscrobot.units import format_molar
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "recipes" / "campaign-example.yaml"
@@ -24,13 +26,18 @@ def test_runs_share_a_stock_exactly_when_its_contents_are_equal() -> None:
     for s in salts:  # the runs on one vial have one salt solution, and the sheet names it
         [(compound, molar)] = {(recipes[k].salt.compound, recipes[k].salt.concentration)
                                for k in s.runs}
-        assert s.contents.startswith(f"{compound} {molar.m_as('M'):.4g} M")
+        assert s.contents.startswith(f"{compound} {format_molar(molar.m_as('M'))} in")
     for position in ("salt_stock", "cluster_stock", "hexane_stock", "ola_stock"):
         rows = [s for s in sheet if s.position == position]
         assert sorted(k for s in rows for k in s.runs) == list(range(len(recipes)))
         total = sum(worst_case_volumes(r)[position] for r in recipes)
         assert sum(s.worst_case_ul for s in rows) == pytest.approx(total)
+        vial = s.deck_holds_ul
+        mg = amounts(recipes[s.runs[0]]).salt_mg(vial)
+        assert s.weigh == f"{mg:.3g} mg {compound} in {vial / 1000:.3g} mL"
+    assert "3e-05 M" not in " ".join(s.contents for s in salts)  # written as a chemist would
     [cluster] = [s for s in sheet if s.position == "cluster_stock"]
+    assert cluster.weigh.endswith("mg (CdS)34 (capped) in 15 mL")
     assert cluster.short == (cluster.worst_case_ul > cluster.deck_holds_ul)
     assert cluster.short  # 12 × 1.5 mL of clusters against one 15 mL vial
 
