@@ -76,7 +76,8 @@ def amounts(recipe: Recipe) -> Amounts:
         cluster_molar_mass=cluster.molar_mass_with_shell_g_per_mol,
         salt=salt.formula(s.hydrate), metal=salt.metal,
         salt_molar=float(s.concentration.m_as("M")),
-        salt_molar_mass=salt.molar_masses[s.hydrate].value,
+        salt_molar_mass=(salt.molar_masses[s.hydrate].value if s.hydrate in salt.molar_masses
+                         else float("nan")),  # an unknown hydrate: the checks refuse it
         metal_umol=metal_nmol / 1e3, metal_per_cluster=per(metal_nmol),
         ola_ul=ola_ul, ola_umol=ola_umol, ola_per_cluster=per(ola_umol * 1e3),
     )

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mscrobot.chemistry import CLUSTERS, find_salt, find_solvent
-from mscrobot.recipe.amounts import ola_volume_ul
+from mscrobot.recipe.amounts import amounts, ola_volume_ul
 from mscrobot.recipe.models import AddSalt, Recipe
 from mscrobot.recipe.timings import timings
 from mscrobot.recipe.vessels import VIAL_TYPES
+from mscrobot.spectra.correction import MAX_RELIABLE_ABSORBANCE
 from mscrobot.units import format_quantity as fq
 from mscrobot.yamldoc import Location
 
@@ -29,6 +30,20 @@ MAX_SAMPLED_FRACTION = 0.5
 SALT_ABSORBANCE_LIMIT = 0.5
 
 
+#: The flow cell's optical path (cm) a recipe is judged against without a lab (the shipped
+#: labs' cell; assumed).
+DEFAULT_PATH_CM = 0.2
+#: A first band above this in the cell is beyond what any integration time reads (the analysis
+#: flags reads over it: noise and stray light set the number).
+UNREADABLE_AU = MAX_RELIABLE_ABSORBANCE
+#: Above this, reads are dark and noisy: a warning.
+DARK_AU = 1.5
+#: The confirmation threshold (5 % left) of a first band below this is within ~3x the noise
+#: of a read (~1 mAU): a warning.
+FAINT_AU = 0.06
+#: Written bands within this of another material's (and not of the recipe's own) are that
+#: material's bands pasted in.
+OTHER_MATERIAL_NM = 3.0
 #: Polar solvents toluene mixes with in all proportions (handbook).
 TOLUENE_MISCIBLE = frozenset({"DMF", "DMSO", "acetonitrile", "acetone"})
 
@@ -44,7 +59,8 @@ def check_recipe(recipe: Recipe) -> list[Finding]:
     """Every cross-field problem in ``recipe``: errors first in field order, then warnings."""
     found: list[Finding] = []
     for check in (_phases, _hydrate, _equivalents, _paper_support, _temperature, _timing,
-                  _volumes, _wavelengths, _back_exchange, _stall_policy):
+                  _volumes, _wavelengths, _band_species, _readable, _back_exchange,
+                  _stall_policy):
         found.extend(check(recipe))
     return sorted(found, key=lambda f: f.severity != "error")
 
@@ -98,16 +114,28 @@ def _equivalents(r: Recipe) -> list[Finding]:
 
 
 def _paper_support(r: Recipe) -> list[Finding]:
+    out = _exchange_solvent(r)
     cluster_key = f"{r.cluster.material}{r.cluster.size}"
     salt, _ = find_salt(r.salt.compound)
     if salt.assumed:
-        return [Finding(("salt", "compound"), f"{salt.name}: {salt.transfers.note}; the "
+        return [*out, Finding(("salt", "compound"), f"{salt.name}: {salt.transfers.note}; the "
                         "exchange is an assumption, not a result", "warning")]
     if cluster_key not in salt.transfers.value:
         shown = ", ".join(salt.transfers.value)
-        return [Finding(("salt", "compound"), f"the paper shows {salt.name} transferring "
+        return [*out, Finding(("salt", "compound"), f"the paper shows {salt.name} transferring "
                         f"{shown}, not {cluster_key}", "warning")]
-    return []
+    return out
+
+
+def _exchange_solvent(r: Recipe) -> list[Finding]:
+    """The paper runs the exchange in DMF only (it redisperses in NMF): another polar phase's
+    partition, kinetics and band positions are assumed."""
+    solvent = find_solvent(r.salt.solvent)
+    if solvent.name == "DMF" or solvent.role != "polar" or solvent.miscible_with_alkanes.value:
+        return []  # DMF, or already refused by the phase check
+    return [Finding(("salt", "solvent"), f"the paper runs the exchange in DMF only: in "
+                    f"{r.salt.solvent} the transfer, its rate and the band positions are "
+                    "assumed", "warning")]
 
 
 def _temperature(r: Recipe) -> list[Finding]:
@@ -246,6 +274,56 @@ def _back_exchange(r: Recipe) -> list[Finding]:
 #: An add_salt rung adding less than this fraction of the starting metal per cluster barely
 #: changes the loading: a stall from too little salt would stay.
 SMALL_DOSE_FRACTION = 0.25
+
+
+def _band_species(r: Recipe) -> list[Finding]:
+    """Bands written for the alkane phase that are another material's, not this one's."""
+    bands = r.monitoring.bands
+    assert bands is not None
+    written = [float(b.m_as("nm")) for b in bands.nonpolar]
+    own = CLUSTERS[f"{r.cluster.material}{r.cluster.size}"]
+    for other in CLUSTERS.values():
+        if other.material == own.material or not written:
+            continue
+        theirs = [f.value for f in other.bands_nonpolar]
+        if (len(written) == len(theirs)
+                and all(abs(w - x) <= OTHER_MATERIAL_NM for w, x in zip(written, theirs,
+                                                                        strict=True))
+                and any(abs(w - f.value) > OTHER_MATERIAL_NM
+                        for w, f in zip(written, own.bands_nonpolar, strict=False))):
+            shown = "/".join(f"{x:g}" for x in theirs)
+            mine = "/".join(f"{f.value:g}" for f in own.bands_nonpolar)
+            return [Finding(("monitoring", "bands", "nonpolar"), f"these are "
+                            f"({other.material}){other.size}'s bands ({shown} nm); the recipe's "
+                            f"clusters are ({own.material}){own.size} ({mine} nm)")]
+    return []
+
+
+def _readable(r: Recipe, path_cm: float = DEFAULT_PATH_CM) -> list[Finding]:
+    """The first band's absorbance in the flow cell, from the cluster concentration, the
+    band's absorptivity (assumed) and the path: unreadable, dark or too faint to confirm."""
+    cluster = CLUSTERS[f"{r.cluster.material}{r.cluster.size}"]
+    epsilon = cluster.epsilon_first_band.value
+    a = amounts(r)
+    start = epsilon * a.cluster_um * 1e-6 * path_cm
+    polar_ul = float(r.salt.volume.m_as("uL"))
+    moved = epsilon * (a.cluster_nmol / polar_ul) * 1e-3 * path_cm if polar_ul > 0 else 0.0
+    where = ("cluster", "concentration")
+    peak = max(start, moved)
+    said = (f"the first band would read {peak:.3g} AU in the {path_cm * 10:g} mm flow cell "
+            f"(ε ≈ {epsilon:.0e} M⁻¹cm⁻¹, {cluster.epsilon_first_band.source})")
+    if peak > UNREADABLE_AU:
+        most = a.cluster_um * UNREADABLE_AU / peak
+        return [Finding(where, f"{said}: beyond what any integration time reads; use at most "
+                        f"~{most:.3g} µM")]
+    if peak > DARK_AU:
+        return [Finding(where, f"{said}: reads will be dark and noisy", "warning")]
+    faint = min(start, moved)
+    if faint < FAINT_AU:
+        return [Finding(where, f"the first band would read {faint:.3g} AU in the "
+                        f"{path_cm * 10:g} mm flow cell: 5 % of it, the confirmation "
+                        "threshold, is within the noise of a read", "warning")]
+    return []
 
 
 def _stall_policy(r: Recipe) -> list[Finding]:

@@ -189,7 +189,7 @@ def valid_recipe_dicts(draw: st.DrawFn) -> dict[str, Any]:
     if _bool(draw):
         cluster["concentration"] = _quantity(draw, _nice(draw, 2e-6, 1e-4, 7), MOLAR_UNITS)
     else:
-        cluster["concentration"] = _quantity(draw, _nice(draw, 0.01, 2.0, 3), MASS_CONC_UNITS)
+        cluster["concentration"] = _quantity(draw, _nice(draw, 0.01, 0.6, 3), MASS_CONC_UNITS)
     cluster["volume"] = _quantity(draw, cluster_ul, VOLUME_UNITS)
     recipe["cluster"] = _shuffled_dict(draw, cluster)
 

@@ -48,7 +48,8 @@ def test_polar_phase_must_be_polar() -> None:
 
 
 def test_nmf_needs_its_blank_because_its_cutoff_is_not_a_constant() -> None:
-    assert warnings_of(recipe_yaml(salt__solvent="NMF")) == []
+    nmf = warnings_of(recipe_yaml(salt__solvent="NMF"))
+    assert len(nmf) == 1 and "the paper runs the exchange in DMF only" in nmf[0]
     text = recipe_yaml(salt__solvent="NMF", monitoring={"blanks": ["nonpolar", "nonpolar_ola"]})
     assert any("no dependable UV cutoff" in e for e in errors(text))
 
@@ -81,8 +82,11 @@ def test_monitoring_may_not_drain_a_phase() -> None:
     text = recipe_yaml(cluster__volume="300 uL", salt__volume="3 mL")
     (msg,) = errors(text)
     assert "cluster.volume" in msg and "samples" in msg
-    assert warnings_of(recipe_yaml(cluster__volume="300 uL", salt__volume="3 mL",
-                                   monitoring={"return_samples": True})) == []
+    returned = warnings_of(recipe_yaml(cluster__volume="300 uL", salt__volume="3 mL",
+                                       monitoring={"return_samples": True}))
+    assert not any("samples" in w for w in returned)
+    # (300 µL of clusters spread over 3 mL of DMF read faint: that one warning stays)
+    assert [w for w in returned if "within the noise" not in w] == []
 
 
 def test_bands_below_the_solvent_cutoff_are_refused() -> None:
@@ -160,3 +164,36 @@ def test_a_small_add_salt_rung_says_it_redoses_the_same_stock() -> None:
     assert "+0.167 Zn per cluster on the 5 at the start" in small[0].message
     reference = load_recipe("recipes/cds34-zncl2.yaml")
     assert not [w for w in reference.warnings if w.path.startswith("on_stall")]
+
+
+def test_clusters_too_concentrated_to_read_are_refused_before_anything_runs() -> None:
+    found = errors(recipe_yaml(cluster__concentration="20 mM"))
+    unreadable = [e for e in found if "cluster.concentration" in e]
+    assert len(unreadable) == 1
+    assert "would read 400 AU in the 2 mm flow cell" in unreadable[0]
+    assert "use at most ~125 µM" in unreadable[0]
+    dark = warnings_of(recipe_yaml(cluster__concentration="100 uM", salt__concentration="0.25 M"))
+    assert any("reads will be dark and noisy" in w for w in dark)
+
+
+def test_clusters_too_dilute_to_confirm_warn() -> None:
+    faint = warnings_of(recipe_yaml(cluster__concentration="2 uM", salt__concentration="5 mM"))
+    assert any("would read 0.04 AU" in w and "within the noise" in w for w in faint)
+    assert not any("AU" in w for w in warnings_of(recipe_yaml()))
+
+
+def test_another_materials_bands_pasted_in_are_an_error() -> None:
+    found = errors(recipe_yaml(cluster__material="CdSe", cluster__solvent="hexene",
+                               cluster__ligand="OTA",
+                               monitoring__bands={"nonpolar": ["365 nm", "335 nm"],
+                                                  "polar": ["356 nm", "327.4 nm"]}))
+    assert any("monitoring.bands.nonpolar" in e and "(CdS)34's bands (365/335 nm)" in e
+               and "(CdSe)34 (415 nm)" in e for e in found)
+
+
+def test_a_polar_phase_the_paper_does_not_use_warns_that_it_is_assumed() -> None:
+    for solvent in ("NMF", "DMSO", "acetonitrile", "water"):
+        warned = warnings_of(recipe_yaml(salt__solvent=solvent))
+        assert any("salt.solvent" in w and "the paper runs the exchange in DMF only" in w
+                   for w in warned), solvent
+    assert not any("DMF only" in w for w in warnings_of(recipe_yaml()))
