@@ -1,18 +1,24 @@
 """A run's data in files other programs read: CSV tables and JCAMP-DX spectra.
 
-``csv`` writes three files:
+``csv`` writes four files, every column a plain value (no JSON in a cell):
 
+* ``bands.csv`` — tidy, one row per judged sample, phase and band set: ``step``, ``time_s``,
+  ``stage``, ``phase``, ``band_set`` (whose bands: the alkane's or the polar phase's positions),
+  ``position_nm`` and ``height_AU`` of that set's strongest band, and for a phase's own band
+  set the verdict's ``fraction`` of the clusters in that phase and its ``amount_nmol``. This is
+  the table to plot a transfer from.
 * ``spectra.csv`` — wide layout, one row per sample spectrum in journal order: ``step``,
   ``phase``, ``time_s`` (lab time of the read), then one column per detector pixel named
-  ``absorbance_AU@<wavelength>nm``. Wide because every read of a run shares the spectrometer's
-  axis, so a row is a spectrum and a column a wavelength, which is what spreadsheets and
-  ``pandas.read_csv`` want; a run whose reads do not share one axis cannot be written this way
-  and raises (use ``jcamp``, one file per spectrum).
+  ``absorbance_AU@<wavelength>nm``, the wavelength rounded to 0.01 nm (the exact axis is in
+  each JCAMP-DX file). Wide because every read of a run shares the spectrometer's axis; a run
+  whose reads do not share one axis cannot be written this way and raises (use ``jcamp``).
 * ``verdicts.csv`` — one row per verdict: ``step``, ``time_s``, ``stage``, ``state``, ``action``,
-  ``reasons`` (joined by ``; ``), ``numbers_json`` (the verdict's numbers, as JSON).
+  ``reasons`` (joined by ``; ``), then one column per number any verdict gives.
 * ``steps.csv`` — one row per journaled step: ``n``, ``kind``, ``status``, ``started_time_s``,
-  ``ended_time_s``, ``attempts``, ``error``, ``params_json``, ``outcome_json``, then
-  ``volume_uL@<vessel>`` after the step for steps that report volumes.
+  ``ended_time_s``, ``attempts``, ``error``, one ``param:<name>`` column per step parameter,
+  what the step read back (``rpm``, ``height_mm``, ``integration_ms``, ``answer``,
+  ``recovered_by``), ``robot_commands`` (how many the robot ran; their ids stay in the
+  journal), then ``volume_uL@<vessel>`` after the step for steps that report volumes.
 
 ``jcamp`` writes ``step<NNNN>-<phase>.jdx`` per sample spectrum: JCAMP-DX 5.01, UV/VIS SPECTRUM,
 absorbance against nm as ``##XYPOINTS=(XY..XY)`` (the axis is not evenly spaced, which
@@ -25,7 +31,6 @@ absorbance the report and the plan computed, bit for bit.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,34 +75,92 @@ def _spectra_rows(ms: list[Measurement]) -> tuple[list[str], list[list[str]]]:
             raise ValueError(f"step {m.step} was read on another wavelength axis than step "
                              f"{ms[0].step}; a wide spectra.csv needs one axis, export jcamp "
                              "instead")
-    header += [f"absorbance_AU@{w!r}nm" for w in axis.tolist()]
+    names = [f"absorbance_AU@{w:.2f}nm" for w in axis.tolist()]
+    if len(set(names)) < len(names):  # pixels closer than 0.01 nm: keep every digit
+        names = [f"absorbance_AU@{w!r}nm" for w in axis.tolist()]
+    header += names
     rows = [[str(m.step), m.phase, _num(m.time_s), *map(repr, m.absorbance.tolist())]
             for m in ms]
     return header, rows
 
 
-def _csv(data: RunData, out: Path) -> list[Path]:
-    spectra = _write_csv(out / "spectra.csv", *_spectra_rows(data.measurements))
-    verdicts = _write_csv(
-        out / "verdicts.csv",
-        ["step", "time_s", "stage", "state", "action", "reasons", "numbers_json"],
-        [[str(v["step"]), _num(v["lab_t"]), v["stage"], v["state"], v["action"],
-          "; ".join(v["reasons"]), json.dumps(v["numbers"])] for v in data.verdicts])
-    vessels = list(dict.fromkeys(k for r in data.steps
-                                 for k in ((r.outcome or {}).get("vessels") or {})))
+#: What a device step read back, as columns of steps.csv (the vessels and robot ids apart).
+READ_BACK = ("rpm", "height_mm", "integration_ms", "answer", "recovered_by")
+#: Step parameters that are whole tables: verdicts.csv and bands.csv hold them as columns.
+NESTED_PARAMS = frozenset({"numbers", "bands", "reasons", "refused"})
+#: Which verdict number is the fraction of the clusters in each phase.
+FRACTION_OF = {"nonpolar": "remaining", "polar": "polar"}
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float | int):
+        return _num(value)
+    if isinstance(value, list | tuple):
+        return "; ".join(_cell(v) for v in value)
+    return str(value)
+
+
+def _bands_rows(data: RunData) -> list[list[str]]:
+    verdicts = {v["step"]: v for v in data.verdicts}
+    nmol = _cluster_nmol(data)
     rows = []
     for r in data.steps:
-        outcome = dict(r.outcome or {})
-        volumes = outcome.pop("vessels", None) or {}
+        if r.kind != "decide" or r.status != "done":
+            continue
+        numbers = verdicts.get(r.n, {}).get("numbers", {})
+        for phase, band_set, position, height in r.params.get("bands") or ():
+            fraction = numbers.get(FRACTION_OF[phase]) if band_set == phase else None
+            amount = None if fraction is None or nmol is None else fraction * nmol
+            rows.append([str(r.n), _num(r.ended_t), str(r.params.get("stage", "")), phase,
+                         band_set, _num(position), _num(height), _num(fraction), _num(amount)])
+    return rows
+
+
+def _cluster_nmol(data: RunData) -> float | None:
+    from mscrobot.recipe import RecipeError, load_recipe_text
+    from mscrobot.recipe.amounts import amounts
+
+    try:
+        return amounts(load_recipe_text(data.meta["recipe_text"]).recipe).cluster_nmol
+    except (RecipeError, KeyError):
+        return None
+
+
+def _csv(data: RunData, out: Path) -> list[Path]:
+    bands = _write_csv(out / "bands.csv", ["step", "time_s", "stage", "phase", "band_set",
+                                           "position_nm", "height_AU", "fraction",
+                                           "amount_nmol"], _bands_rows(data))
+    spectra = _write_csv(out / "spectra.csv", *_spectra_rows(data.measurements))
+    numbers = list(dict.fromkeys(k for v in data.verdicts for k in v["numbers"]))
+    verdicts = _write_csv(
+        out / "verdicts.csv",
+        ["step", "time_s", "stage", "state", "action", "reasons", *numbers],
+        [[str(v["step"]), _num(v["lab_t"]), v["stage"], v["state"], v["action"],
+          "; ".join(v["reasons"]), *(_num(v["numbers"].get(k)) for k in numbers)]
+         for v in data.verdicts])
+    vessels = list(dict.fromkeys(k for r in data.steps
+                                 for k in ((r.outcome or {}).get("vessels") or {})))
+    params = list(dict.fromkeys(k for r in data.steps for k in r.params
+                                if k not in NESTED_PARAMS))
+    rows = []
+    for r in data.steps:
+        outcome = r.outcome or {}
+        volumes = outcome.get("vessels") or {}
+        commands = outcome.get("robot_commands")
         rows.append([str(r.n), r.kind, r.status, _num(r.started_t), _num(r.ended_t),
-                     str(r.attempts), r.error or "", json.dumps(r.params),
-                     "" if r.outcome is None else json.dumps(outcome),
+                     str(r.attempts), r.error or "", *(_cell(r.params.get(k)) for k in params),
+                     *(_cell(outcome.get(k)) for k in READ_BACK),
+                     "" if commands is None else str(len(commands)),
                      *(_num(volumes.get(v)) for v in vessels)])
     steps = _write_csv(out / "steps.csv",
                        ["n", "kind", "status", "started_time_s", "ended_time_s", "attempts",
-                        "error", "params_json", "outcome_json",
+                        "error", *(f"param:{k}" for k in params), *READ_BACK, "robot_commands",
                         *(f"volume_uL@{v}" for v in vessels)], rows)
-    return [spectra, verdicts, steps]
+    return [bands, spectra, verdicts, steps]
 
 
 # --- JCAMP-DX ------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_every_jcamp_file_reads_back(runs: Runs, measurements: list[Measurement]
 
 def test_csv_headers_carry_units_and_rows_match(runs: Runs, measurements: list[Measurement],
                                                 tmp_path: Path) -> None:
-    spectra, verdicts, steps = export_run(runs.awaiting, "csv", tmp_path)
+    bands, spectra, verdicts, steps = export_run(runs.awaiting, "csv", tmp_path)
     data = read_run(runs.awaiting, spectra=False)
     with spectra.open(newline="") as f:
         rows = list(csv.reader(f))
@@ -53,14 +53,20 @@ def test_csv_headers_carry_units_and_rows_match(runs: Runs, measurements: list[M
     axis = np.array([float(h.removeprefix("absorbance_AU@").removesuffix("nm"))
                      for h in header[3:]])
     assert len(body) == len(measurements)
+    assert all(len(h.split("@")[1].removesuffix("nm").split(".")[1]) == 2 for h in header[3:])
     for row, m in zip(body, measurements, strict=True):
         assert (int(row[0]), row[1], float(row[2])) == (m.step, m.phase, m.time_s)
-        np.testing.assert_array_equal(axis, m.wavelengths_nm)
+        np.testing.assert_allclose(axis, m.wavelengths_nm, rtol=0, atol=0.005)
         np.testing.assert_allclose(np.array(row[3:], float), m.absorbance, rtol=0, atol=1e-6)
     with verdicts.open(newline="") as f:
         vrows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in vrows] == [v["step"] for v in data.verdicts]
     assert "time_s" in vrows[0] and vrows[-1]["action"] == "stop_for_operator"
+    assert not any(c.endswith("_json") for c in vrows[0])  # numbers are columns
+    later = next(r for r, v in zip(vrows, data.verdicts, strict=True) if "remaining" in
+                 v["numbers"])
+    v = next(v for v in data.verdicts if "remaining" in v["numbers"])
+    assert float(later["remaining"]) == v["numbers"]["remaining"]
     with steps.open(newline="") as f:
         srows = list(csv.DictReader(f))
     assert len(srows) == len(data.steps)
@@ -68,12 +74,25 @@ def test_csv_headers_carry_units_and_rows_match(runs: Runs, measurements: list[M
     first_dispense = next(r for r in srows if r["kind"] == "dispense")
     assert float(first_dispense["volume_uL@reaction"]) == 1500.0
     assert srows[-1]["status"] == "intent" and srows[-1]["kind"] == "ask_operator"
+    assert "outcome_json" not in srows[0] and "params_json" not in srows[0]
+    assert first_dispense["param:source"] == "salt_stock"
+    assert all("[" not in value for r in srows for value in r.values())  # no JSON in a cell
+    with bands.open(newline="") as f:
+        brows = list(csv.DictReader(f))
+    decided = [r for r in data.steps if r.kind == "decide"]
+    assert len(brows) == sum(len(r.params["bands"]) for r in decided)
+    own = [r for r in brows if r["phase"] == r["band_set"] and r["fraction"]]
+    assert own and all(0.0 <= float(r["fraction"]) <= 1.5 for r in own)
+    alkane = [r for r in own if r["phase"] == "nonpolar"]
+    assert float(alkane[-1]["amount_nmol"]) == pytest.approx(
+        float(alkane[-1]["fraction"]) * 30.0)  # of the recipe's 30 nmol of clusters
 
 
 def test_a_run_without_spectra_exports_empty_tables(runs: Runs, tmp_path: Path) -> None:
     assert export_run(runs.fresh, "jcamp", tmp_path / "j") == []
-    spectra, verdicts, steps = export_run(runs.fresh, "csv", tmp_path / "c")
+    bands, spectra, verdicts, steps = export_run(runs.fresh, "csv", tmp_path / "c")
     assert spectra.read_text().splitlines() == ["step,phase,time_s"]
+    assert len(bands.read_text().splitlines()) == 1
     assert len(verdicts.read_text().splitlines()) == len(steps.read_text().splitlines()) == 1
 
 
