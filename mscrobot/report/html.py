@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mscrobot.report.chemistry import Chemistry, amount_rows, chemistry_of
 from mscrobot.report.data import REPORT_NAME, Measurement, RunData, read_run
 
 if TYPE_CHECKING:
@@ -43,6 +44,11 @@ class _Analysis:
     #: per measurement: height (AU) of the strongest band of each band set
     heights: list[tuple[Measurement, dict[str, float]]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    chemistry: Chemistry = field(default_factory=Chemistry)
+    #: lab time the OLA went in (the back-exchange's samples come after it)
+    ola_t: float | None = None
+    #: (stage, phase, band set, position nm) of each judged sample's strongest bands
+    positions: list[tuple[str, str, str, float]] = field(default_factory=list)
 
 
 def preload() -> None:
@@ -91,7 +97,15 @@ def _analyse(data: RunData) -> _Analysis:
     from mscrobot.recipe.loader import load_recipe_text
     from mscrobot.yamldoc import DocumentError
 
-    out = _Analysis()
+    out = _Analysis(chemistry=chemistry_of(data.meta))
+    out.notes += out.chemistry.problems
+    out.ola_t = next((float(r.ended_t) for r in data.steps
+                      if r.kind == "dispense" and r.params.get("source") == "ola_stock"
+                      and r.params.get("dest") == "reaction" and r.ended_t is not None), None)
+    out.positions = [(str(s.params.get("stage")), phase, band_set, float(position))
+                     for s in data.steps if s.kind == "decide" and s.status == "done"
+                     for phase, band_set, position, height in s.params.get("bands") or ()
+                     if phase == band_set and height > 0.02]
     try:
         recipe = load_recipe_text(data.meta["recipe_text"],
                                   data.meta.get("recipe_source") or "<recipe>").recipe
@@ -186,34 +200,55 @@ def _spectra_figure(figure: type[Figure], ms: Sequence[Measurement],
 
 def _bands_figure(figure: type[Figure], analysis: _Analysis,
                   verdicts: Iterable[dict[str, Any]]) -> Figure:
-    """The strongest band of each set vs lab time, per phase, with the verdicts marked: the
-    clusters leaving one phase and arriving in the other, and what the run concluded."""
-    fig = figure(figsize=(10, 3.8))
-    fig.subplots_adjust(left=0.07, right=0.78, bottom=0.13, top=0.97)
+    """Each phase's own strongest band vs lab time (the clusters leaving one phase and arriving
+    in the other), the other set's faintly, the back-exchange shaded from the OLA on, and each
+    change of verdict numbered on the plot and named in the legend below it."""
+    verdicts = [v for v in verdicts if v["lab_t"] is not None]
+    changes, shown = [], None
+    for v in verdicts:
+        label = f"{v['stage']}: {v['state']} → {v['action']}"
+        if label != shown:  # every verdict gets a line, only a change gets a number
+            changes.append((v["lab_t"], label, STAGE_COLOURS.get(v["stage"], "0.4")))
+            shown = label
+    rows_below = math.ceil(len(changes) / 2)
+    height = 3.8 + 0.22 * rows_below  # inches: the plot, then one line per two changes
+    fig = figure(figsize=(10, height))
+    fig.subplots_adjust(left=0.07, right=0.76, top=1 - 0.3 / height,
+                        bottom=(0.6 + 0.22 * rows_below) / height)
     ax = fig.subplots()
     phases = sorted({m.phase for m, _ in analysis.heights})
     sets = sorted({s for _, h in analysis.heights for s in h})
+    names = {"nonpolar": "alkane", "polar": "polar"}
     for phase in phases:
         rows = [(m.time_s, h) for m, h in analysis.heights if m.phase == phase]
         for band_set in sets:
             own = band_set == phase
             ax.plot([t for t, _ in rows], [h.get(band_set, math.nan) for _, h in rows],
-                    marker="o" if own else ".", ms=4 if own else 3, lw=1.4 if own else 0.7,
-                    ls="-" if own else "--", color=PHASE_COLOURS.get(phase),
-                    alpha=1.0 if own else 0.6, label=f"{phase} phase, {band_set} bands")
-    shown = None
+                    marker="o" if own else ".", ms=4 if own else 2, lw=1.4 if own else 0.6,
+                    ls="-" if own else ":", color=PHASE_COLOURS.get(phase),
+                    alpha=1.0 if own else 0.4,
+                    label=f"{names.get(phase, phase)} phase" if own else "_")
+    times = [m.time_s for m, _ in analysis.heights] + [v["lab_t"] for v in verdicts]
+    lo, hi = min(times), max(times)
+    pad = 0.02 * (hi - lo or 1.0)
+    if analysis.ola_t is not None:
+        ax.axvspan(analysis.ola_t, hi + pad, color=STAGE_COLOURS["back"], alpha=0.08,
+                   label="after OLA (back-exchange)")
     for v in verdicts:
-        if v["lab_t"] is None:
-            continue
-        colour = STAGE_COLOURS.get(v["stage"], "0.4")
-        ax.axvline(v["lab_t"], color=colour, lw=0.7, alpha=0.6)
-        label = f" {v['stage']}: {v['state']} → {v['action']}"
-        if label != shown:  # every verdict gets a line, only a change gets words
-            ax.text(v["lab_t"], 1.0, label, transform=ax.get_xaxis_transform(), rotation=90,
-                    va="top", ha="right", fontsize=7, color=colour)
-            shown = label
+        ax.axvline(v["lab_t"], color=STAGE_COLOURS.get(v["stage"], "0.4"), lw=0.7, alpha=0.5)
+    ax.set_xlim(lo - pad, hi + pad)
+    for i, (t, _, colour) in enumerate(changes, 1):
+        ax.annotate(str(i), (t, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=9,
+                    color=colour, fontweight="bold")
     ax.set(xlabel="lab time (s)", ylabel="strongest band height (AU)")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    handles, labels = ax.get_legend_handles_labels()
+    legend = ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.add_artist(legend)
+    for i, (_, label, colour) in enumerate(changes):
+        column, row = divmod(i, rows_below)
+        fig.text(0.07 + 0.37 * column, (0.22 * (rows_below - row) - 0.06) / height,
+                 f"{i + 1}. {label}", fontsize=9, color=colour, va="center", ha="left")
     return fig
 
 
@@ -268,10 +303,34 @@ def _img(figures: dict[str, str], name: str, alt: str, missing: str) -> str:
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{figures[name]}">'
 
 
-def _verdict_text(v: dict[str, Any] | None) -> str:
+def _verdict_text(v: dict[str, Any] | None, note: str = "") -> str:
     if v is None:
         return "none yet"
-    return f"{v['state']} → {v['action']} (step {v['step']}): " + "; ".join(v["reasons"])
+    state = f"{v['state']} ({note})" if note else v["state"]
+    return f"{state} → {v['action']} (step {v['step']}): " + "; ".join(v["reasons"])
+
+
+def _positions(analysis: _Analysis) -> list[tuple[str, str]]:
+    """Where each phase's band sat, and the shift the exchange and the back-exchange made."""
+    seen: dict[tuple[str, str], list[float]] = {}
+    for stage, phase, _, nm in analysis.positions:
+        seen.setdefault((stage, phase), []).append(nm)
+    rows = []
+    before = seen.get(("forward", "nonpolar"), [])[:1]
+    moved = seen.get(("forward", "polar"), [])[-1:]
+    back = seen.get(("back", "nonpolar"), [])[-1:]
+    if before:
+        rows.append(("alkane phase before the exchange", f"{before[0]:.1f} nm"))
+    def signed(nm: float) -> str:
+        return f"{round(nm, 1) + 0.0:+.1f} nm"  # + 0.0: no "-0.0"
+
+    if moved:
+        shift = f" (shift {signed(moved[0] - before[0])})" if before else ""
+        rows.append(("polar phase after the exchange", f"{moved[0]:.1f} nm{shift}"))
+    if back:
+        shift = f" ({signed(back[0] - before[0])} from before)" if before else ""
+        rows.append(("alkane phase after OLA", f"{back[0]:.1f} nm{shift}"))
+    return rows
 
 
 def _numbers(numbers: dict[str, Any]) -> str:
@@ -299,6 +358,8 @@ def _retention(record: dict[str, object] | None) -> str:
 
 def _page(data: RunData, analysis: _Analysis, figures: dict[str, str]) -> str:
     meta = data.meta
+    chem = analysis.chemistry
+    note = chem.verdict_note()
     name = meta.get("recipe_name") or "(unnamed recipe)"
     pending = data.pending()
     header = [
@@ -311,8 +372,8 @@ def _page(data: RunData, analysis: _Analysis, figures: dict[str, str]) -> str:
         ("lab time", _clock(data.lab_time_s)),
         ("steps", f"{len(data.steps)} ({sum(r.status == 'done' for r in data.steps)} done)"),
         ("sample spectra", data.sample_spectra),
-        ("forward verdict", _verdict_text(data.last_verdict("forward"))),
-        ("back verdict", _verdict_text(data.last_verdict("back"))),
+        ("forward verdict", _verdict_text(data.last_verdict("forward"), note)),
+        ("back verdict", _verdict_text(data.last_verdict("back"), note)),
         ("metal after OLA back-exchange", _retention(analysis.salt_record)),
     ]
     if pending is not None:
@@ -337,12 +398,25 @@ def _page(data: RunData, analysis: _Analysis, figures: dict[str, str]) -> str:
         f'<p class="state state-{_e(data.state)}">{_e(data.state)}</p>',
         _kv(header),
         notes,
+        "<h2>Amounts</h2>",
+        _kv(amount_rows(chem)) if chem.amounts is not None
+        else '<p class="empty">The recipe cannot be read again.</p>',
+        "<h2>Warnings and what the run relies on beyond the paper</h2>",
+        ("".join(f'<p class="note">{_e(w)}</p>' for w in chem.warnings)
+         or '<p class="empty">The recipe check gave no warnings.</p>'),
+        ('<p class="note">Every verdict of this run was reached on the simulated lab: the '
+         "twin's transfer kinetics are assumed (twin/params.py).</p>" if chem.simulated
+         else ""),
+        _table(["what", "value", "source", "note", "where it lives"],
+               [(r.topic, r.value, r.source, r.note, r.where) for r in chem.beyond], "beyond")
+        if chem.beyond else "",
         "<h2>Absorbance spectra</h2>",
         _img(figures, "spectra", "absorbance spectra of each phase, coloured by lab time",
              "No spectra recorded yet."),
         "<h2>Band absorbance and verdicts</h2>",
         _img(figures, "bands", "height of the strongest band of each set against lab time",
              "No analysed samples yet."),
+        _kv(_positions(analysis)) if _positions(analysis) else "",
         "<h2>Decision trail</h2>",
         _table(["step", "lab time", "stage", "state", "action", "reasons", "numbers"], trail,
                "trail") if trail else '<p class="empty">No verdicts yet.</p>',

@@ -88,3 +88,31 @@ def test_a_report_is_replaced_not_appended(runs: Runs) -> None:
     second = _page(runs.stopped)
     assert first.count("<html") == second.count("<html") == 1
     assert not [p for p in runs.stopped.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_chemists_record_is_in_the_report(runs: Runs, completed_page: str) -> None:
+    amounts = completed_page.split("<h2>Amounts</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "30 nmol (CdS)34" in amounts and "2500 Zn" in amounts
+    assert "102 mg ZnCl2 in 15 mL" in amounts  # the shipped lab's 15 mL salt stock
+    assert "flow-cell path</th><td>2 mm" in amounts
+    beyond = completed_page.split('<table class="beyond">', 1)[1].split("</table>", 1)[0]
+    assert "polar band 2" in beyond and "assumed" in beyond
+    assert "the twin's transfer kinetics are assumed" in completed_page
+    assert "polar phase after the exchange</th><td>356.0 nm (shift -9.0 nm)" in completed_page
+    awaiting = _page(runs.awaiting)
+    assert "5 Zn per cluster is below the ~7.5" in awaiting  # the check's warning travels
+
+
+def test_a_verdict_on_assumed_chemistry_says_so(tmp_path: Path) -> None:
+    from mscrobot.app.runs import create_run, execute
+    from mscrobot.lab.config import load_lab
+    from mscrobot.recipe import load_recipe
+
+    source = "recipes/cds34-incl3-assumed.yaml"
+    lab, lab_text = load_lab("twin")
+    info = create_run(load_recipe(source).recipe, Path(source).read_text(), source, lab,
+                      lab_text, 0, tmp_path)
+    execute(info)
+    page = _page(info.path)
+    verdict = page.split("forward verdict</th><td>", 1)[1].split("</td>", 1)[0]
+    assert verdict.startswith("complete (twin: assumed kinetics; InCl3 transfer assumed)")
