@@ -70,6 +70,11 @@ def write_report(run_dir: Path) -> Path:
     return write_report_figures(run_dir)[0]
 
 
+def report_figures(data: RunData) -> dict[str, str]:
+    """The report's plots of a run read with ``read_run``, writing nothing (base64 PNGs)."""
+    return _figures(data, _analyse(data))
+
+
 def write_report_figures(run_dir: Path) -> tuple[Path, dict[str, str]]:
     """``write_report``, also returning its plots (base64 PNGs by name: ``spectra``, ``bands``,
     ``volumes``, each only when there is something to plot), so a caller showing one elsewhere
