@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from mscrobot.campaign.resources import POSITION, SHARED, SPEED, Use, uses
 from mscrobot.procedure.plan import Plan, PlanGenerator
@@ -54,10 +54,10 @@ class Reentry:
         return cls(n, on_vial, position if on_vial else None, leases, rpm, in_sequence)
 
 
-class ResourceGate(Protocol):
-    """How one run waits for the shared resources its steps use (a scheduler's gate subclasses
-    it, taking the defaults). Called from the run's own thread, in step order; each step of
-    ``GatedPlan``'s stream runs between ``before`` and ``after``."""
+class ResourceGate:
+    """How one run waits for the shared resources its steps use: a scheduler's gate subclasses
+    it, with its own ``before`` and ``after``. Called from the run's own thread, in step order;
+    each step of ``GatedPlan``'s stream runs between ``before`` and ``after``."""
 
     def start(self) -> None:
         """The run's plan starts (a resumed run's: replaying its journal)."""
@@ -70,10 +70,12 @@ class ResourceGate(Protocol):
                leases: frozenset[str]) -> None:
         """Before step ``n`` runs: return once ``needs`` (the shared resources it uses that the
         run does not lease already: ``leases``) are the run's."""
+        raise NotImplementedError
 
     def after(self, n: int, step: Step[Any], use: Use, release: frozenset[str],
               outcome: Outcome[Any]) -> None:
         """Step ``n`` ended with ``outcome``: give back ``release``."""
+        raise NotImplementedError
 
     def close(self) -> None:
         """The plan ended or was abandoned (the run stopped, paused or failed): whatever is

@@ -157,6 +157,7 @@ def test_a_fresh_dry_run_is_the_journaled_run_bit_for_bit(lab: str) -> None:
         assert [e.n for e in executed] == [s.n for s in steps]
         for event, rec in zip(executed, steps, strict=True):
             assert event.step is not None and event.outcome is not None
+            assert rec.outcome is not None
             assert (event.step.kind, json.loads(json.dumps(event.step.params()))) == \
                 (rec.kind, rec.params), rec.n
             assert event.outcome.t == rec.ended_t, rec.n
