@@ -5,9 +5,11 @@ The core's scheduler (``mscrobot campaign``) plans a campaign in virtual time on
 here the lab's instruments are guarded by the Prefect server instead, so runs on different
 workers can share them: one limit of 1 per stir position, the robot arm and the spectrometer,
 created in ``setup_limits`` and taken with ``strict=True`` (a missing limit is an error, never a
-free pass). Which step needs what comes from the same table as the core scheduler
-(``mscrobot/campaign/resources.py``); the flow cell is held from the sample drawn into it to its
-flush. Limits are taken one resource at a time in a fixed order (spectrometer before robot, the
+free pass). Each run's plan is gated by the same wrapper as the core scheduler's
+(``mscrobot/campaign/gating.py``: which step needs what, the flow cell held from the sample drawn
+into it to its flush, a resumed run's journaled steps replayed without taking anything and its
+flow cell taken back before its first new step); ``PrefectGate`` only takes and gives limits.
+Limits are taken one resource at a time in a fixed order (spectrometer before robot, the
 robot only for one step), so no two runs can wait for each other in a cycle. A run takes its stir
 position (run k → position k mod N) for its whole length. Labs with real instruments are refused
 by ``load_campaign``, as by ``mscrobot campaign`` (a lab config names one reaction vial).
@@ -23,7 +25,7 @@ import time
 from contextlib import AbstractContextManager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_table_artifact
@@ -33,14 +35,15 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
 
 from mscrobot.app.runs import RunInfo, execute, load_run
+from mscrobot.campaign.gating import GatedPlan, Reentry, ResourceGate
+from mscrobot.campaign.jobs import reentry_of
 from mscrobot.campaign.loader import LoadedCampaign, load_campaign
 from mscrobot.campaign.record import Progress, create_campaign, summarise, tips, write_record
 from mscrobot.campaign.report import write_campaign_report
-from mscrobot.campaign.resources import ROBOT, SPECTROMETER, uses
+from mscrobot.campaign.resources import ROBOT, SPECTROMETER, Use
 from mscrobot.campaign.resume import find_campaign, load_resume
 from mscrobot.campaign.scheduler import Interval
-from mscrobot.lab.protocols import Clock, Lab
-from mscrobot.procedure.plan import ExchangePlan, PlanGenerator
+from mscrobot.procedure.steps import Outcome, Step
 
 #: Order in which a step takes its limits (see the module docstring: no cycles).
 ORDER = (SPECTROMETER, ROBOT)
@@ -64,7 +67,7 @@ def setup_limits(prefix: str, positions: int) -> list[str]:
     return names
 
 
-class PrefectGate:
+class PrefectGate(ResourceGate):
     """A run's steps let through by Prefect limits; records wall-clock holds for the record."""
 
     def __init__(self, prefix: str, run: int) -> None:
@@ -83,54 +86,37 @@ class PrefectGate:
         cm.__exit__(None, None, None)
         self.log.append((resource, self.run, since, end))
 
-    def wrap(self, inner: PlanGenerator, clock: Clock) -> PlanGenerator:
-        leases: set[str] = set()
-        try:
-            step = next(inner)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        try:
-            while True:
-                use = uses(step.kind, step.params())
-                needs = [r for r in ORDER if r in use.shared and r not in leases]
-                for r in needs:
-                    self._take(r)
-                leases |= use.opens & use.shared
-                outcome = yield step
-                for r in needs:
-                    if r not in use.opens:
-                        self._give(r)
-                for r in use.closes & leases:
-                    self._give(r)
-                leases -= use.closes
-                try:
-                    step = inner.send(outcome)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-        finally:
-            for r in list(self.held):
+    def reenter(self, back: Reentry) -> None:
+        for r in ORDER:
+            if r in back.leases:
+                self._take(r)
+
+    def before(self, n: int, step: Step[Any], use: Use, needs: frozenset[str],
+               leases: frozenset[str]) -> None:
+        for r in ORDER:
+            if r in needs:
+                self._take(r)
+
+    def after(self, n: int, step: Step[Any], use: Use, release: frozenset[str],
+              outcome: Outcome[Any]) -> None:
+        for r in ORDER:
+            if r in release:
                 self._give(r)
 
-
-class _PrefectPlan:
-    def __init__(self, plan: ExchangePlan, gate: PrefectGate, lab: Lab) -> None:
-        self.plan, self.gate, self.lab = plan, gate, lab
-
-    def steps(self) -> PlanGenerator:
-        return self.gate.wrap(self.plan.steps(), self.lab.clock)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.plan, name)
+    def close(self) -> None:
+        for r in list(self.held):
+            self._give(r)
 
 
 @task(name="campaign-run", cache_policy=NO_CACHE)
 def campaign_run(run_path: str, index: int, position: int, prefix: str) -> dict[str, Any]:
     """One run to its end, holding its stir position; returns its wall-clock holds too."""
     gate = PrefectGate(prefix, index)
+    reentry = reentry_of(Path(run_path), position)  # None: the run starts
     with concurrency(f"{prefix}-position-{position}", occupy=1, strict=True):
         start = time.monotonic()
-        end = execute(load_run(Path(run_path)), plan_for=lambda plan, lab: cast(
-            ExchangePlan, _PrefectPlan(plan, gate, lab)))
+        end = execute(load_run(Path(run_path)),
+                      plan_for=lambda plan, lab: GatedPlan(plan, gate, reentry))
         gate.log.append((f"position-{position}", index, start, time.monotonic()))
     return {"index": index, "position": position, "state": str(end.state),
             "reason": end.reason, "lab_time_s": end.lab_t, "holds": gate.log}

@@ -16,8 +16,9 @@ from pathlib import Path
 from mscrobot.app.labs import build_lab
 from mscrobot.decide.observations import Observation, Stage
 from mscrobot.decide.verdicts import Verdict
+from mscrobot.engine.events import Event, EventKind
 from mscrobot.engine.journal import Journal
-from mscrobot.engine.runner import Engine, Event
+from mscrobot.engine.runner import Engine
 from mscrobot.engine.states import RunState
 from mscrobot.lab.config import LabConfig, load_lab
 from mscrobot.lab.simulated.devices import SimLiquidHandler
@@ -66,7 +67,7 @@ def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
     def collect(event: Event) -> None:
         if on_event is not None:
             on_event(event)
-        if event.kind != "verdict" or event.step is None or world.vial is None:
+        if event.kind != EventKind.VERDICT or event.step is None or world.vial is None:
             return
         stage = Stage(event.step.params()["stage"])
         verdicts = plan.result.forward if stage == Stage.FORWARD else plan.result.back

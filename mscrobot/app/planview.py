@@ -12,7 +12,7 @@ from typing import Any
 
 from mscrobot.app.dryrun import simulate
 from mscrobot.app.feasibility import capacities, check_lab
-from mscrobot.engine.runner import Event
+from mscrobot.engine.events import Event, EventKind
 from mscrobot.lab.config import LabConfig
 from mscrobot.procedure.plan import RESAMPLE_WAIT_S, worst_case_volumes
 from mscrobot.recipe.models import Recipe
@@ -49,11 +49,11 @@ def plan_view(recipe: Recipe, lab: LabConfig) -> dict[str, Any]:
     counts: dict[str, dict[str, Any]] = {}
 
     def collect(e: Event) -> None:
-        if e.kind == "step" and e.step is not None and e.step.kind != "decide":
+        if e.kind == EventKind.STEP and e.step is not None and e.step.kind != "decide":
             key = e.step.describe() if e.step.kind != "wait" else f"wait ({e.step.params()['why']})"
             entry = counts.setdefault(key, {"kind": e.step.kind, "describe": key, "n": 0})
             entry["n"] += 1
-        elif e.kind == "verdict" and e.step is not None:
+        elif e.kind == EventKind.VERDICT and e.step is not None:
             p = e.step.params()
             key = f"decide ({p['stage']})"
             entry = counts.setdefault(key, {"kind": "decide", "describe": key, "n": 0})

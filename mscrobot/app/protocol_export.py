@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any
 
 from mscrobot.app.dryrun import simulate
-from mscrobot.engine.runner import Event
+from mscrobot.engine.events import Event, EventKind
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.opentrons.labware import find_labware, well_area_mm2
 from mscrobot.lab.opentrons.pipettes import PIPETTES
@@ -67,7 +67,7 @@ def _dry_run(recipe: Recipe, seed: int) -> dict[str, Any]:
     def watch(event: Event) -> None:
         nonlocal stage
         step = event.step
-        if event.kind != "step":
+        if event.kind != EventKind.STEP:
             return
         preparing = stage == "back" or not seen["forward"]["rounds"]
         if isinstance(step, Decide):

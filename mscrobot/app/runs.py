@@ -27,7 +27,7 @@ from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd, answer_fl
 from mscrobot.engine.states import RunState
 from mscrobot.lab.config import LabConfig, lab_from_text
 from mscrobot.lab.protocols import DeviceError, Lab
-from mscrobot.procedure.plan import STAGES, ExchangePlan
+from mscrobot.procedure.plan import STAGES, ExchangePlan, Plan
 from mscrobot.recipe.loader import load_recipe_text
 from mscrobot.recipe.models import Recipe
 
@@ -141,7 +141,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             stop_requested: threading.Event | None = None,
-            plan_for: Callable[[ExchangePlan, Lab], ExchangePlan] | None = None,
+            plan_for: Callable[[Plan, Lab], Plan] | None = None,
             until_stage: str | None = None) -> RunEnd:
     """Execute (or resume: the same thing) the run in ``info.path`` until it ends or stops.
 
@@ -164,7 +164,7 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
                 raise RunError(f"cannot start run {info.id}: lab '{info.lab.name}': {e} "
                                f"(nothing was done; resume with `mscrobot run --resume "
                                f"{info.id}` once the device answers)") from None
-            plan = ExchangePlan(info.recipe)
+            plan: Plan = ExchangePlan(info.recipe)
             if plan_for is not None:
                 plan = plan_for(plan, lab)
             engine = Engine(journal, lab, plan, info.id, on_event, stop_requested, until_stage)

@@ -1,10 +1,10 @@
 """Runs many engines under one scheduler: each run in its own thread, one thread moving at a time.
 
 Each run is an ordinary ``Engine`` with its own lab, journal, virtual clock and random streams;
-its plan is wrapped (``ScheduledPlan``) so that before a step that needs a shared resource the
-run waits, in campaign time, until the scheduler grants it. The conductor hands control to one
-run thread at a time, in the scheduler's event order, so a campaign is deterministic: the same
-file and seeds give the same schedule, step for step.
+its plan is wrapped (``gating.GatedPlan``, with the run's ``Gate``) so that before a step that
+needs a shared resource the run waits, in campaign time, until the scheduler grants it. The
+conductor hands control to one run thread at a time, in the scheduler's event order, so a
+campaign is deterministic: the same file and seeds give the same schedule, step for step.
 
 Time model. Run ``r`` starts at campaign time ``offset_r``, when the scheduler lets it in
 (``Scheduler.admit``: at most ``ahead`` runs beyond the free stir positions); its own clock
@@ -36,11 +36,12 @@ the case ``T = 0``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mscrobot.campaign.resources import POSITION, SHARED, SPEED, Use, uses
+from mscrobot.campaign.gating import GatedPlan, Reentry, ResourceGate
+from mscrobot.campaign.resources import POSITION, SPEED, Use
 from mscrobot.campaign.scheduler import (
     AHEAD,
     CONTINUE,
@@ -52,7 +53,7 @@ from mscrobot.campaign.scheduler import (
     SchedulerError,
 )
 from mscrobot.lab.protocols import Clock
-from mscrobot.procedure.plan import PlanGenerator
+from mscrobot.procedure.plan import Plan
 from mscrobot.procedure.steps import Outcome, Step
 
 
@@ -86,40 +87,7 @@ class JobResult:
     resumed_lab_t: float | None = None
 
 
-@dataclass(frozen=True)
-class Reentry:
-    """What a resumed run held when its process stopped, read from its journaled steps.
-
-    ``replay``: its steps already done (replayed, not scheduled); ``on_vial``: one of them used
-    its vial, so it holds a stir position, ``position`` if known; ``leases``: the flow cell it
-    had filled and not flushed; ``rpm``: the speed it was stirring at (None: not stirring)."""
-
-    replay: int
-    on_vial: bool = False
-    position: int | None = None
-    leases: frozenset[str] = frozenset()
-    rpm: float | None = None
-    in_sequence: bool = False
-
-    @classmethod
-    def after(cls, steps: Iterable[tuple[str, Mapping[str, Any]]],
-              position: int | None = None) -> Reentry:
-        """From the (kind, params) of the steps done, in order (pure)."""
-        n, on_vial, leases, rpm, in_sequence = 0, False, frozenset[str](), None, False
-        for kind, params in steps:
-            n += 1
-            use = uses(kind, params)
-            on_vial = on_vial or POSITION in use.during | use.opens
-            leases = (leases | (use.opens & SHARED)) - use.closes
-            if SPEED in use.opens:
-                rpm = float(params["rpm"])
-            elif SPEED in use.closes:
-                rpm = None
-            in_sequence = bool(use.shared)
-        return cls(n, on_vial, position if on_vial else None, leases, rpm, in_sequence)
-
-
-class Gate:
+class Gate(ResourceGate):
     """One run's door to the scheduler, used from the run's thread only."""
 
     def __init__(self, conductor: Conductor, run: int, offset: float,
@@ -128,10 +96,25 @@ class Gate:
         self.result = result if result is not None else JobResult(run, offset)
         self.reentry = reentry
         self.go = threading.Semaphore(0)
+        #: the run's clock, once its lab is built (``gate_plan``)
+        self._clock: Clock | None = None
+        #: the shared resources the run leases (the flow cell it filled), as of its step in hand
         self.leases: frozenset[str] = frozenset()
         #: the previous step used a shared resource (the run is mid-sequence: a second sample)
         self.in_sequence = False
+        #: (requested, start) in campaign time of the step in hand
+        self._times = (0.0, 0.0)
         self.steps: list[StepTimes] = []
+
+    def gate_plan(self, plan: Plan, clock: Clock) -> GatedPlan:
+        """The run's plan, each step let in by this gate; ``clock``: the run's own."""
+        self._clock = clock
+        return GatedPlan(plan, self, self.reentry)
+
+    @property
+    def clock(self) -> Clock:
+        assert self._clock is not None, "the gate times a run only once its plan is gated"
+        return self._clock
 
     @property
     def now(self) -> float:
@@ -192,17 +175,18 @@ class Gate:
         if resources:
             self.conductor.scheduler.release(self.run, resources)
 
-    def wrap(self, plan_steps: PlanGenerator, clock: Clock) -> PlanGenerator:
-        """The plan gated; the run's clock now reads campaign time - ``offset``."""
-        if self.reentry is not None:
-            self.result.resumed_lab_t = clock.now()
-        self.offset -= clock.now()  # 0 for a run that starts; its journaled time if resumed
-        return _scheduled(plan_steps, self, clock)
+    # --- the steps (ResourceGate) ----------------------------------------------------------
 
-    def reenter(self, clock: Clock) -> None:
-        """Before a resumed run's first new step: take back what it held when it stopped."""
-        back = self.reentry
-        assert back is not None
+    def start(self) -> None:
+        """The run's clock now reads campaign time - ``offset``."""
+        now = self.clock.now()
+        if self.reentry is not None:
+            self.result.resumed_lab_t = now
+        self.offset -= now  # 0 for a run that starts; its journaled time if resumed
+
+    def reenter(self, back: Reentry) -> None:
+        """Take back the stir position, the shared speed and the flow cell the run held."""
+        clock = self.clock
         self.wait_until(self.offset + clock.now())
         if back.on_vial:
             clock.sleep_until(self.place(back.position) - self.offset)
@@ -210,69 +194,45 @@ class Gate:
             clock.sleep_until(self.stir(back.rpm) - self.offset)
         if back.leases:
             clock.sleep_until(self.acquire(back.leases, "resume", FINISH_CELL) - self.offset)
-        self.leases, self.in_sequence = back.leases, back.in_sequence
+        self.in_sequence = back.in_sequence
 
+    def before(self, n: int, step: Step[Any], use: Use, needs: frozenset[str],
+               leases: frozenset[str]) -> None:
+        """Place the run at its first step on its vial, wait for a shared speed, then for the
+        resources; each wait advances the run's clock to its grant (the vial waits too)."""
+        clock, sched = self.clock, self.conductor.scheduler
+        self.leases = leases
+        if POSITION in use.during | use.opens and not self.placed:
+            self.wait_until(self.offset + clock.now())
+            clock.sleep_until(self.place() - self.offset)  # the empty vial waits: nothing evolves
+        if SPEED in use.opens and sched.speed_group(self.run) is not None:
+            self.wait_until(self.offset + clock.now())
+            clock.sleep_until(self.stir(float(step.params()["rpm"])) - self.offset)
+        requested = start = self.offset + clock.now()
+        if needs:
+            self.wait_until(requested)
+            priority = (FINISH_CELL if leases else CONTINUE if self.in_sequence
+                        else PROLOGUE if not self.placed
+                        else SAMPLE if step.kind == "sample" else OTHER)
+            start = self.acquire(needs, step.kind, priority)
+            if start > requested:
+                clock.sleep_until(start - self.offset)  # the vial waits; its chemistry goes on
+        self.in_sequence = bool(use.shared)
+        self._times = (requested, start)
 
-def _scheduled(inner: PlanGenerator, gate: Gate, clock: Clock) -> PlanGenerator:
-    """The plan's steps, each started only when the resources it needs are the run's; a
-    resumed run's journaled steps pass straight through (the engine replays them)."""
-    n = 0
-    replay = gate.reentry.replay if gate.reentry is not None else 0
-    try:
-        step = next(inner)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    while True:
-        n += 1
-        if n <= replay:
-            try:
-                step = inner.send((yield step))
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            continue
-        if n == replay + 1 and gate.reentry is not None:
-            gate.reenter(clock)
-        held, use, requested, start = _begin(gate, step, clock)
-        outcome: Outcome = yield step
-        to_release = held | (use.closes & gate.leases)
-        gate.leases -= use.closes
-        if SPEED in use.closes and gate.conductor.scheduler.stirring(gate.run):
-            gate.wait_until(gate.offset + outcome.t)
-            gate.conductor.scheduler.stop_stir(gate.run)
-        if to_release or use.shared:
-            gate.wait_until(gate.offset + outcome.t)
-            gate.release(to_release)
-            gate.steps.append(StepTimes(gate.run, n, step.kind, tuple(sorted(use.shared)),
-                                        requested, start, gate.offset + outcome.t))
-        try:
-            step = inner.send(outcome)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-
-
-def _begin(gate: Gate, step: Step, clock: Clock) -> tuple[frozenset[str], Use, float, float]:
-    use = uses(step.kind, step.params())
-    needs = use.shared - gate.leases
-    if POSITION in use.during | use.opens and not gate.placed:
-        gate.wait_until(gate.offset + clock.now())
-        placed = gate.place()
-        clock.sleep_until(placed - gate.offset)  # the empty vial waits: nothing to evolve
-    if SPEED in use.opens and gate.conductor.scheduler.speed_group(gate.run) is not None:
-        gate.wait_until(gate.offset + clock.now())
-        clock.sleep_until(gate.stir(float(step.params()["rpm"])) - gate.offset)
-    local = clock.now()
-    requested = start = gate.offset + local
-    if needs:
-        gate.wait_until(requested)
-        priority = (FINISH_CELL if gate.leases else CONTINUE if gate.in_sequence
-                    else PROLOGUE if not gate.placed
-                    else SAMPLE if step.kind == "sample" else OTHER)
-        start = gate.acquire(needs, step.kind, priority)
-        if start > requested:
-            clock.sleep_until(start - gate.offset)  # the vial waits; its chemistry goes on
-    gate.leases |= use.opens & SHARED
-    gate.in_sequence = bool(use.shared)
-    return needs - use.opens, use, requested, start
+    def after(self, n: int, step: Step[Any], use: Use, release: frozenset[str],
+              outcome: Outcome[Any]) -> None:
+        """At the step's end in campaign time: stop a shared speed, release, record the step."""
+        sched = self.conductor.scheduler
+        if SPEED in use.closes and sched.stirring(self.run):
+            self.wait_until(self.offset + outcome.t)
+            sched.stop_stir(self.run)
+        if release or use.shared:
+            self.wait_until(self.offset + outcome.t)
+            self.release(release)
+            requested, start = self._times
+            self.steps.append(StepTimes(self.run, n, step.kind, tuple(sorted(use.shared)),
+                                        requested, start, self.offset + outcome.t))
 
 
 @dataclass

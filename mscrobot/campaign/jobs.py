@@ -1,4 +1,5 @@
-"""One campaign run as a conductor job: its own lab, journal, clock and seed; a gated plan.
+"""One campaign run as a conductor job: its own lab, journal, clock and seed; a gated plan
+(``gating.GatedPlan`` with the run's ``conductor.Gate``).
 
 ``run_folder_job`` writes a run folder as ``mscrobot run`` does (resumable alone with
 ``mscrobot run --resume``: the gate only delays steps, it never changes them), or resumes one
@@ -12,36 +13,25 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from mscrobot.app.labs import build_lab
 from mscrobot.app.runs import RunInfo, execute
-from mscrobot.campaign.conductor import Gate, Job, Reentry
+from mscrobot.campaign.conductor import Gate, Job
+from mscrobot.campaign.gating import Reentry
 from mscrobot.engine.journal import JOURNAL_NAME, Journal, pending_question
 from mscrobot.engine.runner import Engine, Event, RunEnd
 from mscrobot.engine.states import RunState
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.protocols import Lab
-from mscrobot.procedure.plan import ExchangePlan, PlanGenerator
+from mscrobot.procedure.plan import ExchangePlan, Plan
 from mscrobot.recipe.models import Recipe
 
 
-class ScheduledPlan:
-    """``plan``'s steps, each let through by the run's gate (the engine sees the same steps)."""
-
-    def __init__(self, plan: ExchangePlan, gate: Gate, lab: Lab) -> None:
-        self.plan, self.gate, self.lab = plan, gate, lab
-
-    def steps(self) -> PlanGenerator:
-        return self.gate.wrap(self.plan.steps(), self.lab.clock)
-
-    def __getattr__(self, name: str) -> Any:
-        """Anything else the engine reads from a plan is the wrapped plan's."""
-        return getattr(self.plan, name)
-
-
-def gated(gate: Gate) -> Callable[[ExchangePlan, Lab], ExchangePlan]:
-    return lambda plan, lab: cast(ExchangePlan, ScheduledPlan(plan, gate, lab))
+def gated(gate: Gate) -> Callable[[Plan, Lab], Plan]:
+    """What ``execute`` wraps a run's plan with: its steps let in by ``gate``, on the run's
+    lab clock."""
+    return lambda plan, lab: gate.gate_plan(plan, lab.clock)
 
 
 @dataclass
@@ -141,7 +131,7 @@ def run_folder_job(info: RunInfo, on_event: Callable[[int, Event], None] | None 
 
 def memory_job(recipe: Recipe, seed: int, lab: LabConfig,
                make_lab: Callable[[], Lab] | None = None,
-               plan: Callable[[], ExchangePlan] | None = None) -> Job:
+               plan: Callable[[], Plan] | None = None) -> Job:
     """A run kept in memory; ``make_lab``/``plan`` replace the simulated lab and the recipe's
     plan (tests drive the scheduler with synthetic steps)."""
 
@@ -150,7 +140,7 @@ def memory_job(recipe: Recipe, seed: int, lab: LabConfig,
         journal = Journal(Path(":memory:"))
         try:
             inner = plan() if plan is not None else ExchangePlan(recipe)
-            end = Engine(journal, devices, gated(gate)(inner, devices), "memory").run()
+            end = Engine(journal, devices, gate.gate_plan(inner, devices.clock), "memory").run()
             journal.flush()
             return _outcome(end, journal, "memory")
         finally:

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from mscrobot.app.runs import RunError, RunInfo, create_run
-from mscrobot.campaign.conductor import Conductor, JobResult, Reentry
+from mscrobot.campaign.conductor import Conductor, JobResult
+from mscrobot.campaign.gating import Reentry
 from mscrobot.campaign.jobs import ENDED, RunOutcome, run_folder_job
 from mscrobot.campaign.loader import LoadedCampaign, PlannedRun
 from mscrobot.campaign.stocks import stock_sheet

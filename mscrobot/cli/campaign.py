@@ -18,13 +18,14 @@ import typer
 
 from mscrobot.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, fail
 from mscrobot.cli.live import LiveView, stop_on_ctrl_c
+from mscrobot.engine.events import EventKind
 
 if TYPE_CHECKING:
     from mscrobot.app.runs import RunInfo
     from mscrobot.campaign.conductor import JobResult
     from mscrobot.campaign.loader import LoadedCampaign
     from mscrobot.campaign.record import Progress
-    from mscrobot.engine.runner import Event
+    from mscrobot.engine.events import Event
 
 
 
@@ -52,7 +53,7 @@ class _Progress(LiveView):
 
     def event(self, run: int, event: Event) -> None:
         self.rows[run]["lab_t"] = event.lab_t
-        if event.kind == "verdict" and event.step is not None:
+        if event.kind == EventKind.VERDICT and event.step is not None:
             p = event.step.params()
             self.rows[run]["verdict"] = f"{p['stage']} {p['state']}"
             self.refresh()

@@ -25,9 +25,11 @@ from mscrobot.cli.common import (
     load_inputs,
 )
 from mscrobot.cli.live import LiveView, stop_on_ctrl_c
+from mscrobot.engine.events import EventKind
 
 if TYPE_CHECKING:
-    from mscrobot.engine.runner import Event, RunEnd
+    from mscrobot.engine.events import Event
+    from mscrobot.engine.runner import RunEnd
 
 
 class _Display(LiveView):
@@ -56,7 +58,7 @@ class _Display(LiveView):
         self.lab_t = event.lab_t
         if event.step is not None:
             self.step = f"{event.n}: {event.step.describe()}"
-        if event.kind == "verdict" and event.step is not None:
+        if event.kind == EventKind.VERDICT and event.step is not None:
             p = event.step.params()
             self.stage = p["stage"]
             self.verdict = f"{p['state']} → {p['action']}"
@@ -65,10 +67,10 @@ class _Display(LiveView):
                                    f"{p['state']:<12} {p['action']:<20} "
                                    f"{'; '.join(p['reasons'])}", highlight=False,
                                    soft_wrap=True)
-        elif event.kind == "retry" and not self.quiet:
+        elif event.kind == EventKind.RETRY and not self.quiet:
             self.console.print(f"retrying step {event.n}: {event.message}", highlight=False,
                                soft_wrap=True)
-        elif event.kind == "restore" and not self.quiet:
+        elif event.kind == EventKind.RESTORE and not self.quiet:
             self.console.print(f"before step {event.n}: {event.message}", highlight=False,
                                soft_wrap=True)
         self.refresh()

@@ -3,8 +3,9 @@
 WAL with ``synchronous=FULL`` survives power loss, not only a killed process. A device step's
 intent is committed before the device is touched and its outcome after; a pure step (a verdict)
 is committed once with its outcome. Spectra and verdicts are stored with the step that made
-them. Step outcomes are kept exactly (spectra as float64 bytes), so replaying them into the plan
-reproduces every analysis and verdict bit for bit.
+them. Step outcomes are kept exactly (a step's typed result as the JSON it has always been,
+spectra as float64 bytes), so the result rebuilt and replayed into the plan reproduces every
+analysis and verdict bit for bit.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from mscrobot.procedure.results import Result, result_from_journal
 from mscrobot.procedure.steps import Outcome, Step
 from mscrobot.spectra.types import FloatArray, Spectrum
 from mscrobot.storage.crashpoints import crashpoint
@@ -107,7 +109,7 @@ class Journal:
         self.db.execute("pragma synchronous=full")
         self.db.execute("pragma foreign_keys=on")
         self.db.executescript(_SCHEMA)
-        self._held: tuple[int, Step, Outcome, bool] | None = None
+        self._held: tuple[int, Step[Any], Outcome[Any], bool] | None = None
         self._axes: dict[str, int] = {}
 
     def close(self) -> None:
@@ -162,7 +164,7 @@ class Journal:
 
     # --- steps --------------------------------------------------------------------------------
 
-    def intent(self, n: int, step: Step, started_t: float, deadline_t: float | None) -> None:
+    def intent(self, n: int, step: Step[Any], started_t: float, deadline_t: float | None) -> None:
         with self._tx() as db:
             db.execute("insert into steps (n, kind, params, idempotent, status, started_t, "
                        "deadline_t, intent_wall) values (?, ?, ?, ?, 'intent', ?, ?, ?)",
@@ -173,7 +175,7 @@ class Journal:
         with self._tx() as db:
             db.execute("update steps set attempts = attempts + 1 where n = ?", (n,))
 
-    def outcome(self, n: int, step: Step, outcome: Outcome, *, pure: bool = False,
+    def outcome(self, n: int, step: Step[Any], outcome: Outcome[Any], *, pure: bool = False,
                 later: bool = False) -> None:
         """Record what step ``n`` did (pure steps: the intent and outcome in one go).
 
@@ -188,7 +190,8 @@ class Journal:
         with self._tx():
             self._write_outcome(n, step, outcome, pure)
 
-    def _write_outcome(self, n: int, step: Step, outcome: Outcome, pure: bool) -> None:
+    def _write_outcome(self, n: int, step: Step[Any], outcome: Outcome[Any], pure: bool
+                       ) -> None:
         db = self.db
         if pure:
             db.execute("insert into steps (n, kind, params, idempotent, status, started_t, "
@@ -197,8 +200,8 @@ class Journal:
                         outcome.t, _wall()))
         db.execute("update steps set status = 'done', ended_t = ?, outcome = ?, "
                    "ended_wall = ? where n = ?",
-                   (outcome.t, json.dumps(outcome.data), _wall(), n))
-        for sp in outcome.spectra:
+                   (outcome.t, json.dumps(outcome.result.journal_data()), _wall(), n))
+        for sp in outcome.result.spectra():
             db.execute(
                 "insert into spectra (step, role, phase, integration_ms, scans, full_scale,"
                 " axis, counts, meta) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -246,9 +249,12 @@ class Journal:
             "outcome, error, attempts from steps order by n")
         return [_record(r) for r in rows]
 
-    def recorded_outcome(self, rec: StepRecord) -> Outcome:
+    def recorded_outcome(self, rec: StepRecord, result_type: type[Result]) -> Outcome[Any]:
+        """What step ``rec`` did, rebuilt from its outcome JSON and spectra as a result of
+        ``result_type`` (its step kind's), or the recovery it records."""
         assert rec.outcome is not None and rec.ended_t is not None
-        return Outcome(rec.ended_t, rec.outcome, tuple(self.spectra(rec.n)))
+        return Outcome(rec.ended_t, result_from_journal(result_type, rec.outcome,
+                                                        tuple(self.spectra(rec.n))))
 
     def spectra(self, step: int | None = None) -> list[Spectrum]:
         q = ("select s.step, s.role, s.phase, s.integration_ms, s.scans, s.full_scale, "

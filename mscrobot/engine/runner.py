@@ -1,5 +1,11 @@
 """The engine: executes a plan's steps on a lab, journaling each one. The only code with effects.
 
+The plan is a stream of planned steps (a step with its stage), each answered with its outcome:
+the clock when it ended and its typed result (``procedure/results.py``). The engine executes a
+step by looking up the handler registered for its type (``engine/handlers.py``) and wraps every
+handler alike: intent journaled before the device is touched, outcome after, retries, recovery.
+Whoever watches gets ``Event``s of the kinds in ``EventKind`` (``engine/events.py``).
+
 Resume works like a bluesky RunEngine rewinding to its last checkpoint: a fresh plan is built
 from the journaled recipe and fed the journaled outcomes step by step (no device is touched);
 each replayed step must equal the recorded one, else the run refuses to go on. At the first step
@@ -9,10 +15,11 @@ not happen, recorded as done if the device says it did, and otherwise the run st
 operator (``mscrobot runs resolve``).
 
 Stopping between stages: given ``until_stage`` (one of the plan's ``STAGES``), the engine stops
-cleanly before the first step of a later stage would run: stirrer off, the run ``paused`` with
-the reason "paused at the end of stage …" (not Ctrl-C's ``stopped``). Nothing is special about
-that stop for a resume: the next ``run`` replays the journal and goes on from that step, so a run
-executed stage by stage (one Prefect task each) is the run executed at once.
+cleanly before the first step of a later stage would run (each step arrives with its stage):
+stirrer off, the run ``paused`` with the reason "paused at the end of stage …" (not Ctrl-C's
+``stopped``). Nothing is special about that stop for a resume: the next ``run`` replays the
+journal and goes on from that step, so a run executed stage by stage (one Prefect task each)
+is the run executed at once.
 
 Errors: ``TransientDeviceError`` is retried (3 attempts, each journaled); a
 ``DeviceFaultError`` or ``LabRefusalError`` is never retried: the run stops safely (stirrer off)
@@ -27,34 +34,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mscrobot.engine.events import Event, EventKind
+from mscrobot.engine.handlers import StepContext, handler_for, set_speed_checked
 from mscrobot.engine.journal import Journal, StepRecord
 from mscrobot.engine.states import RunState, check_move
-from mscrobot.lab.protocols import (
-    DeviceError,
-    DeviceFaultError,
-    Lab,
-    RecordsCommands,
-    TransientDeviceError,
-)
-from mscrobot.procedure.plan import STAGES, ExchangePlan, PlanResult
-from mscrobot.procedure.steps import (
-    AskOperator,
-    Decide,
-    Discard,
-    Dispense,
-    Measure,
-    Outcome,
-    Reference,
-    Sample,
-    Step,
-    Stir,
-    StopStir,
-    Transfer,
-    Wait,
-)
+from mscrobot.lab.protocols import DeviceError, Lab, TransientDeviceError
+from mscrobot.procedure.plan import STAGES, Plan, PlanResult
+from mscrobot.procedure.results import Answered, Recovered
+from mscrobot.procedure.steps import AskOperator, Decide, Outcome, Step, Stir, StopStir
 
 MAX_ATTEMPTS = 3
-SPEED_TOLERANCE = 0.05
 
 
 def answer_flag(answer: str) -> str:
@@ -64,18 +53,6 @@ def answer_flag(answer: str) -> str:
 
 class EngineError(Exception):
     """The run cannot go on for a reason that is not a device's (a changed plan, a bad journal)."""
-
-
-@dataclass
-class Event:
-    """What the engine tells whoever watches (the CLI's progress display)."""
-
-    kind: str  # step | replayed | verdict | state
-    n: int
-    step: Step | None = None
-    outcome: Outcome | None = None
-    lab_t: float = 0.0
-    message: str = ""
 
 
 @dataclass
@@ -99,7 +76,7 @@ class _OperatorNeededError(Exception):
 class Engine:
     """Runs one recipe's plan on one lab, with one journal."""
 
-    def __init__(self, journal: Journal, lab: Lab, plan: ExchangePlan, run_id: str,
+    def __init__(self, journal: Journal, lab: Lab, plan: Plan, run_id: str,
                  on_event: Callable[[Event], None] | None = None,
                  stop_requested: threading.Event | None = None,
                  until_stage: str | None = None) -> None:
@@ -109,6 +86,8 @@ class Engine:
         self.on_event = on_event or (lambda e: None)
         self.stop_requested = stop_requested or threading.Event()
         self.until_stage = until_stage
+        #: the stage of the step in hand (the last one the plan yielded)
+        self.stage = STAGES[0]
         current = journal.state()
         self.state = RunState(current[0]) if current else RunState.CREATED
         #: a completed run is only replayed (to report its result); nothing may execute
@@ -122,7 +101,8 @@ class Engine:
         check_move(self.state, to)
         self.state = to
         self.journal.set_state(str(to), self.lab.clock.now(), reason)
-        self.on_event(Event("state", 0, lab_t=self.lab.clock.now(), message=f"{to} {reason}"))
+        self.on_event(Event(EventKind.STATE, 0, lab_t=self.lab.clock.now(),
+                            message=f"{to} {reason}"))
 
     def _safe_stop(self) -> str:
         """Stirrer off; liquid handling steps are atomic, so nothing is left half-done."""
@@ -135,10 +115,8 @@ class Engine:
     def _restore_stirring(self, n: int, rpm: float) -> None:
         """A resumed run was stirring when it stopped, and a stop (or a stirrer watchdog after a
         crash) left the motor off: turn it back on before the next step, as the plan expects."""
-        read = self.lab.stirrer.set_speed(rpm)
-        if abs(read - rpm) > SPEED_TOLERANCE * rpm:
-            raise DeviceFaultError(f"stirrer reads {read:g} rpm after being set to {rpm:g} rpm")
-        self.on_event(Event("restore", n, lab_t=self.lab.clock.now(),
+        read = set_speed_checked(self.lab, rpm)
+        self.on_event(Event(EventKind.RESTORE, n, lab_t=self.lab.clock.now(),
                             message=f"stirrer back to {read:g} rpm, as before the stop"))
 
     # --- the loop -----------------------------------------------------------------------------
@@ -149,13 +127,14 @@ class Engine:
         n, replayed = 0, 0
         rpm = 0.0  # the speed the journaled steps left the stirrer at
         try:
-            step = next(gen)
+            planned = next(gen)
             while True:
                 n += 1
+                step, self.stage = planned.step, planned.stage
                 rec = self.journal.step(n)
                 if rec is not None and rec.status == "done":
                     self._check_same(rec, step)
-                    outcome = self.journal.recorded_outcome(rec)
+                    outcome = self.journal.recorded_outcome(rec, step.result_type)
                     replayed += 1
                     if isinstance(step, Stir | StopStir):
                         rpm = step.rpm if isinstance(step, Stir) else 0.0
@@ -168,48 +147,46 @@ class Engine:
                                   + self._safe_stop())
                         self._move(RunState.PAUSED, reason)
                         return RunEnd(self.state, reason, self.lab.clock.now(), n - 1,
-                                      replayed=replayed, stage=self._stage())
+                                      replayed=replayed, stage=self.stage)
                     if self.stop_requested.is_set():
                         reason = self._safe_stop()
                         self._move(RunState.STOPPED, "stopped by the operator (Ctrl-C)" + reason)
                         return RunEnd(self.state, "stopped by the operator" + reason,
                                       self.lab.clock.now(), n - 1, replayed=replayed,
-                                      stage=self._stage())
+                                      stage=self.stage)
                     if rec is not None:
                         self._check_same(rec, step)
                     if rpm > 0 and not isinstance(step, Stir | StopStir):
                         self._restore_stirring(n, rpm)
                     rpm = 0.0
                     outcome = self._execute(n, step, rec)
-                    self.on_event(Event("step", n, step, outcome, outcome.t))
-                step = gen.send(outcome)
+                    self.on_event(Event(EventKind.STEP, n, step, outcome, outcome.t))
+                planned = gen.send(outcome)
         except StopIteration as stop:
             result: PlanResult = stop.value
             reason = "" if self.replay_only else self._safe_stop()
             self._move(RunState.COMPLETED, result.end + reason)
             return RunEnd(self.state, result.end, self.lab.clock.now(), n, result,
-                          replayed=replayed, stage=self._stage())
+                          replayed=replayed, stage=self.stage)
         except _OperatorNeededError as ask:
             reason = self._safe_stop()
             self._move(RunState.AWAITING_OPERATOR, str(ask) + reason)
             return RunEnd(self.state, str(ask), self.lab.clock.now(), n, pending=ask.pending,
-                          replayed=replayed, stage=self._stage())
+                          replayed=replayed, stage=self.stage)
         except DeviceError as e:
             msg = f"step {n} ({step.describe()}): {type(e).__name__}: {e}"
             self.journal.fail(n, msg, self.lab.clock.now())
             reason = self._safe_stop()
             self._move(RunState.FAILED, msg + reason)
             return RunEnd(self.state, msg + reason, self.lab.clock.now(), n, replayed=replayed,
-                          stage=self._stage())
-
-    def _stage(self) -> str:
-        """The plan's current stage; a plan without stages (a test's) is all one stage."""
-        return str(getattr(self.plan, "stage", STAGES[0]))
+                          stage=self.stage)
+        finally:
+            gen.close()  # a wrapper of the plan gives back what it holds now, not when collected
 
     def _stage_over(self) -> bool:
         """Whether the step in hand belongs to a stage after ``until_stage``."""
         return (self.until_stage is not None
-                and STAGES.index(self._stage()) > STAGES.index(self.until_stage))
+                and STAGES.index(self.stage) > STAGES.index(self.until_stage))
 
     def _check_same(self, rec: StepRecord, step: Step) -> None:
         now = json.loads(json.dumps(step.params()))
@@ -226,19 +203,22 @@ class Engine:
 
     # --- one step -------------------------------------------------------------------------------
 
-    def _execute(self, n: int, step: Step, rec: StepRecord | None) -> Outcome:
+    def _execute(self, n: int, step: Step[Any], rec: StepRecord | None) -> Outcome[Any]:
         clock = self.lab.clock
         if isinstance(step, AskOperator):
             return self._ask(n, step, rec)
+        handler = handler_for(type(step))
+        if handler is None:
+            raise EngineError(f"the engine cannot execute a '{step.kind}' step")
         if not step.touches_device:
-            outcome = Outcome(clock.now(), {})
+            result = handler(StepContext(self.lab, self._op(n)), step)
+            outcome = Outcome(clock.now(), result)
             self.journal.outcome(n, step, outcome, pure=True, later=True)
             if isinstance(step, Decide):
-                self.on_event(Event("verdict", n, step, outcome, outcome.t))
+                self.on_event(Event(EventKind.VERDICT, n, step, outcome, outcome.t))
             return outcome
         if rec is None:
-            deadline = clock.now() + step.seconds if isinstance(step, Wait) else None
-            self.journal.intent(n, step, clock.now(), deadline)
+            self.journal.intent(n, step, clock.now(), step.deadline(clock.now()))
             rec = self.journal.step(n)
             assert rec is not None
         else:
@@ -249,24 +229,29 @@ class Engine:
                 if done is not None:
                     self.journal.outcome(n, step, done)
                     return done
+        context = StepContext(self.lab, self._op(n), rec.deadline_t)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                outcome = self._act(n, step, rec)
+                result = handler(context, step)
                 break
             except TransientDeviceError as e:
                 self.journal.attempt(n)
-                self.on_event(Event("retry", n, step, lab_t=clock.now(),
+                self.on_event(Event(EventKind.RETRY, n, step, lab_t=clock.now(),
                                     message=f"attempt {attempt}: {e}"))
                 if attempt == MAX_ATTEMPTS:
                     raise
                 clock.sleep_until(clock.now() + 2.0 * attempt)
+        outcome = Outcome(clock.now(), result)  # the clock once the device is done
         self.journal.outcome(n, step, outcome, later=True)
         return outcome
 
-    def _interrupted(self, n: int, step: Step) -> Outcome | None:
+    def _op(self, n: int) -> str:
+        """The operation id of step ``n``, which devices record (``status_of`` asks by it)."""
+        return f"{self.run_id}/{n}"
+
+    def _interrupted(self, n: int, step: Step[Any]) -> Outcome[Recovered] | None:
         """An outcome if the interrupted step is known to have happened; None to run it again."""
-        op = f"{self.run_id}/{n}"
-        status = self.lab.liquid_handler.status_of(op)
+        status = self.lab.liquid_handler.status_of(self._op(n))
         if status == "unknown":
             answer = self.journal.operator_answer(n)
             if answer is None:
@@ -280,11 +265,11 @@ class Engine:
         else:
             source = "device"
         if status == "done":
-            return Outcome(self.lab.clock.now(), {"recovered_by": source,
-                                                  "vessels": self.lab.liquid_handler.volumes()})
+            return Outcome(self.lab.clock.now(), Recovered(self.lab.liquid_handler.volumes(),
+                                                           recovered_by=source))
         return None
 
-    def _ask(self, n: int, step: AskOperator, rec: StepRecord | None) -> Outcome:
+    def _ask(self, n: int, step: AskOperator, rec: StepRecord | None) -> Outcome[Answered]:
         if rec is None:
             self.journal.intent(n, step, self.lab.clock.now(), None)
         answer = self.journal.operator_answer(n)
@@ -292,42 +277,6 @@ class Engine:
             flags = "|".join(answer_flag(c) for c in step.choices)
             raise _OperatorNeededError(n, step.question + f"; answer with `mscrobot runs resolve "
                                        f"{self.run_id} --step {n} {flags}`", step.choices)
-        outcome = Outcome(self.lab.clock.now(), {"answer": answer})
+        outcome = Outcome(self.lab.clock.now(), Answered(answer))
         self.journal.outcome(n, step, outcome)
         return outcome
-
-    def _act(self, n: int, step: Step, rec: StepRecord) -> Outcome:
-        lab, op = self.lab, f"{self.run_id}/{n}"
-        lh = lab.liquid_handler
-        if isinstance(step, Wait):  # also Settle
-            assert rec.deadline_t is not None
-            lab.clock.sleep_until(rec.deadline_t)
-            return Outcome(lab.clock.now(), {})
-        if isinstance(step, Stir | StopStir):
-            rpm = step.rpm if isinstance(step, Stir) else 0.0
-            read = lab.stirrer.set_speed(rpm)
-            if abs(read - rpm) > SPEED_TOLERANCE * max(rpm, 1.0):
-                raise DeviceFaultError(f"stirrer reads {read:g} rpm after being set to {rpm:g} rpm")
-            return Outcome(lab.clock.now(), {"rpm": read})
-        if isinstance(step, Dispense | Sample | Transfer | Discard):
-            data: dict[str, Any] = {}
-            if isinstance(step, Dispense):
-                lh.dispense(op, step.source, step.dest, step.volume_ul, step.layer)
-            elif isinstance(step, Sample):
-                data["height_mm"] = lh.sample(op, step.vessel, step.phase, step.volume_ul)
-            elif isinstance(step, Transfer):
-                lh.return_sample(op, "reaction", step.phase, step.volume_ul)
-            else:
-                lh.flush_cell(op)
-            data["vessels"] = lh.volumes()
-            if isinstance(lh, RecordsCommands):  # the robot's own record of what it did
-                data["robot_commands"] = lh.command_ids(op)
-            return Outcome(lab.clock.now(), data)
-        if isinstance(step, Reference):
-            dark, reference = lab.spectrometer.reference(op, step.blank)
-            return Outcome(lab.clock.now(), {"integration_ms": reference.integration_ms},
-                           (dark, reference))
-        if isinstance(step, Measure):
-            sample = lab.spectrometer.measure(op, step.integration_ms)
-            return Outcome(lab.clock.now(), {}, (sample,))
-        raise EngineError(f"the engine cannot execute a '{step.kind}' step")

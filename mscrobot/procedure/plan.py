@@ -1,10 +1,13 @@
 """A recipe as a plan: a generator of steps whose monitoring loop is driven by the verdicts.
 
 Like a bluesky plan, it only yields steps and receives their outcomes; it never touches a device,
-file or clock. The engine executes the steps (journaling each one); a dry run, a test or the
-twin's monitoring loop can execute the same plan on a simulated lab. Because the plan is a pure
-function of the outcomes it is sent, a resumed run replays the journaled outcomes into a fresh
-plan and arrives at exactly the step where it stopped.
+file or clock. Each step travels with the stage it belongs to (``PlannedStep``), so whoever
+executes the stream (the engine, stopping between stages) or wraps it (a campaign gating steps
+on shared resources) needs nothing else from the plan. The engine executes the steps
+(journaling each one); a dry run, a test or the twin's monitoring loop can execute the same plan
+on a simulated lab. Because the plan is a pure function of the outcomes it is sent, a resumed
+run replays the journaled outcomes into a fresh plan and arrives at exactly the step where it
+stopped. Each outcome carries its step's typed result (``procedure/results.py``).
 
 Volumes the decisions see are the plan's own ledger of what it did (dispensed, sampled,
 returned, and an evaporation estimate), never read back from a simulator's truth.
@@ -14,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from mscrobot.decide.observations import DecisionSettings, Observation, Stage
 from mscrobot.decide.rules import ForwardJudge, judge_back
 from mscrobot.decide.verdicts import Action, Verdict
 from mscrobot.procedure.reading import AnalysisWindows, analysis_windows, read_sample
+from mscrobot.procedure.results import Handled
 from mscrobot.procedure.steps import (
     OPERATOR_CHOICES,
     AskOperator,
@@ -27,6 +32,7 @@ from mscrobot.procedure.steps import (
     Dispense,
     Measure,
     Outcome,
+    R,
     Reference,
     Sample,
     Settle,
@@ -67,12 +73,32 @@ BLANK_SOURCES = {"nonpolar": "hexane_stock", "polar_salt": "salt_stock",
 BLANK_MIN_UL, BLANK_MAX_UL = 100.0, 2000.0
 BLANK_OLA_MIN_UL = 20.0
 
-PlanGenerator = Generator[Step, Outcome, "PlanResult"]
-
 #: The plan's stages in order: ``setup`` (the blanks' references, then salt solution and
 #: clusters into the vial), ``forward`` (monitoring the exchange into the polar phase) and
 #: ``back`` (hexane and OLA in, monitoring the return). A run can be stopped between them.
 STAGES = ("setup", str(Stage.FORWARD), str(Stage.BACK))
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A step as a plan yields it, with the stage it belongs to (one of ``STAGES``; a plan
+    without stages is all the first). The stage is not part of the step: it is never journaled
+    with the step's params, which a resume compares with the journal."""
+
+    step: Step[Any]
+    stage: str = STAGES[0]
+
+
+T = TypeVar("T")
+#: A stream of planned steps, each answered with its outcome, returning ``T``.
+PlanStream = Generator[PlannedStep, Outcome[Any], T]
+PlanGenerator = PlanStream["PlanResult"]
+
+
+class Plan(Protocol):
+    """What the engine executes: anything whose ``steps()`` is a stream of planned steps."""
+
+    def steps(self) -> PlanGenerator: ...
 
 
 def recipe_stages(recipe: Recipe) -> tuple[str, ...]:
@@ -138,21 +164,23 @@ class ExchangePlan:
         self.sample_ul = float(recipe.monitoring.sample_volume.m_as("uL"))
         self.observations: dict[Stage, list[Observation]] = {Stage.FORWARD: [], Stage.BACK: []}
         self.result = PlanResult("not_started")  # the verdicts so far, while the plan runs
-        #: the stage of the step last yielded (one of ``STAGES``), for stopping between stages
+        #: the stage the plan is in (one of ``STAGES``), stamped on each step it yields
         self.stage = STAGES[0]
         #: the liquid handler's volumes after its last step (what a stock can still give)
         self.vessels: dict[str, float] = {}
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _do(self, step: Step) -> Generator[Step, Outcome, Outcome]:
-        outcome = yield step
+    def _do(self, step: Step[R]) -> PlanStream[R]:
+        """Yield ``step`` in the current stage; its result, once executed."""
+        outcome = yield PlannedStep(step, self.stage)
         self.ledger.elapse(outcome.t)
-        if "vessels" in outcome.data:
-            self.vessels = dict(outcome.data["vessels"])
-        return outcome
+        result: R = outcome.result
+        if isinstance(result, Handled) and result.vessels is not None:
+            self.vessels = dict(result.vessels)
+        return result
 
-    def _stir_for(self, rpm: float, seconds: float) -> Generator[Step, Outcome, None]:
+    def _stir_for(self, rpm: float, seconds: float) -> PlanStream[None]:
         yield from self._do(Stir(rpm))
         self.ledger.stirring = True
         yield from self._do(Wait(seconds, "stirring"))
@@ -160,12 +188,12 @@ class ExchangePlan:
         self.ledger.stirring = False
 
     def _dispense(self, source: str, volume: float, liquid: str, layer: str
-                  ) -> Generator[Step, Outcome, None]:
+                  ) -> PlanStream[None]:
         yield from self._do(Dispense(source, "reaction", volume, liquid, layer))
         setattr(self.ledger, layer, getattr(self.ledger, layer) + volume)
 
     def _observe(self, stage: Stage, stirred: float, actions: tuple[str, ...]
-                 ) -> Generator[Step, Outcome, Observation]:
+                 ) -> PlanStream[Observation]:
         samples: dict[str, SampleAnalysis | None] = {}
         removed: dict[str, float] = {}
         for phase in self.recipe.monitoring.phases:
@@ -174,7 +202,7 @@ class ExchangePlan:
             blank = self.nonpolar_blank if phase == "nonpolar" else "polar_salt"
             dark, reference = self.references[blank]
             read = yield from self._do(Measure(phase, blank, reference.integration_ms))
-            samples[phase] = read_sample(self.windows, phase, read.spectra[0], dark, reference)
+            samples[phase] = read_sample(self.windows, phase, read.spectrum, dark, reference)
             if self.recipe.monitoring.return_samples:
                 yield from self._do(Transfer(phase, self.sample_ul))
                 setattr(self.ledger, phase, getattr(self.ledger, phase) + self.sample_ul)
@@ -187,16 +215,15 @@ class ExchangePlan:
         self.observations[stage].append(obs)
         return obs
 
-    def _reference(self, blank: str, phase: str) -> Generator[Step, Outcome, None]:
+    def _reference(self, blank: str, phase: str) -> PlanStream[None]:
         """Fill the flow cell with the blank, take its reference and dark, flush the cell."""
         source = BLANK_SOURCES[blank]
         yield from self._do(Sample(phase, self.sample_ul, source))
         read = yield from self._do(Reference(blank, source))
-        dark, reference = read.spectra
-        self.references[blank] = (dark, reference)
+        self.references[blank] = (read.dark, read.reference)
         yield from self._do(Discard())
 
-    def _ola_blank(self, ola_ul: float) -> Generator[Step, Outcome, None]:
+    def _ola_blank(self, ola_ul: float) -> PlanStream[None]:
         """Mix hexane + OLA at the vial's OLA fraction in ``blank_vial`` and reference it."""
         fraction = ola_ul / max(self.ledger.nonpolar, 1e-9)
         total = min(max(BLANK_OLA_MIN_UL / fraction, BLANK_MIN_UL), BLANK_MAX_UL)
@@ -210,7 +237,7 @@ class ExchangePlan:
         yield from self._reference("nonpolar_ola", "nonpolar")
         self.nonpolar_blank = "nonpolar_ola"
 
-    def _decide(self, stage: Stage, verdict: Verdict) -> Generator[Step, Outcome, None]:
+    def _decide(self, stage: Stage, verdict: Verdict) -> PlanStream[None]:
         numbers = tuple((k, float(v)) for k, v in verdict.numbers.items())
         bands = []
         for phase, sample in self.observations[stage][-1].samples.items():
@@ -221,12 +248,12 @@ class ExchangePlan:
         yield from self._do(Decide(str(stage), str(verdict.state), str(verdict.action),
                                    tuple(verdict.reasons), numbers, tuple(bands)))
 
-    def _ask(self, stage: Stage, question: str) -> Generator[Step, Outcome, str]:
+    def _ask(self, stage: Stage, question: str) -> PlanStream[str]:
         """Ask the operator; the answers not offered here are journaled with the reason."""
         refused = self.refused_answers(stage)
         choices = tuple(c for c in OPERATOR_CHOICES if c not in refused)
-        outcome = yield from self._do(AskOperator(question, choices, tuple(refused.items())))
-        return str(outcome.data["answer"])
+        answered = yield from self._do(AskOperator(question, choices, tuple(refused.items())))
+        return answered.answer
 
     def refused_answers(self, stage: Stage) -> dict[str, str]:
         """Operator answers that make no sense or cannot be done now, with why."""
@@ -289,7 +316,7 @@ class ExchangePlan:
             yield from self._back(result)
         return result
 
-    def _forward(self, result: PlanResult) -> Generator[Step, Outcome, Verdict]:
+    def _forward(self, result: PlanResult) -> PlanStream[Verdict]:
         ex = self.recipe.exchange
         rpm = float(ex.stir_rate.m_as("rpm"))
         tm = timings(self.recipe)
@@ -344,7 +371,7 @@ class ExchangePlan:
     def _add_salt_ul(self) -> float:
         return next(a for n, _, a in self.settings.ladder if n == "add_salt")
 
-    def _back(self, result: PlanResult) -> Generator[Step, Outcome, None]:
+    def _back(self, result: PlanResult) -> PlanStream[None]:
         be = self.recipe.back_exchange
         fresh = float(be.hexane_volume.m_as("uL"))
         if fresh > 0:

@@ -5,24 +5,44 @@ steps with the recorded ones. ``IDEMPOTENT`` says whether running a step twice i
 engine re-runs an interrupted idempotent step on resume, but never re-runs a non-idempotent one
 (a dispense, a sample draw) without the device or the operator saying it did not happen.
 Durations are seconds, volumes µL, speeds rpm: plain floats, converted once from the recipe.
+
+Each step kind is a Params/Result pair (as Opentrons' protocol engine commands are): the step
+is the params, ``Step[R]`` names the result its execution returns (``procedure/results.py``),
+which the plan reads typed; ``result_type`` is that same type at run time, for the journal to
+rebuild a result from its JSON. A non-idempotent step's result may instead be a ``Recovered``
+(it was interrupted and found to have happened).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from mscrobot.spectra.types import Spectrum
+from mscrobot.procedure.results import (
+    Answered,
+    Done,
+    Handled,
+    Measured,
+    Recovered,
+    Referenced,
+    Result,
+    Sampled,
+    Stirred,
+)
+
+R = TypeVar("R", bound=Result)
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(Generic[R]):
     """Base of all steps; ``kind`` names the step in the journal and in plans."""
 
     kind: ClassVar[str] = "step"
     idempotent: ClassVar[bool] = True
     #: True when the step touches a device (pure steps write no intent: nothing to interrupt)
     touches_device: ClassVar[bool] = True
+    #: the result its execution returns (``R``), as a class the journal can rebuild
+    result_type: ClassVar[type[Result]] = Done
 
     def params(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -30,13 +50,19 @@ class Step:
     def describe(self) -> str:
         return self.kind
 
+    def deadline(self, started_t: float) -> float | None:
+        """When the step is over, fixed when its intent is journaled so that a resumed step
+        ends when it would have (None: when its device says so)."""
+        return None
+
 
 @dataclass(frozen=True)
-class Dispense(Step):
+class Dispense(Step[Handled]):
     """Move ``volume_ul`` of a stock into a vessel (salt solution, clusters, hexane, OLA)."""
 
     kind: ClassVar[str] = "dispense"
     idempotent: ClassVar[bool] = False
+    result_type: ClassVar[type[Result]] = Handled
     source: str
     dest: str
     volume_ul: float
@@ -48,10 +74,11 @@ class Dispense(Step):
 
 
 @dataclass(frozen=True)
-class Stir(Step):
+class Stir(Step[Stirred]):
     """Start the stirrer at ``rpm`` (it keeps turning until StopStir)."""
 
     kind: ClassVar[str] = "stir"
+    result_type: ClassVar[type[Result]] = Stirred
     rpm: float
 
     def describe(self) -> str:
@@ -59,15 +86,16 @@ class Stir(Step):
 
 
 @dataclass(frozen=True)
-class StopStir(Step):
+class StopStir(Step[Stirred]):
     kind: ClassVar[str] = "stop_stir"
+    result_type: ClassVar[type[Result]] = Stirred
 
     def describe(self) -> str:
         return "stop stirring"
 
 
 @dataclass(frozen=True)
-class Wait(Step):
+class Wait(Step[Done]):
     """Let ``seconds`` pass (stirring or not). Resumable: the deadline is fixed by the intent."""
 
     kind: ClassVar[str] = "wait"
@@ -76,6 +104,9 @@ class Wait(Step):
 
     def describe(self) -> str:
         return f"wait {self.seconds:g} s" + (f" ({self.why})" if self.why else "")
+
+    def deadline(self, started_t: float) -> float | None:
+        return started_t + self.seconds
 
 
 @dataclass(frozen=True)
@@ -89,12 +120,13 @@ class Settle(Wait):
 
 
 @dataclass(frozen=True)
-class Sample(Step):
+class Sample(Step[Sampled | Recovered]):
     """Draw ``volume_ul`` of one phase of a vessel into the flow cell: the reaction vial's phase
     (which loses it), or a stock or blank vial holding a blank of that phase."""
 
     kind: ClassVar[str] = "sample"
     idempotent: ClassVar[bool] = False
+    result_type: ClassVar[type[Result]] = Sampled
     phase: str
     volume_ul: float
     vessel: str = "reaction"
@@ -105,13 +137,14 @@ class Sample(Step):
 
 
 @dataclass(frozen=True)
-class Reference(Step):
+class Reference(Step[Referenced]):
     """Read the blank now in the flow cell as the reference named ``blank``, with its dark.
 
     The spectrometer picks the integration time for the blank; every later sample read against
     this blank uses it. Reading again is harmless (idempotent)."""
 
     kind: ClassVar[str] = "reference"
+    result_type: ClassVar[type[Result]] = Referenced
     blank: str  # 'nonpolar', 'polar_salt', 'nonpolar_ola'
     source: str  # the vessel the blank came from
 
@@ -120,10 +153,11 @@ class Reference(Step):
 
 
 @dataclass(frozen=True)
-class Measure(Step):
+class Measure(Step[Measured]):
     """Read the sample in the flow cell at the integration time of its blank's reference."""
 
     kind: ClassVar[str] = "measure"
+    result_type: ClassVar[type[Result]] = Measured
     phase: str
     blank: str  # the reference it is read against
     integration_ms: float
@@ -133,11 +167,12 @@ class Measure(Step):
 
 
 @dataclass(frozen=True)
-class Transfer(Step):
+class Transfer(Step[Handled]):
     """Return the flow cell's sample to its phase in the vial (``return_samples``)."""
 
     kind: ClassVar[str] = "transfer"
     idempotent: ClassVar[bool] = False
+    result_type: ClassVar[type[Result]] = Handled
     phase: str
     volume_ul: float
 
@@ -146,17 +181,18 @@ class Transfer(Step):
 
 
 @dataclass(frozen=True)
-class Discard(Step):
+class Discard(Step[Handled]):
     """Flush the flow cell to waste (emptying an empty cell is harmless: idempotent)."""
 
     kind: ClassVar[str] = "discard"
+    result_type: ClassVar[type[Result]] = Handled
 
     def describe(self) -> str:
         return "flush the flow cell to waste"
 
 
 @dataclass(frozen=True)
-class Decide(Step):
+class Decide(Step[Done]):
     """Record a verdict the plan reached (pure: no device, nothing to interrupt)."""
 
     kind: ClassVar[str] = "decide"
@@ -183,13 +219,14 @@ OPERATOR_CHOICES = ("continue", "extend", "add_salt", "abort")
 
 
 @dataclass(frozen=True)
-class AskOperator(Step):
+class AskOperator(Step[Answered]):
     """Stop and wait for the operator (a stall policy 'stop', an unreadable vial).
 
     ``choices`` are the answers this question takes; ``refused`` says why each other one of
     ``OPERATOR_CHOICES`` is not offered here (journaled, so ``runs resolve`` can say it)."""
 
     kind: ClassVar[str] = "ask_operator"
+    result_type: ClassVar[type[Result]] = Answered
     touches_device: ClassVar[bool] = False
     question: str
     choices: tuple[str, ...] = OPERATOR_CHOICES
@@ -226,11 +263,11 @@ def step_from_params(kind: str, params: dict[str, Any]) -> Step:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What a step did: the clock when it ended, plain data, and any spectra it read.
+class Outcome(Generic[R]):
+    """What a step did: the clock when it ended and its typed result.
 
-    The journal stores exactly this, so a resumed run feeds its plan the same outcomes."""
+    The journal stores exactly this (the result as its JSON and spectra), so a resumed run
+    feeds its plan the same outcomes."""
 
     t: float
-    data: dict[str, Any]
-    spectra: tuple[Spectrum, ...] = ()
+    result: R

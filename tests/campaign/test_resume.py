@@ -24,7 +24,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mscrobot.app.runs import load_run
-from mscrobot.campaign.conductor import Reentry
+from mscrobot.campaign.gating import Reentry
 from mscrobot.campaign.jobs import RunOutcome, run_alone
 from mscrobot.campaign.loader import load_campaign
 from mscrobot.campaign.record import SUMMARY_NAME, create_campaign, run_campaign
@@ -32,7 +32,7 @@ from mscrobot.campaign.resources import SPECTROMETER
 from mscrobot.campaign.resume import load_resume
 from mscrobot.campaign.scheduler import Scheduler
 from mscrobot.cli import app
-from mscrobot.engine.runner import Event
+from mscrobot.engine.events import Event, EventKind
 from mscrobot.lab.config import load_lab
 from mscrobot.recipe.loader import dump_recipe, load_recipe_text
 from tests.engine.runs import REFERENCE, TWIN, cli
@@ -232,7 +232,7 @@ def test_a_run_stopped_mid_stir_on_a_shared_speed_device_stirs_again_first(
     stop = threading.Event()
 
     def on_event(run: int, event: Event) -> None:
-        if run == 0 and event.kind == "step" and event.step is not None \
+        if run == 0 and event.kind == EventKind.STEP and event.step is not None \
                 and event.step.kind == "stir":
             stop.set()
 

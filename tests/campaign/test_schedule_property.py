@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Generator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,11 @@ from mscrobot.campaign.conductor import Conductor
 from mscrobot.campaign.jobs import memory_job
 from mscrobot.campaign.resources import POSITION
 from mscrobot.lab.protocols import Lab
-from mscrobot.procedure.plan import PlanResult
+from mscrobot.procedure.plan import PlanGenerator, PlannedStep, PlanResult
 from mscrobot.procedure.steps import (
     Discard,
     Dispense,
     Measure,
-    Outcome,
     Reference,
     Sample,
     Settle,
@@ -103,7 +102,7 @@ class FakeDevices:
 BLOCKS = ("dispense", "stir", "stir_fast", "settle", "sample", "sample_return", "reference")
 
 
-def synthetic_plan(blocks: list[tuple[str, float]]) -> Generator[Step, Outcome, PlanResult]:
+def _blocks(blocks: list[tuple[str, float]]) -> Iterator[Step[Any]]:
     for block, seconds in blocks:
         if block == "dispense":
             yield Dispense("salt_stock", "reaction", 10.0, "salt", "polar")
@@ -123,6 +122,11 @@ def synthetic_plan(blocks: list[tuple[str, float]]) -> Generator[Step, Outcome, 
             if block == "sample_return":
                 yield Transfer("nonpolar", 20.0)
             yield Discard()
+
+
+def synthetic_plan(blocks: list[tuple[str, float]]) -> PlanGenerator:
+    for step in _blocks(blocks):
+        yield PlannedStep(step)
     return PlanResult("finished")
 
 
@@ -130,7 +134,7 @@ class SyntheticPlan:
     def __init__(self, blocks: list[tuple[str, float]]) -> None:
         self.blocks = blocks
 
-    def steps(self) -> Generator[Step, Outcome, PlanResult]:
+    def steps(self) -> PlanGenerator:
         return synthetic_plan(self.blocks)
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from mscrobot.app.dryrun import simulate
 from mscrobot.app.runs import create_run, execute
+from mscrobot.engine.events import Event, EventKind
 from mscrobot.engine.journal import Journal
-from mscrobot.engine.runner import Event
 from mscrobot.engine.states import IllegalRunTransitionError, RunState, check_move
 from mscrobot.lab.config import lab_from_text, load_lab
 from mscrobot.recipe.loader import load_recipe
@@ -152,13 +152,13 @@ def test_a_run_stopped_while_stirring_stirs_again_when_resumed(tmp_path: Path) -
     stop = threading.Event()
 
     def stop_after_stir(event: Event) -> None:
-        if event.kind == "step" and event.step is not None and event.step.kind == "stir":
+        if event.kind == EventKind.STEP and event.step is not None and event.step.kind == "stir":
             stop.set()  # Ctrl-C right after the stirrer started
 
     assert execute(info, stop_after_stir, stop).state == RunState.STOPPED
     events: list[Event] = []
     assert execute(info, events.append).state == RunState.COMPLETED
-    restored = [e for e in events if e.kind == "restore"]
+    restored = [e for e in events if e.kind == EventKind.RESTORE]
     assert len(restored) == 1 and "1000 rpm" in restored[0].message
     log = [json.loads(x) for x in (info.path / "world.jsonl").read_text().splitlines()]
     first_wait = next(i for i, e in enumerate(log) if e["op"] == "advance")
