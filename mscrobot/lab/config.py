@@ -164,6 +164,21 @@ class LabConfig(StrictModel):
     spectrometer: SpectrometerConfig = Field(default_factory=SpectrometerConfig)
     deck: dict[str, Position]
 
+    @property
+    def simulated(self) -> bool:
+        """Whether the lab needs the simulated world: a simulated device, or an emulator
+        whose physics link carries the simulated flow cell."""
+        return ("simulated" in (self.liquid_handler.backend, self.stirrer.backend,
+                                self.spectrometer.backend)
+                or self.spectrometer.physics is not None)
+
+    @model_validator(mode="after")
+    def _virtual_time_is_the_worlds(self) -> LabConfig:
+        if self.clock == "virtual" and not self.simulated:
+            raise ValueError("clock: virtual is the simulated world's time, and this lab "
+                             "simulates nothing; a lab of real instruments needs clock: wall")
+        return self
+
 
 class LabError(DocumentError):
     """A lab file that cannot be used; problems name file, line and field."""
