@@ -72,24 +72,14 @@ class OpentronsLiquidHandler:
         if follower is not None:  # a crash may have come between the done line and it
             for op_id, move in self.log.completed:
                 follower.confirmed(op_id, move)
-        self._settle_cut_off()
+        # an earlier process may have died after an operation's last command, before its done
+        # line: asking settles it, so the tracker knows of it before the engine asks
+        for op_id, op in list(self.log.ops.items()):
+            if not op.done:
+                self.status_of(op_id)
         self.log.run(backend.run_id)
         for pip in deck.pipettes:  # tips an earlier process of this run took stay taken
             pip.used = max(pip.used, self.log.tips.get(pip.mount, 0))
-
-    def _settle_cut_off(self) -> None:
-        """An operation an earlier process logged without a ``done`` line may still have been
-        carried out: its last command succeeded and the process died before writing the line.
-        The robot's record says so (or, where it cannot be asked, the follower); it is then
-        done now, so the tracker knows of it before the engine asks."""
-        for op_id, op in list(self.log.ops.items()):
-            if op.done or op.move is None:
-                continue
-            said = self._robot_says(op_id, op)
-            if said is None and self.follower is not None:
-                said = self.follower.status_of(op_id)
-            if said == "done":
-                self._done(op_id, op.move)
 
     @property
     def ops(self) -> dict[str, Operation]:
@@ -180,16 +170,20 @@ class OpentronsLiquidHandler:
         'not_done', confirmed (a ``done`` line) is 'done'. Otherwise the robot's record of the
         operation's commands answers (kept by id in the log, the one in flight found by key);
         where the robot cannot be asked (an in-process robot of an earlier process), the
-        follower does (the simulated world, as the twin always has), or nobody: 'unknown'."""
+        follower does (the simulated world, as the twin always has), or nobody: 'unknown'.
+        An operation found done that way is marked done now (its ``done`` line, the tracker,
+        the follower): whatever says 'done' is counted in ``volumes``."""
         op = self.log.ops.get(op_id)
         if op is None:
             return "not_done"
         if op.done:
             return "done"
-        robot = self._robot_says(op_id, op)
-        if robot is not None:
-            return robot
-        return "unknown" if self.follower is None else self.follower.status_of(op_id)
+        said = self._robot_says(op_id, op)
+        if said is None:
+            said = "unknown" if self.follower is None else self.follower.status_of(op_id)
+        if said == "done" and op.move is not None:
+            self._done(op_id, op.move)
+        return said
 
     def _robot_says(self, op_id: str, op: Operation) -> OpStatus | None:
         if not self.backend.knows_run(op.run_id):
