@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mscrobot.app.labs import build_lab
+from mscrobot.app.labs import assemble_lab
 from mscrobot.decide.observations import Observation, Stage
 from mscrobot.decide.verdicts import Verdict
 from mscrobot.engine.events import Event, EventKind
@@ -21,7 +21,6 @@ from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import Engine
 from mscrobot.engine.states import RunState
 from mscrobot.lab.config import LabConfig, load_lab
-from mscrobot.lab.simulated.devices import SimLiquidHandler
 from mscrobot.procedure.plan import ExchangePlan
 from mscrobot.recipe.models import Recipe
 from mscrobot.twin.optics import Instrument
@@ -55,12 +54,11 @@ def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
     """Run ``recipe`` on the simulated lab in memory, until it finishes or needs the operator.
 
     ``on_event`` sees every engine event as ``mscrobot run``'s display would."""
-    config = lab or _default_lab()
-    devices = build_lab(config, recipe, seed, None, params, instrument)
-    handler = devices.liquid_handler
-    twin = handler if isinstance(handler, SimLiquidHandler) else getattr(handler, "twin", None)
-    assert isinstance(twin, SimLiquidHandler), "simulate() needs a lab over the simulated twin"
-    world = twin.world
+    built = assemble_lab(lab or _default_lab(), recipe, seed, None, params, instrument)
+    devices, world = built.lab, built.world
+    if world is None:
+        devices.close()
+        raise ValueError("simulate() needs a lab that simulates the vial")
     plan = ExchangePlan(recipe)
     out = SimulatedRun()
 

@@ -1,14 +1,24 @@
 """From a lab config to a ``Lab`` of devices (``mscrobot.app.feasibility`` checks the recipe
-against the lab first)."""
+against the lab first), and what only a simulation knows beside it.
+
+The simulated world is built only when the lab needs it (``LabConfig.simulated``: a simulated
+device, or an emulator's physics link); it is then the lab's virtual clock, and it follows
+every device that acts on it: the stirrer's read-back speed, and each liquid-handling
+operation the robot confirmed (``SimLiquidHandler`` attached to the Opentrons liquid handler
+as its follower). A lab of real instruments builds none and runs on the wall clock. The World
+is returned next to the ``Lab`` (``BuiltLab``), never inside it: the engine sees only devices.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mscrobot.app.feasibility import capacities, stirrer_max_rpm
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.protocols import (
+    Clock,
     DeviceError,
     DeviceFaultError,
     Lab,
@@ -16,18 +26,35 @@ from mscrobot.lab.protocols import (
     Spectrometer,
     Stirrer,
 )
-from mscrobot.lab.simulated.world import Timing, VesselState, World, WorldSpec
+from mscrobot.lab.simulated.world import Timing, World, WorldSpec
+from mscrobot.lab.tracking import VesselState, VesselTracker
 from mscrobot.recipe.models import Recipe
+from mscrobot.recipe.vessels import VIAL_TYPES
 from mscrobot.twin.optics import Instrument
 from mscrobot.twin.params import TwinParams
 from mscrobot.yamldoc import DocumentError
 
 
 def start_vessels(config: LabConfig, recipe: Recipe) -> dict[str, VesselState]:
-    """Every deck position as the simulated world starts it: capacity and what it holds."""
+    """Every deck position as a run starts it: capacity and what it holds."""
     caps = capacities(config, recipe)
     return {name: VesselState(caps[name], float(pos.volume.m_as("uL")))
             for name, pos in config.deck.items()}
+
+
+def start_tracker(config: LabConfig, recipe: Recipe) -> VesselTracker:
+    """A liquid handler's tracker as the run starts (the reaction vial: the recipe's vessel,
+    whose holder the lab check matched)."""
+    return VesselTracker(start_vessels(config, recipe),
+                         VIAL_TYPES[recipe.vessel].inner_diameter_mm)
+
+
+@dataclass
+class BuiltLab:
+    """A lab and the simulated world its simulated parts share (None: nothing simulated)."""
+
+    lab: Lab
+    world: World | None
 
 
 class WorldStirrer:
@@ -46,11 +73,13 @@ class WorldStirrer:
         return self.device.speed()
 
 
-def _stirrer(config: LabConfig, world: World, closers: list[Callable[[], None]]) -> Stirrer:
+def _stirrer(config: LabConfig, world: World | None,
+             closers: list[Callable[[], None]]) -> Stirrer:
     from mscrobot.lab.simulated.devices import SimStirrer
 
     st = config.stirrer
     if st.backend == "simulated":
+        assert world is not None
         return SimStirrer(world, stirrer_max_rpm(config), st.fault_after)
     from mscrobot.lab.stirrer.ika import open_stirrer
 
@@ -62,15 +91,16 @@ def _stirrer(config: LabConfig, world: World, closers: list[Callable[[], None]])
     except (OSError, DocumentError, ValueError) as e:
         raise DeviceFaultError(f"stirrer at {st.url}: {e}") from None
     closers.append(device.close)
-    return WorldStirrer(device, world)
+    return device if world is None else WorldStirrer(device, world)
 
 
-def _spectrometer(config: LabConfig, world: World,
+def _spectrometer(config: LabConfig, world: World | None,
                   closers: list[Callable[[], None]]) -> Spectrometer:
     from mscrobot.lab.simulated.devices import SimSpectrometer
 
     sp = config.spectrometer
     if sp.backend == "simulated":
+        assert world is not None
         return SimSpectrometer(world)
     from mscrobot.lab.spectrometer.ocean import (
         OceanLabSpectrometer,
@@ -82,6 +112,7 @@ def _spectrometer(config: LabConfig, world: World,
     if sp.physics is not None:
         from mscrobot.lab.spectrometer.physics import PhysicsLink
 
+        assert world is not None
         link = PhysicsLink(sp.physics)
         closers.append(link.close)
         link.model(world.model)
@@ -101,40 +132,61 @@ def _spectrometer(config: LabConfig, world: World,
     return OceanLabSpectrometer(device)
 
 
-def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None,
-              params: TwinParams | None = None, instrument: Instrument | None = None) -> Lab:
-    """The devices of ``config``. Simulated devices share one World, persisted in
-    ``state_dir/world.jsonl`` so a resumed run finds the vial as the crash left it (None: kept
-    in memory). ``params`` and ``instrument`` change the twin (tests, benchmarks)."""
-    from mscrobot.lab.simulated.devices import SimLiquidHandler, VirtualClock
+def _liquid_handler(config: LabConfig, recipe: Recipe, world: World | None,
+                    state_dir: Path | None, closers: list[Callable[[], None]]) -> LiquidHandler:
+    from mscrobot.lab.simulated.devices import SimLiquidHandler
 
-    vessels = start_vessels(config, recipe)
     lh = config.liquid_handler
-    timing = Timing(dispense_s=float(lh.dispense_time.m_as("s")),
-                    sample_s=float(lh.sample_time.m_as("s")))
-    world = World(WorldSpec(recipe, seed, vessels, timing, params or TwinParams(),
-                            instrument or Instrument()),
-                  None if state_dir is None else state_dir / "world.jsonl")
-    closers: list[Callable[[], None]] = []
+    twin = None if world is None else SimLiquidHandler(world, lh.reports_outcomes,
+                                                       lh.transient_failures)
+    if lh.backend == "simulated":
+        assert twin is not None
+        return twin
+    from mscrobot.lab.opentrons.handler import open_opentrons
+
+    robot = open_opentrons(config, start_tracker(config, recipe), state_dir, follower=twin)
+    closers.append(robot.close)
+    return robot
+
+
+def assemble_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None,
+                 params: TwinParams | None = None,
+                 instrument: Instrument | None = None) -> BuiltLab:
+    """The devices of ``config``, and the World they share if the lab simulates anything,
+    persisted in ``state_dir/world.jsonl`` so a resumed run finds the vial as the crash left
+    it (``state_dir`` None: all kept in memory). ``params`` and ``instrument`` change the
+    twin (tests, benchmarks)."""
+    from mscrobot.lab.clock import LOG_NAME, WallClock
+    from mscrobot.lab.simulated.devices import VirtualClock
+
+    world = None
+    if config.simulated:
+        lh = config.liquid_handler
+        timing = Timing(dispense_s=float(lh.dispense_time.m_as("s")),
+                        sample_s=float(lh.sample_time.m_as("s")))
+        world = World(WorldSpec(recipe, seed, start_vessels(config, recipe), timing,
+                                params or TwinParams(), instrument or Instrument()),
+                      None if state_dir is None else state_dir / "world.jsonl")
+    clock: Clock
+    if world is None:
+        wall = WallClock(None if state_dir is None else state_dir / LOG_NAME)
+        clock, last = wall, wall.close
+    else:
+        clock, last = VirtualClock(world), world.close
+    closers: list[Callable[[], None]] = []  # the devices, closed before the world or clock
     try:
         stirrer = _stirrer(config, world, closers)
         spectrometer = _spectrometer(config, world, closers)
+        handler = _liquid_handler(config, recipe, world, state_dir, closers)
     except BaseException:
-        for close in reversed(closers):
+        for close in [*reversed(closers), last]:
             close()
-        world.close()
         raise
-    sim = SimLiquidHandler(world, lh.reports_outcomes, lh.transient_failures)
-    handler: LiquidHandler = sim
-    if lh.backend == "opentrons":
-        from mscrobot.lab.opentrons.handler import open_opentrons
+    return BuiltLab(Lab(config.name, clock, handler, stirrer, spectrometer,
+                        closers=[*closers, last]), world)
 
-        try:
-            robot = open_opentrons(config, sim, state_dir)
-        except BaseException:
-            for close in [*reversed(closers), world.close]:
-                close()
-            raise
-        handler, closers = robot, [*closers, robot.close]
-    return Lab(config.name, VirtualClock(world), handler, stirrer, spectrometer,
-               truth=world.truth, closers=[*closers, world.close])
+
+def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None,
+              params: TwinParams | None = None, instrument: Instrument | None = None) -> Lab:
+    """The devices of ``config`` (``assemble_lab`` without the world)."""
+    return assemble_lab(config, recipe, seed, state_dir, params, instrument).lab

@@ -23,7 +23,7 @@ from mscrobot.engine.events import Event, EventKind
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.opentrons.labware import find_labware, well_area_mm2
 from mscrobot.lab.opentrons.pipettes import PIPETTES
-from mscrobot.lab.simulated.world import BOTTOM_CLEARANCE_MM
+from mscrobot.lab.tracking import BOTTOM_CLEARANCE_MM
 from mscrobot.procedure.plan import MAX_ROUNDS
 from mscrobot.procedure.steps import Decide, Dispense, Reference, Sample
 from mscrobot.recipe.models import Recipe

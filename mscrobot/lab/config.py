@@ -62,8 +62,10 @@ class PipetteConfig(StrictModel):
 
 class LiquidHandlerConfig(StrictModel):
     """``simulated``: the twin's volume-tracking handler. ``opentrons``: every operation
-    becomes Opentrons protocol-engine commands; ``robot: simulate`` runs them on Opentrons'
-    own engine in this process (simulated hardware) while the twin does the physics."""
+    becomes Opentrons protocol-engine commands, the handler tracking the volumes itself;
+    ``robot: simulate`` runs them on Opentrons' own engine in this process (simulated
+    hardware). On a lab that simulates anything the twin follows the robot and does the
+    physics (and ``reports_outcomes``, ``transient_failures`` are the twin's)."""
 
     backend: Literal["simulated", "opentrons"] = "simulated"
     robot: str = Field("simulate", pattern=r"^(simulate|https?://[^\s/]+(:\d+)?/?)$",
@@ -158,11 +160,27 @@ class LabConfig(StrictModel):
     name: str = Field(min_length=1, max_length=80)
     description: str = ""
     clock: Literal["virtual", "wall"] = Field("virtual", description="virtual: dry runs take "
-                                              "no real time")
+                                              "no real time (the simulated world's; a lab "
+                                              "that simulates nothing needs wall)")
     liquid_handler: LiquidHandlerConfig = Field(default_factory=LiquidHandlerConfig)
     stirrer: StirrerConfig = Field(default_factory=StirrerConfig)
     spectrometer: SpectrometerConfig = Field(default_factory=SpectrometerConfig)
     deck: dict[str, Position]
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the lab needs the simulated world: a simulated device, or an emulator
+        whose physics link carries the simulated flow cell."""
+        return ("simulated" in (self.liquid_handler.backend, self.stirrer.backend,
+                                self.spectrometer.backend)
+                or self.spectrometer.physics is not None)
+
+    @model_validator(mode="after")
+    def _virtual_time_is_the_worlds(self) -> LabConfig:
+        if self.clock == "virtual" and not self.simulated:
+            raise ValueError("clock: virtual is the simulated world's time, and this lab "
+                             "simulates nothing; a lab of real instruments needs clock: wall")
+        return self
 
 
 class LabError(DocumentError):

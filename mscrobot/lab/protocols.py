@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from mscrobot.spectra.types import Spectrum
 
@@ -105,8 +105,6 @@ class Lab:
     liquid_handler: LiquidHandler
     stirrer: Stirrer
     spectrometer: Spectrometer
-    #: what is really there, where the lab can know it (simulated labs); None on real hardware
-    truth: Callable[[], dict[str, Any]] | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mscrobot.app.labs import build_lab
+from mscrobot.app.labs import assemble_lab
 from mscrobot.app.runs import RunInfo, create_run, execute, load_run
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import RunEnd
@@ -81,11 +81,12 @@ def end_state(run_dir: Path) -> dict[str, Any]:
               (run_dir / "world.jsonl").read_text().splitlines()]
     dispenses = [e["id"] for e in events if e["op"] == "dispense"]
     samples = [e["id"] for e in events if e["op"] == "sample"]
-    lab = build_lab(info.lab, info.recipe, info.seed, run_dir)
+    built = assemble_lab(info.lab, info.recipe, info.seed, run_dir)
     try:
-        truth = lab.truth() if lab.truth else {}
+        assert built.world is not None
+        truth = built.world.truth()
     finally:
-        lab.close()
+        built.lab.close()
     return {"state": state[0] if state else None, "verdicts": verdicts,
             "spectra": len(spectra), "spectra_digest": digest, "steps": steps,
             "dispense_ops": dispenses, "sample_ops": samples,

@@ -75,3 +75,16 @@ def test_hardware_copies_of_the_device_profiles_are_the_shipped_ones() -> None:
     assert names and names == sorted(p.name for p in (ROOT / "hardware/devices").glob("*.yaml"))
     for name in names:
         assert (shipped / name).read_text() == (ROOT / "hardware/devices" / name).read_text()
+
+
+def test_a_lab_that_simulates_nothing_needs_the_wall_clock() -> None:
+    """Virtual time is the simulated world's: without a simulated device or an emulator's
+    physics link there is no World to keep it."""
+    emulated = (ROOT / "hardware/labs/emulated.yaml").read_text()
+    assert lab_from_text(emulated).simulated  # the physics link carries the simulated cell
+    real = emulated.replace("physics: 127.0.0.1:4003", "integration_ms: 10")
+    with pytest.raises(LabError) as err:
+        lab_from_text(real, "real.yaml")
+    assert any("needs clock: wall" in str(p) for p in err.value.problems)
+    assert not lab_from_text(real.replace("clock: virtual", "clock: wall")).simulated
+    assert load_lab("twin")[0].simulated and load_lab()[0].simulated

@@ -2,9 +2,10 @@
 stirrer emulator over NAMUR/TCP and the Ocean HDX emulator over OBP/TCP through seabreeze, all
 real processes. The stirrer's read-back speed drives the simulated vial; the simulated flow
 cell's contents reach the spectrometer emulator over its physics link. Each fault kind either
-heals (the run ends as an unbroken one) or stops the run safely with its journal intact. The
-robot emulator (~4 s to start: it imports Opentrons) serves the whole module, one run at a
-time, as a robot serves its lab."""
+heals (the run ends as an unbroken one) or stops the run safely with its journal intact.
+Without the physics link the lab simulates nothing and builds no World. The robot emulator
+(~4 s to start: it imports Opentrons) serves the whole module, one run at a time, as a robot
+serves its lab."""
 
 from __future__ import annotations
 
@@ -17,10 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from mscrobot.app.labs import assemble_lab
 from mscrobot.app.runs import RunInfo, execute
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import RunEnd
 from mscrobot.engine.states import RunState
+from mscrobot.lab.clock import WallClock
+from mscrobot.lab.config import lab_from_text
+from mscrobot.lab.opentrons.handler import OpentronsLiquidHandler
+from mscrobot.lab.protocols import LabRefusalError
+from mscrobot.recipe.loader import load_recipe
 from tests.engine.runs import REFERENCE, cli, dry_run, end_state, only_run
 
 pytestmark = pytest.mark.slow
@@ -246,3 +253,33 @@ def test_devices_probe_reads_both_instruments_and_reports_an_unreachable_one(
     down = cli("devices", "probe", "--lab", str(lab))
     assert down.returncode == 1 and "unreachable" in down.stdout and "Traceback" not in \
         down.stderr
+
+
+def test_a_lab_that_simulates_nothing_builds_no_world(tmp_path: Path,
+                                                      emulators: Emulators) -> None:
+    """The three emulators as if they were the instruments: no physics link, the wall clock.
+    The robot's handler tracks the volumes itself; no simulated world is built or written."""
+    text = emulators.lab(**{f"physics: {PHYSICS}": "integration_ms: 10",
+                            "clock: virtual": "clock: wall"})
+    run = tmp_path / "run"
+    run.mkdir()
+    built = assemble_lab(lab_from_text(text), load_recipe(REFERENCE).recipe, 0, run)
+    lab = built.lab
+    try:
+        assert built.world is None and isinstance(lab.clock, WallClock)
+        h = lab.liquid_handler
+        assert isinstance(h, OpentronsLiquidHandler) and h.follower is None
+        h.dispense("real/1", "salt_stock", "reaction", 1500.0, "polar")
+        h.dispense("real/2", "cluster_stock", "reaction", 1500.0, "nonpolar")
+        assert h.status_of("real/2") == "done" and h.volumes()["reaction"] == 3000.0
+        h.sample("real/3", "reaction", "nonpolar", 20.0)
+        assert h.volumes()["flow_cell"] == 20.0
+        assert lab.stirrer.set_speed(300.0) == pytest.approx(300.0, abs=20)
+        assert lab.stirrer.set_speed(0.0) == pytest.approx(0.0, abs=20)
+        spectrum = lab.spectrometer.measure("real/4", 10.0)
+        assert spectrum.meta.get("serial") == "HDX-EMU-0001"
+        with pytest.raises(LabRefusalError, match="no way to close the light path"):
+            lab.spectrometer.reference("real/5", "nonpolar")
+    finally:
+        lab.close()
+    assert sorted(p.name for p in run.iterdir()) == ["clock.jsonl", "opentrons.jsonl"]

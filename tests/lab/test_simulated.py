@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mscrobot.app.bench import Bench
-from mscrobot.app.labs import build_lab
+from mscrobot.app.labs import assemble_lab
 from mscrobot.lab.config import load_lab
 from mscrobot.lab.protocols import LabRefusalError
 from mscrobot.lab.simulated.world import OLA_NEAT_MOLAR, World
@@ -22,8 +22,7 @@ REFERENCE = load_recipe(ROOT / "recipes/cds34-zncl2.yaml").recipe
 
 
 def _world(tmp: Path | None = None) -> World:
-    lab = build_lab(load_lab("twin")[0], REFERENCE, 3, tmp)
-    world = lab.liquid_handler.world  # type: ignore[attr-defined]
+    world = assemble_lab(load_lab("twin")[0], REFERENCE, 3, tmp).world
     assert isinstance(world, World)
     return world
 

@@ -1,20 +1,34 @@
 """mscrobot's ``LiquidHandler`` as Opentrons commands: every operation judged by the robot.
 
 Each operation (dispense a stock, draw a sample into the flow cell, return it, flush the cell)
-becomes a sequence of setup commands with a fresh tip. On a simulated lab the twin still does
-the physics: it is asked first whether the vessels allow the operation (a refusal before
-anything moves), then whether a transient failure is injected (the lab config's
-``transient_failures``: a busy robot that started nothing, so the engine's retry sends the
-commands once), Opentrons runs the commands, and only when all succeeded does the twin apply the
-operation. A command Opentrons refuses stops the operation with Opentrons' error text:
-``LabRefusalError`` while no liquid has moved, ``DeviceFaultError`` after. Nothing is retried
-here: liquid handling is not idempotent.
+becomes a sequence of setup commands with a fresh tip. The handler keeps its own vessel tracker
+(``mscrobot.lab.tracking``; PyLabRobot's rule: the front end owns its trackers, and they change
+only after the backend confirms): the tracker refuses what the vessels do not allow before
+anything is sent, gives the tip heights, and changes only once the robot has confirmed every
+command of the operation. A command Opentrons refuses stops the operation with Opentrons' error
+text: ``LabRefusalError`` while no liquid has moved, ``DeviceFaultError`` after; either way the
+tracker is as it was. Nothing is retried here: liquid handling is not idempotent.
 
-Tip placement (assumed): stocks are drawn 2 mm under their surface; additions land from 3 mm
-under the vial's rim, above the liquid; samples are drawn at the twin's sampling height (the
-middle of the layer, clear of the interface). A polar sample passes through the alkane, so the
-tip goes down holding an air gap, and every draw ends with an air gap and a blow-out where it
-is delivered.
+The tracker outlives the process through the operation log (``opentrons.jsonl``): each
+operation's start line keeps what it moves, and a ``done`` line follows once the robot has
+confirmed every command; replaying the ``done`` lines rebuilds the tracker. A crash can cut off
+only the operation in flight: when the handler starts, it asks the robot's record about each
+logged operation without a ``done`` line, and one the robot finished gets its ``done`` line
+then (so ``status_of`` says done and ``volumes`` counts it).
+
+A follower (``mscrobot.lab.tracking.Follower``; on a simulated lab the twin, attached by the
+composition in ``mscrobot.app.labs``) is told each operation before anything is sent (it may
+raise the lab config's injected transient failures: a busy robot that started nothing, so the
+engine's retry sends the commands once) and after the ``done`` line; when the handler starts,
+it is told again what the log says was done, so a crash between the two lines loses nothing.
+Where the robot cannot be asked (an in-process robot of an earlier process) the follower
+answers ``status_of``. The handler never imports the simulated lab.
+
+Tip placement (assumed): stocks are drawn 2 mm under their tracked surface; additions land from
+3 mm under the vial's rim, above the liquid; samples are drawn at the tracker's sampling height
+(the middle of the layer, clear of the interface). A polar sample passes through the alkane, so
+the tip goes down holding an air gap, and every draw ends with an air gap and a blow-out where
+it is delivered.
 """
 
 from __future__ import annotations
@@ -34,7 +48,7 @@ from mscrobot.lab.protocols import (
     OpStatus,
     TransientDeviceError,
 )
-from mscrobot.lab.simulated.devices import SimLiquidHandler
+from mscrobot.lab.tracking import FLOW_CELL, Follower, Move, VesselTracker
 
 SUBMERGE_MM = 2.0
 BOTTOM_MM = 1.0
@@ -44,12 +58,25 @@ LIQUID_COMMANDS = frozenset({"aspirate", "dispense", "blowout", "airGapInPlace"}
 
 
 class OpentronsLiquidHandler:
-    def __init__(self, backend: CommandBackend, deck: Deck, twin: SimLiquidHandler,
-                 air_gap_ul: float, log: OpLog | None = None) -> None:
-        self.backend, self.deck, self.twin = backend, deck, twin
-        self.world = twin.world
+    def __init__(self, backend: CommandBackend, deck: Deck, tracker: VesselTracker,
+                 air_gap_ul: float, log: OpLog | None = None,
+                 follower: Follower | None = None) -> None:
+        """``tracker`` as the deck starts (the log's ``done`` operations are applied to it
+        here); ``follower``: a backend that moves liquid of its own (the simulated world)."""
+        self.backend, self.deck, self.tracker = backend, deck, tracker
+        self.follower = follower
         self.air_gap = air_gap_ul
         self.log = log or OpLog(None)
+        for _, move in self.log.completed:
+            self.tracker.apply(move)
+        if follower is not None:  # a crash may have come between the done line and it
+            for op_id, move in self.log.completed:
+                follower.confirmed(op_id, move)
+        # an earlier process may have died after an operation's last command, before its done
+        # line: asking settles it, so the tracker knows of it before the engine asks
+        for op_id, op in list(self.log.ops.items()):
+            if not op.done:
+                self.status_of(op_id)
         self.log.run(backend.run_id)
         for pip in deck.pipettes:  # tips an earlier process of this run took stay taken
             pip.used = max(pip.used, self.log.tips.get(pip.mount, 0))
@@ -62,14 +89,15 @@ class OpentronsLiquidHandler:
     # --- the LiquidHandler Protocol ---------------------------------------------------------
 
     def dispense(self, op_id: str, source: str, dest: str, volume_ul: float, layer: str) -> None:
-        self.world.check_dispense(source, dest, volume_ul)
-        self.twin.fail_if_injected("dispense")  # before a tip is counted as taken
+        move = Move.dispense(source, dest, volume_ul, layer)
+        self.tracker.check_dispense(source, dest, volume_ul)
+        self._before(op_id, move)  # before a tip is counted as taken
         pip, n = self._pipette(volume_ul, gaps=1, split=True)
         chunk = volume_ul / n
         src, dst = self._place(source), self._place(dest)
         flow = pip.spec
         cmds = self._fresh_tip(pip)
-        left = self.world.vessels[source].volume_ul
+        left = self.tracker.volume(source)
         for _ in range(n):
             left -= chunk
             cmds += [c.aspirate(pip.id, src.labware_id, src.well, chunk, flow.aspirate_ul_s,
@@ -80,12 +108,12 @@ class OpentronsLiquidHandler:
                      c.blowout(pip.id, dst.labware_id, dst.well, flow.blowout_ul_s, "top",
                                -RIM_MM)]
         cmds += self._drop(pip)
-        self._run(op_id, cmds)
-        self.world.dispense(op_id, source, dest, volume_ul, layer)
+        self._run(op_id, move, cmds)
 
     def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
-        height = self.world.check_sample(vessel, phase, volume_ul)
-        self.twin.fail_if_injected("sample")
+        move = Move.sample(vessel, phase, volume_ul)
+        height = self.tracker.check_sample(vessel, phase, volume_ul)
+        self._before(op_id, move)
         gaps = 2 if phase == "polar" else 1
         pip, _ = self._pipette(volume_ul, gaps=gaps, split=False)
         vial, cell = self._place(vessel), self._place("flow_cell")
@@ -97,15 +125,17 @@ class OpentronsLiquidHandler:
                  *self._air_gap(pip, vial),
                  *self._deliver(pip, cell, volume_ul + gaps * self.air_gap),
                  *self._drop(pip)]
-        self._run(op_id, cmds)
-        return self.world.sample(op_id, vessel, phase, volume_ul)
+        self._run(op_id, move, cmds)
+        return height
 
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
-        self.world.check_return(vessel, phase, volume_ul)
+        move = Move.return_sample(vessel, phase, volume_ul)
+        self.tracker.check_return(vessel, phase, volume_ul)
+        self._before(op_id, move)
         pip, _ = self._pipette(volume_ul, gaps=1, split=False)
-        vial, cell = self._place(vessel), self._place("flow_cell")
+        vial, cell = self._place(vessel), self._place(FLOW_CELL)
         if phase == "polar":  # back under the alkane, at the middle of the polar layer
-            origin, z = "bottom", self.world.sampling_height_mm(phase, 0.0)
+            origin, z = "bottom", self.tracker.sampling_height_mm(phase, 0.0)
         else:
             origin, z = "top", -RIM_MM
         cmds = [*self._fresh_tip(pip),
@@ -117,11 +147,12 @@ class OpentronsLiquidHandler:
                 c.blowout(pip.id, vial.labware_id, vial.well, pip.spec.blowout_ul_s, "top",
                           -RIM_MM),
                 *self._drop(pip)]
-        self._run(op_id, cmds)
-        self.world.return_sample(op_id, vessel, phase, volume_ul)
+        self._run(op_id, move, cmds)
 
     def flush_cell(self, op_id: str) -> None:
-        held = self.world.vessels["flow_cell"].volume_ul
+        held = self.tracker.volume(FLOW_CELL)
+        move = Move.flush(held)
+        self._before(op_id, move)
         cmds: list[c.Command] = []
         if held > 0:
             pip, _ = self._pipette(held, gaps=1, split=False)
@@ -132,22 +163,27 @@ class OpentronsLiquidHandler:
                     *self._air_gap(pip, cell),
                     *self._deliver(pip, waste, held + self.air_gap),
                     *self._drop(pip)]
-        self._run(op_id, cmds)
-        self.world.flush(op_id)
+        self._run(op_id, move, cmds)
 
     def status_of(self, op_id: str) -> OpStatus:
-        """The robot's record of the operation's commands (kept by id in the log, the one in
-        flight found by key), checked against the twin, which must agree: a robot that did it
-        and a twin that never heard of it (a crash between) is 'unknown'. Where the robot
-        cannot be asked (an in-process robot of an earlier process), the twin answers."""
-        twin = self.twin.status_of(op_id)
+        """The handler's record first: never started (no start line: nothing was sent) is
+        'not_done', confirmed (a ``done`` line) is 'done'. Otherwise the robot's record of the
+        operation's commands answers (kept by id in the log, the one in flight found by key);
+        where the robot cannot be asked (an in-process robot of an earlier process), the
+        follower does (the simulated world, as the twin always has), or nobody: 'unknown'.
+        An operation found done that way is marked done now (its ``done`` line, the tracker,
+        the follower): whatever says 'done' is counted in ``volumes``."""
         op = self.log.ops.get(op_id)
         if op is None:
-            return twin
-        robot = self._robot_says(op_id, op)
-        if robot is None or robot == twin:
-            return twin
-        return "unknown"
+            return "not_done"
+        if op.done:
+            return "done"
+        said = self._robot_says(op_id, op)
+        if said is None:
+            said = "unknown" if self.follower is None else self.follower.status_of(op_id)
+        if said == "done" and op.move is not None:
+            self._done(op_id, op.move)
+        return said
 
     def _robot_says(self, op_id: str, op: Operation) -> OpStatus | None:
         if not self.backend.knows_run(op.run_id):
@@ -175,7 +211,7 @@ class OpentronsLiquidHandler:
         return [] if op is None else list(op.command_ids)
 
     def volumes(self) -> dict[str, float]:
-        return self.twin.volumes()
+        return self.tracker.volumes()
 
     def close(self) -> None:
         try:
@@ -243,10 +279,22 @@ class OpentronsLiquidHandler:
 
     # --- running ------------------------------------------------------------------------------
 
-    def _run(self, op_id: str, cmds: list[c.Command]) -> None:
-        """Send ``cmds`` in order, stopping at the first one Opentrons does not complete.
-        Each carries a key (``<op_id>/<index>``) and each answered id is logged first."""
-        op = self.log.start(op_id, self.backend.run_id, len(cmds))
+    def _before(self, op_id: str, move: Move) -> None:
+        if self.follower is not None:
+            self.follower.before(op_id, move)
+
+    def _done(self, op_id: str, move: Move) -> None:
+        """The robot confirmed every command: logged, then the tracker, then the follower."""
+        self.log.done(op_id)
+        self.tracker.apply(move)
+        if self.follower is not None:
+            self.follower.confirmed(op_id, move)
+
+    def _run(self, op_id: str, move: Move, cmds: list[c.Command]) -> None:
+        """Send ``cmds`` in order, stopping at the first one Opentrons does not complete, and
+        mark ``move`` done once all are. Each carries a key (``<op_id>/<index>``) and each
+        answered id is logged first."""
+        op = self.log.start(op_id, self.backend.run_id, len(cmds), move)
         moved = False
         for i, cmd in enumerate(cmds):
             cmd = {**cmd, "key": op.key(op_id, i)}
@@ -263,6 +311,7 @@ class OpentronsLiquidHandler:
             if result.status != "succeeded":
                 raise self._failure(moved, _describe(result))
             moved = moved or result.command_type in LIQUID_COMMANDS
+        self._done(op_id, move)
 
     def _track_tip(self, cmd: c.Command, result: CommandResult) -> None:
         if result.status == "succeeded" and cmd["commandType"] in {"pickUpTip", *c.DROPS}:
@@ -284,10 +333,11 @@ def _describe(result: CommandResult) -> str:
             f"{result.error_type or ''}{': ' if result.error_type else ''}{result.error or ''}")
 
 
-def open_opentrons(config: LabConfig, twin: SimLiquidHandler,
-                   state_dir: Path | None = None) -> OpentronsLiquidHandler:
-    """The lab's Opentrons robot (in process, or over HTTP) set up with its deck, in front of
-    the simulated twin."""
+def open_opentrons(config: LabConfig, tracker: VesselTracker, state_dir: Path | None = None,
+                   follower: Follower | None = None) -> OpentronsLiquidHandler:
+    """The lab's Opentrons robot (in process, or over HTTP) set up with its deck. ``tracker``:
+    the deck's vessels as the run starts (the operation log in ``state_dir`` brings it to
+    where an earlier process left it); ``follower``: the simulated world, on simulated labs."""
     lh = config.liquid_handler
     log = OpLog(None if state_dir is None else state_dir / LOG_NAME)
     backend: CommandBackend
@@ -313,11 +363,12 @@ def open_opentrons(config: LabConfig, twin: SimLiquidHandler,
     try:
         deck = Deck(backend, config)
         _find_leftover_tips(deck, backend, log)
+        return OpentronsLiquidHandler(backend, deck, tracker, float(lh.air_gap.m_as("uL")),
+                                      log, follower)
     except BaseException:
         backend.close()
         log.close()
         raise
-    return OpentronsLiquidHandler(backend, deck, twin, float(lh.air_gap.m_as("uL")), log)
 
 
 def _find_leftover_tips(deck: Deck, backend: CommandBackend, log: OpLog) -> None:

@@ -3,6 +3,12 @@
 Each implements its Protocol from ``mscrobot.lab.protocols`` and fails the way a real device
 would: refusals before acting (overfill, empty stock, speed out of range), transient errors that
 did nothing, device faults. Fault injection comes from the lab config.
+
+``SimLiquidHandler`` is also what a robot in front of the simulated world follows (a
+``mscrobot.lab.tracking.Follower``): the composition attaches it to the Opentrons liquid
+handler, which tells it each operation before sending anything (the injected transient
+failures are raised there) and once the robot has carried it out (the world then moves the
+liquid), and asks it about an operation only where the robot cannot say.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from mscrobot.lab.protocols import (
     TransientDeviceError,
 )
 from mscrobot.lab.simulated.world import World
+from mscrobot.lab.tracking import Move
 from mscrobot.spectra.types import Spectrum
 
 
@@ -39,7 +46,7 @@ class SimLiquidHandler:
 
     def fail_if_injected(self, what: str) -> None:
         """An injected transient failure (``transient_failures`` in the lab config), raised
-        before anything moved; a robot in front of the twin asks before sending commands."""
+        before anything moved."""
         if self._transient_left > 0:
             self._transient_left -= 1
             raise TransientDeviceError(f"liquid handler busy: {what} not started (injected)")
@@ -64,7 +71,28 @@ class SimLiquidHandler:
         return "done" if op_id in self.world.done_ops else "not_done"
 
     def volumes(self) -> dict[str, float]:
-        return {k: v.volume_ul for k, v in self.world.vessels.items()}
+        return self.world.tracker.volumes()
+
+    # --- following a robot (``mscrobot.lab.tracking.Follower``) -----------------------------
+
+    def before(self, op_id: str, move: Move) -> None:
+        """Before a robot sends the commands: dispenses and samples may fail as injected, as
+        they do without a robot (before a tip is counted as taken)."""
+        if move.kind in ("dispense", "sample"):
+            self.fail_if_injected(move.kind)
+
+    def confirmed(self, op_id: str, move: Move) -> None:
+        """The robot carried ``move`` out: the world moves the liquid, once."""
+        if op_id in self.world.done_ops:
+            return
+        if move.kind == "dispense":
+            self.world.dispense(op_id, move.source, move.dest, move.volume_ul, move.phase)
+        elif move.kind == "sample":
+            self.world.sample(op_id, move.source, move.phase, move.volume_ul)
+        elif move.kind == "return":
+            self.world.return_sample(op_id, move.dest, move.phase, move.volume_ul)
+        else:
+            self.world.flush(op_id)
 
 
 class SimStirrer:

@@ -11,13 +11,18 @@ Spectra are not logged: reading the cell changes nothing. Their noise comes from
 keyed by (seed, cell load, read number), so reading the same cell again after a crash returns
 the spectrum the lost read would have returned.
 
+Volumes, layers and the checks that refuse an action before it happens are a
+``mscrobot.lab.tracking.VesselTracker``, the same bookkeeping the Opentrons liquid handler
+keeps: for the same actions the two hold the same numbers. On a lab with a robot in front the
+world is that robot's follower (``SimLiquidHandler``): it applies each operation once the robot
+has carried it out.
+
 Time: the world's clock is virtual. ``advance`` is logged; the twin's own clock starts when the
 two phases first meet (twin time = world time - that moment), as the twin's kinetics assume.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from mscrobot.chemistry import OLEYLAMINE
-from mscrobot.lab.protocols import LabRefusalError
+from mscrobot.lab.tracking import REACTION, VesselState, VesselTracker
 from mscrobot.recipe.models import Recipe
 from mscrobot.recipe.vessels import VIAL_TYPES
 from mscrobot.spectra.types import FloatArray, Spectrum
@@ -43,11 +48,6 @@ from mscrobot.twin.optics import (
 from mscrobot.twin.params import TwinParams
 from mscrobot.twin.vial import CellContents, FlowCell, VialTwin
 
-#: Tip placement in the reaction vial (assumed): clear of the bottom, clear of the interface,
-#: and submerged while drawing from the top layer.
-BOTTOM_CLEARANCE_MM = 1.0
-INTERFACE_MARGIN_MM = 1.5
-SUBMERGED_MM = 1.0
 #: Neat oleylamine, mol/L (density / molar mass).
 OLA_NEAT_MOLAR = OLEYLAMINE.density_g_per_ml.value / OLEYLAMINE.molar_mass_g_per_mol.value * 1e3
 
@@ -60,12 +60,6 @@ class Timing:
     sample_s: float = 20.0  # aspirate, push through the cell, read
     return_s: float = 10.0
     flush_s: float = 0.0
-
-
-@dataclass
-class VesselState:
-    capacity_ul: float
-    volume_ul: float = 0.0
 
 
 @dataclass
@@ -86,12 +80,11 @@ class World:
     def __init__(self, spec: WorldSpec, log_path: Path | None = None) -> None:
         self.spec = spec
         self.recipe = spec.recipe
-        self.diameter_mm = VIAL_TYPES[spec.recipe.vessel].inner_diameter_mm
         self.t = 0.0
-        self.vessels = {k: VesselState(v.capacity_ul, v.volume_ul) for k, v in spec.vessels.items()}
+        self.tracker = VesselTracker(spec.vessels,
+                                     VIAL_TYPES[spec.recipe.vessel].inner_diameter_mm)
         self.vial: VialTwin | None = None
         self.t_mix = 0.0
-        self.layers = {"polar": 0.0, "nonpolar": 0.0}
         self.cell = FlowCell(spec.params.carry_over)
         self.cell_contents: CellContents | None = None
         self.cell_phase: str | None = None
@@ -108,6 +101,15 @@ class World:
         self.wl = wavelengths(hdx_wavelength_coefficients())
         self._log = EventLog(log_path, self._apply)
 
+    @property
+    def vessels(self) -> dict[str, VesselState]:
+        return self.tracker.vessels
+
+    @property
+    def layers(self) -> dict[str, float]:
+        """µL of each phase in the reaction vial."""
+        return self.tracker.layers
+
     # --- the log -----------------------------------------------------------------------------
 
     def _apply(self, event: dict[str, Any]) -> None:
@@ -121,7 +123,7 @@ class World:
     def close(self) -> None:
         self._log.close()
 
-    # --- actions (checked here, applied in _apply_*) ---------------------------------------
+    # --- actions (checked by the tracker, applied in _apply_*) ------------------------------
 
     def advance(self, t: float) -> None:
         if t > self.t:
@@ -130,73 +132,17 @@ class World:
     def stir(self, rpm: float) -> None:
         self._record("stir", rpm=rpm, t=self.t)
 
-    def check_dispense(self, source: str, dest: str, volume_ul: float) -> None:
-        """Refuse a dispense the vessels cannot give or hold (a robot in front asks first)."""
-        self._need(source, volume_ul)
-        self._room(dest, volume_ul)
-
     def dispense(self, op_id: str, source: str, dest: str, volume_ul: float, layer: str) -> None:
-        self.check_dispense(source, dest, volume_ul)
+        self.tracker.check_dispense(source, dest, volume_ul)
         self._record("dispense", id=op_id, source=source, dest=dest, volume=volume_ul,
                      layer=layer, t=self.t + self.spec.timing.dispense_s)
 
-    def sampling_height_mm(self, phase: str, volume_ul: float) -> float:
-        """Where the tip draws ``phase`` from, in mm above the vial's bottom.
-
-        The polar (denser) layer is below, the alkane on top. The tip goes to the middle of its
-        layer, at least ``INTERFACE_MARGIN_MM`` from the interface and, in the top layer, deep
-        enough to stay submerged while drawing. Heights follow the tracked layer volumes; a
-        layer too thin for that is refused, never sampled at the interface."""
-        area = math.pi * (self.diameter_mm / 2.0) ** 2  # mm², so µL / area = mm
-        polar_top = self.layers["polar"] / area
-        top = polar_top + self.layers["nonpolar"] / area
-        draw = volume_ul / area
-        if phase == "polar":
-            height = max(BOTTOM_CLEARANCE_MM, polar_top / 2.0)
-            ok = height + draw <= polar_top - INTERFACE_MARGIN_MM
-        else:
-            height = polar_top + (top - polar_top) / 2.0
-            ok = (height - polar_top >= INTERFACE_MARGIN_MM
-                  and height + draw + SUBMERGED_MM <= top)
-        if not ok:
-            raise LabRefusalError(
-                f"the {phase} layer ({self.layers[phase]:.0f} µL, "
-                f"{(polar_top if phase == 'polar' else top - polar_top):.1f} mm in a "
-                f"{self.diameter_mm:g} mm vial) is too thin to draw {volume_ul:g} µL away from "
-                "the interface")
-        return height
-
-    def check_sample(self, vessel: str, phase: str, volume_ul: float) -> float:
-        """The sampling height (mm above the bottom: in the middle of the phase's layer in the
-        reaction vial, near the bottom of a stock), or a refusal: no mixture yet, a thin
-        layer, a stock of the other phase, a full cell."""
-        if vessel == "reaction":
-            if self.vial is None:
-                raise LabRefusalError(f"cannot sample the {phase} phase of the reaction vial: "
-                                      "it holds no two-phase mixture yet")
-            height = self.sampling_height_mm(phase, volume_ul)
-        else:
-            if self._stock_phase(vessel) != phase:
-                raise LabRefusalError(f"{vessel} holds no {phase} liquid")
-            self._need(vessel, volume_ul)
-            height = BOTTOM_CLEARANCE_MM
-        self._room("flow_cell", volume_ul)
-        return height
-
     def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
         """Draw into the flow cell; returns the sampling height (mm)."""
-        height = self.check_sample(vessel, phase, volume_ul)
+        height = self.tracker.check_sample(vessel, phase, volume_ul)
         self._record("sample", id=op_id, phase=phase, volume=volume_ul, vessel=vessel,
                      t=self.t + self.spec.timing.sample_s)
         return height
-
-    @staticmethod
-    def _stock_phase(vessel: str) -> str | None:
-        if vessel == "salt_stock":
-            return "polar"
-        if vessel in ("cluster_stock", "hexane_stock", "ola_stock", "blank_vial"):
-            return "nonpolar"
-        return None
 
     def _stock_contents(self, vessel: str, volume_ul: float) -> CellContents:
         """What a draw from a single-phase stock or blank vial puts in the cell."""
@@ -211,35 +157,14 @@ class World:
         return CellContents("nonpolar", volume_ul, clusters, 0.0, 0.0, 0.0, 0.0,
                             ola_molar=ola_fraction * OLA_NEAT_MOLAR)
 
-    def check_return(self, vessel: str, phase: str, volume_ul: float) -> None:
-        if self.cell_contents is None or self.cell_phase != phase:
-            raise LabRefusalError(f"the flow cell holds no {phase} sample to return")
-        self._room(vessel, volume_ul)
-
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
-        self.check_return(vessel, phase, volume_ul)
+        """The cell's sample back into the reaction vial (the only vessel samples return to)."""
+        self.tracker.check_return(vessel, phase, volume_ul)
         self._record("return", id=op_id, phase=phase, volume=volume_ul,
                      t=self.t + self.spec.timing.return_s)
 
     def flush(self, op_id: str) -> None:
         self._record("flush", id=op_id, t=self.t + self.spec.timing.flush_s)
-
-    def _need(self, vessel: str, volume: float) -> None:
-        v = self._vessel(vessel)
-        if v.volume_ul < volume - 1e-9:
-            raise LabRefusalError(f"{vessel} holds {v.volume_ul:.0f} µL; {volume:.0f} µL needed")
-
-    def _room(self, vessel: str, volume: float) -> None:
-        v = self._vessel(vessel)
-        if v.volume_ul + volume > v.capacity_ul + 1e-9:
-            raise LabRefusalError(f"{vessel} would overflow: {v.volume_ul:.0f} + {volume:.0f} µL > "
-                             f"{v.capacity_ul:.0f} µL")
-
-    def _vessel(self, name: str) -> VesselState:
-        try:
-            return self.vessels[name]
-        except KeyError:
-            raise LabRefusalError(f"this lab has no vessel {name!r}") from None
 
     # --- effects (also what replay calls) -------------------------------------------------------
 
@@ -260,14 +185,12 @@ class World:
                         t: float) -> None:
         self._apply_advance(t)
         self._move_ola(source, dest, volume)
-        self.vessels[source].volume_ul -= volume
-        self.vessels[dest].volume_ul += volume
+        self.tracker.dispense(source, dest, volume, layer)
         self.done_ops.add(id)
-        if dest != "reaction":
+        if dest != REACTION:
             return
-        self.layers[layer] += volume
         if self.vial is None:
-            if self.layers["polar"] > 0 and self.layers["nonpolar"] > 0:
+            if self.tracker.mixed:
                 self.t_mix = t
                 self.vial = VialTwin(self.recipe, self.spec.params, self.spec.seed)
                 if self.rpm > 0:
@@ -294,37 +217,30 @@ class World:
 
     def _apply_sample(self, id: str, phase: str, volume: float, t: float,
                       vessel: str = "reaction") -> None:
-        if vessel == "reaction":
+        if vessel == REACTION:
             assert self.vial is not None
             drawn = self.vial.draw(phase, volume, self._twin_t(self.t))
-            self.layers[phase] -= volume
         else:
             drawn = self._stock_contents(vessel, volume)
             self._move_ola(vessel, "flow_cell", volume)
+        self.tracker.sample(vessel, phase, volume)
         self.cell_contents = self.cell.load(drawn)
         self.cell_phase = phase
         self.loads += 1
         self.reads_of_load = 0
-        self.vessels[vessel].volume_ul -= volume
-        self.vessels["flow_cell"].volume_ul += volume
         self.done_ops.add(id)
         self._apply_advance(t)
 
     def _apply_return(self, id: str, phase: str, volume: float, t: float) -> None:
         assert self.vial is not None and self.cell_contents is not None
         self.vial.return_sample(phase, self.cell_contents, volume, self._twin_t(self.t))
-        self.layers[phase] += volume
-        self.vessels["reaction"].volume_ul += volume
-        self.vessels["flow_cell"].volume_ul -= volume
+        self.tracker.return_sample(REACTION, phase, volume)
         self.cell_contents = None
         self.done_ops.add(id)
         self._apply_advance(t)
 
     def _apply_flush(self, id: str, t: float) -> None:
-        held = self.vessels["flow_cell"].volume_ul
-        self.vessels["flow_cell"].volume_ul = 0.0
-        if "waste" in self.vessels:
-            self.vessels["waste"].volume_ul += held
+        self.tracker.flush()
         self.cell_contents = None
         self.done_ops.add(id)
         self._apply_advance(t)

@@ -12,19 +12,20 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from mscrobot.app.dryrun import simulate
-from mscrobot.app.labs import build_lab
+from mscrobot.app.labs import BuiltLab, assemble_lab, start_tracker
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import Engine
 from mscrobot.engine.states import RunState
 from mscrobot.lab.config import lab_from_text
 from mscrobot.lab.opentrons import commands as c
 from mscrobot.lab.opentrons.emulator import Faults, RobotEmulator, serve
-from mscrobot.lab.opentrons.handler import OpentronsLiquidHandler
+from mscrobot.lab.opentrons.handler import OpentronsLiquidHandler, open_opentrons
 from mscrobot.lab.opentrons.http_backend import HttpBackend
 from mscrobot.lab.protocols import (
     DeviceFaultError,
@@ -68,9 +69,13 @@ def _lab_text(url: str, timeout: str = "60 s") -> str:
                                                                 f"timeout: {timeout}")
 
 
+def _built(url: str, timeout: str = "60 s", state_dir: Path | None = None) -> BuiltLab:
+    return assemble_lab(lab_from_text(_lab_text(url, timeout)), load_recipe(REFERENCE).recipe,
+                        0, state_dir)
+
+
 def _lab(url: str, timeout: str = "60 s") -> Lab:
-    return build_lab(lab_from_text(_lab_text(url, timeout)), load_recipe(REFERENCE).recipe, 0,
-                     None)
+    return _built(url, timeout).lab
 
 
 def _handler(lab: Lab) -> OpentronsLiquidHandler:
@@ -129,7 +134,7 @@ def test_the_robots_shapes_and_codes(url: str) -> None:
         assert api.post(act, json={"data": {"actionType": "play"}}).status_code == 201
         for _ in range(50):
             status = api.get(f"/runs/{played}").json()["data"]["status"]
-            if status not in ("idle", "running"):
+            if status not in ("idle", "running", "finishing"):  # "finishing": on its way
                 break
             time.sleep(0.1)
         assert status == "succeeded"
@@ -141,17 +146,18 @@ def test_the_robots_shapes_and_codes(url: str) -> None:
 def test_the_reference_recipe_completes_over_http(url: str) -> None:
     recipe = load_recipe(REFERENCE).recipe
     plain = simulate(recipe, seed=0)
-    lab = _lab(url)
+    built = _built(url)
+    lab, world = built.lab, built.world
     journal = Journal(Path(":memory:"))
     try:
         end = Engine(journal, lab, ExchangePlan(recipe), "http").run()
         assert end.state == RunState.COMPLETED, end.reason
         assert (end.lab_t, end.steps) == (plain.time_s, plain.steps)
         h = _handler(lab)
-        assert isinstance(h.backend, HttpBackend)
+        assert isinstance(h.backend, HttpBackend) and world is not None
         sent = h.backend.commands()
         assert len(sent) > 200 and all(r.status == "succeeded" for r in sent)
-        assert set(h.ops) == h.world.done_ops
+        assert set(h.ops) == world.done_ops and h.volumes() == world.tracker.volumes()
         assert all(h.status_of(op) == "done" for op in h.ops)
     finally:
         journal.close()
@@ -226,15 +232,16 @@ def test_an_unreachable_robot_is_transient() -> None:
 
 def test_a_connection_dropped_mid_operation_leaves_it_unknown() -> None:
     for url in _serve(f"drop@{FIRST_ASPIRATE}"):
-        lab = _lab(url)
+        built = _built(url)
         try:
-            h = _handler(lab)
+            h = _handler(built.lab)
             with pytest.raises(DeviceFaultError, match=r"lost the robot .* may have been"):
                 h.dispense("op-1", "salt_stock", "reaction", 1500.0, "polar")
             assert h.status_of("op-1") == "unknown"  # the aspirate ran; ask the operator
-            assert h.world.vessels["reaction"].volume_ul == 0
+            assert built.world is not None
+            assert h.volumes()["reaction"] == built.world.vessels["reaction"].volume_ul == 0
         finally:
-            lab.close()
+            built.lab.close()
 
 
 def test_a_command_still_running_at_the_timeout_is_followed_to_its_end() -> None:
@@ -283,11 +290,19 @@ def test_devices_probe_reads_the_robots_health(url: str) -> None:
     assert not down["ok"] and "refused" in down["error"].lower()
 
 
-def _crash(lab: Lab) -> None:
+def _crash(built: BuiltLab) -> None:
     """What a killed process leaves: files closed by the OS, the robot's run still current."""
-    h = _handler(lab)
-    h.log.close()
-    h.world.close()
+    _handler(built.lab).log.close()
+    if built.world is not None:
+        built.world.close()
+
+
+def _cut_last_line(path: Path, **expected: Any) -> None:
+    """The log as a process killed just before writing its last line left it."""
+    lines = path.read_text().splitlines(keepends=True)
+    last = json.loads(lines[-1])
+    assert {k: last.get(k) for k in expected} == expected, last
+    path.write_text("".join(lines[:-1]))
 
 
 def test_a_resumed_run_asks_the_robot_about_the_crashed_processes_commands(
@@ -295,18 +310,16 @@ def test_a_resumed_run_asks_the_robot_about_the_crashed_processes_commands(
     # run/1 (1500 µL with the p1000: a tip, two aspirate-air gap-dispense-blowout rounds, the
     # trash) is 13 commands, so run/2's first aspirate is the deck's 13th plus 13
     for url in _serve(f"drop@{FIRST_ASPIRATE + 13}"):
-        lab = build_lab(lab_from_text(_lab_text(url)), load_recipe(REFERENCE).recipe, 0,
-                        tmp_path)
-        h = _handler(lab)
+        built = _built(url, state_dir=tmp_path)
+        h = _handler(built.lab)
         old_run = h.backend.run_id
         h.dispense("run/1", "salt_stock", "reaction", 1500.0, "polar")
         assert len(h.command_ids("run/1")) == 13
         with pytest.raises(DeviceFaultError, match="lost the robot"):
             h.dispense("run/2", "cluster_stock", "reaction", 1500.0, "nonpolar")
         assert len(h.command_ids("run/2")) == 1  # the pickUpTip; the aspirate's answer lost
-        _crash(lab)
-        resumed = build_lab(lab_from_text(_lab_text(url)), load_recipe(REFERENCE).recipe, 0,
-                            tmp_path)
+        _crash(built)
+        resumed = _built(url, state_dir=tmp_path).lab
         try:
             again = _handler(resumed)
             assert again.backend.run_id != old_run  # the old run was let go, a new one made
@@ -330,19 +343,81 @@ def test_a_resumed_run_asks_the_robot_about_the_crashed_processes_commands(
 
 def test_an_in_process_robot_of_a_crashed_process_defers_to_the_twin(tmp_path: Path) -> None:
     text = (ROOT / "hardware/labs/simulated.yaml").read_text()
-    lab = build_lab(lab_from_text(text), load_recipe(REFERENCE).recipe, 0, tmp_path)
-    _handler(lab).dispense("run/1", "salt_stock", "reaction", 1500.0, "polar")
-    _crash(lab)
-    lab.liquid_handler.backend.close()  # type: ignore[attr-defined]
-    resumed = build_lab(lab_from_text(text), load_recipe(REFERENCE).recipe, 0, tmp_path)
+    recipe = load_recipe(REFERENCE).recipe
+    built = assemble_lab(lab_from_text(text), recipe, 0, tmp_path)
+    _handler(built.lab).dispense("run/1", "salt_stock", "reaction", 1500.0, "polar")
+    _handler(built.lab).dispense("run/2", "cluster_stock", "reaction", 1500.0, "nonpolar")
+    _crash(built)
+    built.lab.liquid_handler.backend.close()  # type: ignore[attr-defined]
+    # killed after run/2's last command, before its done line: the twin never heard of it
+    _cut_last_line(tmp_path / "world.jsonl", op="dispense", id="run/2")
+    _cut_last_line(tmp_path / "opentrons.jsonl", op="run/2", done=True)
+    again = assemble_lab(lab_from_text(text), recipe, 0, tmp_path)
+    resumed = again.lab
     try:
         h = _handler(resumed)
         assert "run/1" in h.ops and not h.backend.knows_run(h.ops["run/1"].run_id)
-        assert h.status_of("run/1") == "done" and h.status_of("run/2") == "not_done"
-        # the crashed process took the first tip of the p1000's rack: this one takes the next
-        h.dispense("run/2", "cluster_stock", "reaction", 1500.0, "nonpolar")
+        # the robot that did run/2 is gone: the twin answers for it, and it says not done
+        assert [h.status_of(f"run/{i}") for i in (1, 2, 3)] == ["done", "not_done", "not_done"]
+        assert again.world is not None and h.volumes() == again.world.tracker.volumes()
+        assert h.volumes()["reaction"] == 1500.0
+        h.dispense("run/2", "cluster_stock", "reaction", 1500.0, "nonpolar")  # done again
         picked = [r for r in h.backend.commands()  # type: ignore[attr-defined]
                   if r.command_type == "pickUpTip"]
-        assert [r.params["wellName"] for r in picked] == ["B1"]
+        # the crashed process took the p1000's first two tips: this one takes the next
+        assert [r.params["wellName"] for r in picked] == ["C1"]
+        assert h.volumes() == again.world.tracker.volumes()
     finally:
         resumed.close()
+
+
+def test_the_robots_record_settles_an_operation_whose_done_line_a_crash_lost(
+        url: str, tmp_path: Path) -> None:
+    """No World: the handler's tracker alone, rebuilt from its log and the robot's record."""
+    config, recipe = lab_from_text(_lab_text(url)), load_recipe(REFERENCE).recipe
+    h = open_opentrons(config, start_tracker(config, recipe), tmp_path)
+    h.dispense("run/1", "salt_stock", "reaction", 1500.0, "polar")
+    h.dispense("run/2", "cluster_stock", "reaction", 1500.0, "nonpolar")
+    after = (h.volumes(), dict(h.tracker.layers))
+    h.log.close()  # killed after run/2's last command, before its done line
+    log = tmp_path / "opentrons.jsonl"
+    _cut_last_line(log, op="run/2", done=True)
+    again = open_opentrons(config, start_tracker(config, recipe), tmp_path)
+    try:
+        assert again.follower is None and again.ops["run/2"].done
+        assert (again.volumes(), again.tracker.layers) == after
+        assert again.status_of("run/2") == "done" and again.volumes()["reaction"] == 3000.0
+        events = [json.loads(x) for x in log.read_text().splitlines()]
+        assert sum(1 for e in events if e == {"op": "run/2", "done": True}) == 1
+    finally:
+        again.close()
+
+
+def test_the_twin_catches_up_with_what_the_robot_did_before_a_crash(
+        url: str, tmp_path: Path) -> None:
+    built = _built(url, state_dir=tmp_path)
+    h = _handler(built.lab)
+    h.dispense("run/1", "salt_stock", "reaction", 1500.0, "polar")
+    h.dispense("run/2", "cluster_stock", "reaction", 1500.0, "nonpolar")
+    _crash(built)
+    # killed after run/2's last command: neither its done line nor the twin's was written
+    _cut_last_line(tmp_path / "world.jsonl", op="dispense", id="run/2")
+    _cut_last_line(tmp_path / "opentrons.jsonl", op="run/2", done=True)
+    again = _built(url, state_dir=tmp_path)
+    h = _handler(again.lab)
+    assert again.world is not None and "run/2" in again.world.done_ops
+    assert h.status_of("run/2") == "done" and h.volumes()["reaction"] == 3000.0
+    assert h.volumes() == again.world.tracker.volumes() and again.world.vial is not None
+    h.dispense("run/3", "hexane_stock", "reaction", 1000.0, "nonpolar")
+    _crash(again)
+    # killed between run/3's done line and the twin's
+    _cut_last_line(tmp_path / "world.jsonl", op="dispense", id="run/3")
+    third = _built(url, state_dir=tmp_path)
+    try:
+        h = _handler(third.lab)
+        assert third.world is not None and "run/3" in third.world.done_ops
+        assert h.status_of("run/3") == "done" and h.volumes()["reaction"] == 4000.0
+        assert h.volumes() == third.world.tracker.volumes()
+        assert third.world.layers == {"polar": 1500.0, "nonpolar": 2500.0}
+    finally:
+        third.lab.close()

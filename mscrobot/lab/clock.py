@@ -1,0 +1,44 @@
+"""The wall clock of a lab with nothing simulated: real seconds since the run first started.
+
+Virtual time belongs to the simulated world (``mscrobot.lab.simulated.devices.VirtualClock``);
+a lab of real instruments waits in real time. The moment the run first started is kept in
+``clock.jsonl`` in the run folder, so a resumed run's clock goes on from there: the time the
+process was down has passed, and a wait keeps its deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mscrobot.storage.eventlog import EventLog
+
+LOG_NAME = "clock.jsonl"
+
+
+class WallClock:
+    def __init__(self, path: Path | None, now: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._now, self._sleep = now, sleep
+        self._start: float | None = None
+        self._log = EventLog(path, self._apply)
+        if self._start is None:
+            self._log.write({"start": now()})
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        if self._start is None:
+            self._start = float(event["start"])
+
+    def now(self) -> float:
+        assert self._start is not None
+        return self._now() - self._start
+
+    def sleep_until(self, t: float) -> None:
+        delay = t - self.now()
+        if delay > 0:
+            self._sleep(delay)
+
+    def close(self) -> None:
+        self._log.close()
