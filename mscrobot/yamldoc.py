@@ -270,10 +270,10 @@ class _Builder:
     def __init__(self, doc: Document, constructor: Any) -> None:
         self.doc, self.constructor = doc, constructor
 
-    def _fail(self, node: Any, message: str) -> DocumentError:
+    def _fail(self, node: Any, message: str, path: Location = ()) -> DocumentError:
         mark = node.start_mark
-        return DocumentError([Problem(self.doc.source, mark.line + 1, mark.column + 1, "",
-                                      message)])
+        return DocumentError([Problem(self.doc.source, mark.line + 1, mark.column + 1,
+                                      _dotted(path), message)])
 
     def build(self, node: Any, path: Location) -> Any:
         if node is None:
@@ -283,8 +283,8 @@ class _Builder:
         kind = type(node).__name__
         if kind == "MappingNode":
             out: dict[Any, Any] = {}
-            for key_node, value_node in self._pairs(node):
-                key = _plain_key(self.build(key_node, ("<key>",)))
+            for key_node, value_node in self._pairs(node, path):
+                key = self.build(key_node, ("<key>",))
                 if key in out:
                     raise self._fail(key_node, f"not valid YAML: duplicate key {key!r}")
                 child = (*path, key)
@@ -302,17 +302,23 @@ class _Builder:
             raise self._fail(node, f"not valid YAML: {exc}") from None
         return _plain_scalar(value)
 
-    def _pairs(self, node: Any) -> list[tuple[Any, Any]]:
-        """The mapping's own pairs, with ``<<`` merge keys expanded (explicit keys win)."""
+    def _pairs(self, node: Any, path: Location) -> list[tuple[Any, Any]]:
+        """The mapping's own pairs, with ``<<`` merge keys expanded (explicit keys win).
+
+        Every field name is a plain scalar, so a complex key (``? [a, b]``) is refused here,
+        where it is first met: it could be neither compared nor named in an error."""
         own, merged = [], []
         for key_node, value_node in node.value:
+            if type(key_node).__name__ != "ScalarNode":
+                kind = "a list" if type(key_node).__name__ == "SequenceNode" else "a mapping"
+                raise self._fail(key_node, f"a key must be a name, not {kind}", path)
             if key_node.tag == "tag:yaml.org,2002:merge":
                 sources = value_node.value if type(value_node).__name__ == "SequenceNode" \
                     else [value_node]
                 for src in sources:
                     if type(src).__name__ != "MappingNode":
                         raise self._fail(src, "not valid YAML: '<<' needs a mapping")
-                    merged.extend(self._pairs(src))
+                    merged.extend(self._pairs(src, path))
             else:
                 own.append((key_node, value_node))
         keys = {getattr(k, "value", None) for k, _ in own}
@@ -337,14 +343,6 @@ def _join_surrogates(text: str) -> str:
         return text.encode("utf-16", "surrogatepass").decode("utf-16")
     except UnicodeDecodeError:
         return text
-
-
-def _plain_key(key: Any) -> Any:
-    try:
-        hash(key)
-    except TypeError:
-        return str(key)
-    return key
 
 
 def _plain_scalar(value: Any) -> Any:

@@ -1,0 +1,32 @@
+"""Lab files that pass no check a person would expect: each refused in one placed line, exit 2,
+before any run folder exists (``mscrobot run``/``plan``/``devices probe`` in process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from mscrobot.cli import app
+from mscrobot.lab.config import shipped_labs
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "recipes" / "cds34-zncl2.yaml"
+
+
+def _refused(args: list[str], *needles: str) -> str:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "internal error" not in result.stderr and len(result.stderr.splitlines()) == 1
+    for needle in needles:
+        assert needle in result.stderr, (needle, result.stderr)
+    return result.stderr
+
+
+def test_a_complex_key_in_a_lab_file_is_placed(tmp_path: Path) -> None:
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(shipped_labs()["twin"].replace("clock: virtual",
+                                                  "clock: virtual\n? [a, b]\n: y"))
+    line = lab.read_text().splitlines().index("? [a, b]") + 1
+    _refused(["devices", "probe", "--lab", str(lab)],
+             f"lab.yaml:{line}:3: a key must be a name, not a list")
