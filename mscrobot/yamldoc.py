@@ -12,9 +12,13 @@ a file.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import select
+import stat
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -32,12 +36,15 @@ __all__ = [
     "Location",
     "Problem",
     "parse_document",
+    "read_bytes",
     "read_document",
     "validate_document",
 ]
 
 MAX_BYTES = 1 << 20
 MAX_NODES = 50_000
+#: A pipe that delivers nothing for this long is given up on (a FIFO nobody writes to).
+PIPE_WAIT_S = 5.0
 
 Location = tuple[str | int, ...]
 Severity = Literal["error", "warning"]
@@ -84,6 +91,8 @@ class Document:
     data: Any
     value_marks: dict[Location, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[Location, tuple[int, int]] = field(default_factory=dict)
+    #: the text parsed (what a run's journal keeps of a recipe or lab file)
+    text: str = ""
 
     def locate(self, loc: Location) -> tuple[int, int, str, bool]:
         """Line, column and dotted field path of ``loc``; the flag says part of it is absent.
@@ -129,23 +138,72 @@ def _dotted(path: Location) -> str:
 
 
 def read_document(path: str | Path) -> Document:
-    """Read and parse a YAML (or JSON) file; every failure is a ``DocumentError``."""
+    """Read (once) and parse a YAML (or JSON) file; every failure is a ``DocumentError``.
+
+    ``Document.text`` is the text read, so a caller that keeps it (a run's journal) keeps
+    exactly what was validated, even when the file was a pipe that cannot be read again."""
+    return parse_document(read_bytes(path), str(path))
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of a regular file or a pipe, at most ``MAX_BYTES``; never blocks for long.
+
+    A pipe (``cat r.yaml | mscrobot run /dev/stdin``, ``<(…)``, a named FIFO) is read as it
+    arrives and refused once nothing has come for ``PIPE_WAIT_S`` (a FIFO nobody writes to);
+    devices (``/dev/zero``, a terminal) and sockets are refused before they are opened."""
     source = str(path)
-    p = Path(path)
+
+    def refuse(message: str) -> DocumentError:
+        return DocumentError([Problem(source, 1, 1, "", message)])
+
     try:
-        if p.is_dir():
-            raise DocumentError([Problem(source, 1, 1, "", "is a directory, not a file")])
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise DocumentError([Problem(source, 1, 1, "", f"file is {size} bytes; documents "
-                                         f"are at most {MAX_BYTES} bytes")])
-        content = p.read_bytes()
+        info = os.stat(path)
+        mode = info.st_mode
+        if stat.S_ISDIR(mode):
+            raise refuse("is a directory, not a file")
+        if stat.S_ISFIFO(mode):
+            content = _read_pipe(path, refuse)
+        elif not stat.S_ISREG(mode):
+            raise refuse(f"is {'a socket' if stat.S_ISSOCK(mode) else 'a device'}, not a file")
+        else:
+            if info.st_size > MAX_BYTES:
+                raise refuse(f"file is {info.st_size} bytes; documents are at most "
+                             f"{MAX_BYTES} bytes")
+            with open(path, "rb") as f:
+                content = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise DocumentError([Problem(source, 1, 1, "", "no such file")]) from None
+        raise refuse("no such file") from None
     except OSError as exc:
-        raise DocumentError([Problem(source, 1, 1, "", f"cannot read: {exc.strerror or exc}")]
-                            ) from None
-    return parse_document(content, source)
+        raise refuse(f"cannot read: {exc.strerror or exc}") from None
+    if len(content) > MAX_BYTES:
+        raise refuse(f"more than {MAX_BYTES} bytes; documents are at most {MAX_BYTES} bytes")
+    return content
+
+
+def _read_pipe(path: str | Path, refuse: Callable[[str], DocumentError]) -> bytes:
+    """Read a pipe until its writer closes it; opened without blocking (a FIFO with no writer
+    would block ``open``), and given up on after ``PIPE_WAIT_S`` with nothing new."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:
+            if not poller.poll(PIPE_WAIT_S * 1000):
+                raise refuse(f"is a pipe and nothing came through it for {PIPE_WAIT_S:g} s "
+                             "(is anything writing to it?)")
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def parse_document(content: bytes | str, source: str = "<text>") -> Document:
@@ -162,7 +220,7 @@ def parse_document(content: bytes | str, source: str = "<text>") -> Document:
                                      "fields (key: value lines)")])
     import yaml
 
-    text = _ESCAPED_PAIR.sub(_pair_to_char, text)
+    original, text = text, _ESCAPED_PAIR.sub(_pair_to_char, text)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         root = yaml.compose(text, Loader=loader)
@@ -184,7 +242,7 @@ def parse_document(content: bytes | str, source: str = "<text>") -> Document:
         raise DocumentError([Problem(source, 1, 1, "", f"not valid YAML: {exc}".strip())]
                             ) from None
     _check_size(root, source)
-    doc = Document(source, None)
+    doc = Document(source, None, text=original)
     try:
         doc.data = _Builder(doc, yaml.constructor.SafeConstructor()).build(root, ())
     except RecursionError:

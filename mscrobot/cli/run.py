@@ -163,6 +163,10 @@ def run(
     _run(recipe, lab, seed, out, resume, as_json)
 
 
+#: mscrobot.yamldoc.MAX_BYTES, not imported: that would load pydantic before the fork.
+_PEEK_BYTES = 1 << 20
+
+
 def _prestart_robot(lab_ref: str | None) -> bool:
     """Fork the Opentrons engine's process first when the lab will run it in process, so its
     import overlaps the rest (mscrobot/lab/opentrons/robot_process.py)."""
@@ -170,7 +174,11 @@ def _prestart_robot(lab_ref: str | None) -> bool:
 
     where, text = lab_source(lab_ref)
     if text is None:
+        # Only a plain file of document size is peeked at: a pipe can be read only once (by
+        # load_lab), and a device or a huge file is refused there with its reason.
         try:
+            if not Path(where).is_file() or Path(where).stat().st_size > _PEEK_BYTES:
+                return False
             text = Path(where).read_text(encoding="utf-8")
         except (OSError, ValueError):
             return False  # the lab is loaded (and refused with its reason) in the usual way

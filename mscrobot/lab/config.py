@@ -181,7 +181,7 @@ def load_lab(ref: str | Path | None = None) -> tuple[LabConfig, str]:
             raise LabError([Problem(str(path), 1, 1, "", f"no such lab file (shipped labs: "
                                     f"{known})")])
         doc = read_document(path)
-        return validate_document(LabConfig, doc), path.read_text(encoding="utf-8")
+        return validate_document(LabConfig, doc), doc.text
     except LabError:
         raise
     except DocumentError as e:
