@@ -30,3 +30,14 @@ def test_a_complex_key_in_a_lab_file_is_placed(tmp_path: Path) -> None:
     line = lab.read_text().splitlines().index("? [a, b]") + 1
     _refused(["devices", "probe", "--lab", str(lab)],
              f"lab.yaml:{line}:3: a key must be a name, not a list")
+
+
+def test_a_deck_slot_no_robot_has_is_refused_before_the_run_exists(tmp_path: Path) -> None:
+    """Opentrons would refuse it only at the deck setup, as if a device did not answer."""
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(shipped_labs()["simulated"].replace('reaction:      {slot: "1"',
+                                                       'reaction:      {slot: "13"'))
+    out = tmp_path / "runs"
+    _refused(["run", str(REFERENCE), "--lab", str(lab), "--out", str(out)],
+             "cannot run recipe", "deck.reaction: an OT-2 has no slot '13' (slots: 1-11)")
+    assert not out.exists()
