@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from mscrobot.cli import app
@@ -41,3 +42,21 @@ def test_a_deck_slot_no_robot_has_is_refused_before_the_run_exists(tmp_path: Pat
     _refused(["run", str(REFERENCE), "--lab", str(lab), "--out", str(out)],
              "cannot run recipe", "deck.reaction: an OT-2 has no slot '13' (slots: 1-11)")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ("address: 127.0.0.1:4002", "address: 127.0.0.1:99999", "spectrometer.address"),
+    ("physics: 127.0.0.1:4003", "physics: 127.0.0.1:0", "spectrometer.physics"),
+    ("url: socket://127.0.0.1:4001", "url: socket://127.0.0.1:99999", "stirrer.url"),
+    ("robot: http://127.0.0.1:31950", "robot: http://127.0.0.1:99999", "liquid_handler.robot"),
+], ids=["spectrometer", "physics", "stirrer", "robot"])
+def test_a_port_no_socket_can_have_is_placed(tmp_path: Path, old: str, new: str,
+                                             field: str) -> None:
+    """It used to pass, then fail at connect (an OverflowError, or an 'unreachable' device)."""
+    text = (ROOT / "hardware/labs/emulated.yaml").read_text()
+    assert old in text
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(text.replace(old, new))
+    line = next(i for i, s in enumerate(lab.read_text().splitlines(), 1) if new in s)
+    _refused(["devices", "probe", "--lab", str(lab)], f"lab.yaml:{line}:", f"{field}: ",
+             "the port must be 1-65535")
