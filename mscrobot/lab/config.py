@@ -22,6 +22,7 @@ from mscrobot.lab.opentrons.pipettes import PIPETTES
 from mscrobot.recipe.quantities import Duration, NonNegativeVolume, StirRate, Volume, Wavelength
 from mscrobot.strictmodel import StrictModel
 from mscrobot.yamldoc import (
+    Document,
     DocumentError,
     Problem,
     parse_document,
@@ -207,7 +208,7 @@ def load_lab(ref: str | Path | None = None) -> tuple[LabConfig, str]:
             raise LabError([Problem(str(path), 1, 1, "", f"no such lab file (shipped labs: "
                                     f"{known})")])
         doc = read_document(path)
-        return validate_document(LabConfig, doc), doc.text
+        return _validate(doc), doc.text
     except LabError:
         raise
     except DocumentError as e:
@@ -217,6 +218,27 @@ def load_lab(ref: str | Path | None = None) -> tuple[LabConfig, str]:
 def lab_from_text(text: str, source: str = "<lab>") -> LabConfig:
     """Validate lab YAML text (a journal keeps the text its run was started with)."""
     try:
-        return validate_document(LabConfig, parse_document(text, source))
+        return _validate(parse_document(text, source))
+    except LabError:
+        raise
     except DocumentError as e:
         raise LabError(e.problems) from None
+
+
+def _validate(doc: Document) -> LabConfig:
+    """The lab in ``doc``, with the files it names: an IKA stirrer's profile is read here, so
+    a missing or bad one is placed at ``stirrer.profile`` instead of failing a run or a plan."""
+    lab = validate_document(LabConfig, doc)
+    if lab.stirrer.backend == "ika":
+        from mscrobot.lab.stirrer.profiles import available_profiles, load_profile
+
+        try:
+            load_profile(lab.stirrer.profile)
+        except DocumentError as e:
+            first = e.problems[0]
+            why = (f"no such stirrer profile (shipped: {', '.join(available_profiles())}; or "
+                   "a profile file's path)") if first.message == "no such file" \
+                else f"the profile is not valid: {first}"
+            raise LabError([doc.problem(("stirrer", "profile"),
+                                        f"{lab.stirrer.profile!r}: {why}")]) from None
+    return lab

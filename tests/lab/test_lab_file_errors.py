@@ -60,3 +60,17 @@ def test_a_port_no_socket_can_have_is_placed(tmp_path: Path, old: str, new: str,
     line = next(i for i, s in enumerate(lab.read_text().splitlines(), 1) if new in s)
     _refused(["devices", "probe", "--lab", str(lab)], f"lab.yaml:{line}:", f"{field}: ",
              "the port must be 1-65535")
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_a_missing_stirrer_profile_is_placed(tmp_path: Path, command: str) -> None:
+    text = (ROOT / "hardware/labs/emulated.yaml").read_text()
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(text.replace("profile: ika-rct-basic", "profile: ika-rct-basci"))
+    line = next(i for i, s in enumerate(lab.read_text().splitlines(), 1) if "basci" in s)
+    out = tmp_path / "runs"
+    _refused([command, str(REFERENCE), "--lab", str(lab)]
+             + (["--out", str(out)] if command == "run" else []),
+             f"lab.yaml:{line}:12: stirrer.profile: 'ika-rct-basci': no such stirrer profile "
+             "(shipped: ika-c-mag-hs7, ika-rct-basic; or a profile file's path)")
+    assert not out.exists()
