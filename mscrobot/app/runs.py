@@ -110,12 +110,14 @@ def create_run(recipe: Recipe, recipe_text: str, recipe_source: str, lab: LabCon
 
 def find_folder(ref: str, parent: Path, marker: str, kind: str) -> Path | None:
     """The folder holding ``marker`` that ``ref`` names: a path, a name in ``parent`` or a
-    unique prefix of one (hidden folders never match a prefix); None if none does."""
+    unique prefix of one (hidden folders never match a prefix; ``*`` or ``[`` in ``ref`` are
+    characters of the name, not a pattern); None if none does."""
     for candidate in (Path(ref), parent / ref):
         if (candidate / marker).exists():
             return candidate
-    matches = sorted(p for p in parent.glob(f"{ref}*") if not p.name.startswith(".")
-                     and (p / marker).exists()) if parent.is_dir() and "/" not in ref else []
+    matches = sorted(p for p in parent.iterdir() if p.name.startswith(ref)
+                     and not p.name.startswith(".") and (p / marker).exists()) \
+        if ref and parent.is_dir() and "/" not in ref else []
     if len(matches) > 1:
         raise RunError(f"'{ref}' matches {len(matches)} {kind}s in {parent}: "
                        + ", ".join(m.name for m in matches[:5]))

@@ -1,5 +1,6 @@
-"""What ``mscrobot run`` reads: a recipe or lab from a pipe is read once, and the run's journal
-keeps the text that was validated, so the run resumes from the journal alone."""
+"""What the run commands read: a recipe or lab from a pipe is read once, and the run's journal
+keeps the text that was validated, so the run resumes from the journal alone; a run id is a
+name or the start of one, never a pattern."""
 
 from __future__ import annotations
 
@@ -41,3 +42,14 @@ def test_a_recipe_and_lab_from_pipes_are_journaled_and_resume(tmp_path: Path) ->
     assert (meta["recipe_text"], meta["lab_text"]) == (REFERENCE.read_text(), lab_text())
     again = CliRunner().invoke(app, ["run", "--resume", run.name, "--out", str(out), "--json"])
     assert again.exit_code == 0, (again.output, again.exception)
+
+
+def test_a_run_id_with_glob_characters_is_a_name_not_a_pattern(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    for name in ("20260101-000000-a-1234", "20260101-000000-b-5678"):
+        (out / name).mkdir(parents=True)
+        (out / name / "journal.sqlite").touch()
+    for ref in ("2026*", "20260101-000000-[ab]-"):
+        result = CliRunner().invoke(app, ["runs", "show", ref, "--out", str(out)])
+        assert result.exit_code == 2, (result.output, result.exception)
+        assert result.stderr == f"mscrobot: no run '{ref}' in {out}/ (see `mscrobot runs list`)\n"
