@@ -88,7 +88,7 @@ def _execute(info: Any, as_json: bool) -> None:
         fail(str(exc), EXIT_FAILED)
     wall = time.perf_counter() - started
     report = _report(info.path)
-    _summarise(info.id, end, wall, report, as_json)
+    _summarise(info.id, info.path, end, wall, report, as_json)
 
 
 def _report(path: Path) -> Path | None:
@@ -104,8 +104,10 @@ def _report(path: Path) -> Path | None:
         return None
 
 
-def _summarise(run_id: str, end: RunEnd, wall: float, report: Path | None,
+def _summarise(run_id: str, path: Path, end: RunEnd, wall: float, report: Path | None,
                as_json: bool) -> None:
+    from mscrobot.app.runs import resume_command
+
     forward = end.result.forward[-1] if end.result and end.result.forward else None
     back = end.result.back[-1] if end.result and end.result.back else None
     ok = (end.state == "completed" and end.result is not None and end.result.end == "finished"
@@ -132,7 +134,7 @@ def _summarise(run_id: str, end: RunEnd, wall: float, report: Path | None,
         if report is not None:
             lines.append(f"  report: {report}")
         if end.state in ("stopped", "paused", "failed"):
-            lines.append(f"  resume with: mscrobot run --resume {run_id}")
+            lines.append(f"  resume with: {resume_command(path)}")
         if end.pending is not None:
             lines.append(f"  waiting for the operator: {end.pending['question']}")
         typer.echo("\n".join(lines))

@@ -147,7 +147,7 @@ def runs_resolve(
     out: RunsDir = Path("runs"),
 ) -> None:
     """The operator's answer for a step a run stopped at; then resume it."""
-    from mscrobot.app.runs import RunError, resolve
+    from mscrobot.app.runs import RunError, resolve, resume_command
 
     given = (("done", done), ("not-done", not_done), ("continue", cont), ("extend", extend),
              ("add_salt", add_salt), ("abort", abort))
@@ -160,11 +160,7 @@ def runs_resolve(
         waiting = resolve(path, step, chosen[0])
     except RunError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
-    if path.resolve().parent == out.resolve():
-        ref = path.name + ("" if out == Path("runs") else f" --out {shlex.quote(str(out))}")
-    else:
-        ref = shlex.quote(str(path))
-    typer.echo("answer recorded" + (f"; resume with `mscrobot run --resume {ref}`"
+    typer.echo("answer recorded" + (f"; resume with `{resume_command(path)}`"
                                     if waiting else ""))
     campaign = path.resolve().parent.parent
     if path.resolve().parent.name == "runs" and (campaign / "campaign.yaml").is_file():
