@@ -43,6 +43,15 @@ class RunError(Exception):
     """A run that cannot be started, found or resumed, said in one line for the user."""
 
 
+class RunFolderError(RunError):
+    """A run folder that could not be made (nothing of it is left); ``reason`` says why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot create the run folder {path}: {reason} (free space there or "
+                         "give another --out)")
+        self.reason = reason
+
+
 #: Errors of the storage under a run folder (not of a device): full, over quota, read-only.
 _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
@@ -103,8 +112,7 @@ def create_run(recipe: Recipe, recipe_text: str, recipe_source: str, lab: LabCon
     except (OSError, sqlite3.Error) as e:
         what = storage_problem(e) or (e.strerror if isinstance(e, OSError) else None) or str(e)
         shutil.rmtree(staging, ignore_errors=True)  # a run is whole or absent
-        raise RunError(f"cannot create the run folder {path}: {what} (free space there or give "
-                       "another --out)") from None
+        raise RunFolderError(path, what) from None
     return RunInfo(run_id, path, recipe, lab, seed)
 
 

@@ -65,6 +65,16 @@ def test_a_full_disk_at_creation_leaves_nothing_behind(small_fs: Mount) -> None:
     assert list(out.iterdir()) == []  # no half-made `.new-…` folder
 
 
+def test_a_full_disk_at_a_campaign_s_creation_leaves_nothing_behind(small_fs: Mount,
+                                                                    tmp_path: Path) -> None:
+    campaign = tmp_path / "c.yaml"
+    campaign.write_text(f"name: c\nlab: twin\nrecipes: [{REFERENCE}, {REFERENCE}]\n")
+    out = small_fs("64k") / "campaigns"
+    _one_line(_cli("campaign", str(campaign), "--out", str(out), "--json"), 2,
+              f"cannot create the campaign folder {out}/", "free space there")
+    assert list(out.iterdir()) == []
+
+
 @pytest.mark.slow  # a run and its resume: ~4 s
 def test_a_full_disk_mid_run_stops_it_and_it_resumes_once_there_is_room(
         small_fs: Mount) -> None:
