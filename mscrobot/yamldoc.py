@@ -12,9 +12,13 @@ a file.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import select
+import stat
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -32,12 +36,15 @@ __all__ = [
     "Location",
     "Problem",
     "parse_document",
+    "read_bytes",
     "read_document",
     "validate_document",
 ]
 
 MAX_BYTES = 1 << 20
 MAX_NODES = 50_000
+#: A pipe that delivers nothing for this long is given up on (a FIFO nobody writes to).
+PIPE_WAIT_S = 5.0
 
 Location = tuple[str | int, ...]
 Severity = Literal["error", "warning"]
@@ -84,6 +91,8 @@ class Document:
     data: Any
     value_marks: dict[Location, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[Location, tuple[int, int]] = field(default_factory=dict)
+    #: the text parsed (what a run's journal keeps of a recipe or lab file)
+    text: str = ""
 
     def locate(self, loc: Location) -> tuple[int, int, str, bool]:
         """Line, column and dotted field path of ``loc``; the flag says part of it is absent.
@@ -129,23 +138,72 @@ def _dotted(path: Location) -> str:
 
 
 def read_document(path: str | Path) -> Document:
-    """Read and parse a YAML (or JSON) file; every failure is a ``DocumentError``."""
+    """Read (once) and parse a YAML (or JSON) file; every failure is a ``DocumentError``.
+
+    ``Document.text`` is the text read, so a caller that keeps it (a run's journal) keeps
+    exactly what was validated, even when the file was a pipe that cannot be read again."""
+    return parse_document(read_bytes(path), str(path))
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of a regular file or a pipe, at most ``MAX_BYTES``; never blocks for long.
+
+    A pipe (``cat r.yaml | mscrobot run /dev/stdin``, ``<(…)``, a named FIFO) is read as it
+    arrives and refused once nothing has come for ``PIPE_WAIT_S`` (a FIFO nobody writes to);
+    devices (``/dev/zero``, a terminal) and sockets are refused before they are opened."""
     source = str(path)
-    p = Path(path)
+
+    def refuse(message: str) -> DocumentError:
+        return DocumentError([Problem(source, 1, 1, "", message)])
+
     try:
-        if p.is_dir():
-            raise DocumentError([Problem(source, 1, 1, "", "is a directory, not a file")])
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise DocumentError([Problem(source, 1, 1, "", f"file is {size} bytes; documents "
-                                         f"are at most {MAX_BYTES} bytes")])
-        content = p.read_bytes()
+        info = os.stat(path)
+        mode = info.st_mode
+        if stat.S_ISDIR(mode):
+            raise refuse("is a directory, not a file")
+        if stat.S_ISFIFO(mode):
+            content = _read_pipe(path, refuse)
+        elif not stat.S_ISREG(mode):
+            raise refuse(f"is {'a socket' if stat.S_ISSOCK(mode) else 'a device'}, not a file")
+        else:
+            if info.st_size > MAX_BYTES:
+                raise refuse(f"file is {info.st_size} bytes; documents are at most "
+                             f"{MAX_BYTES} bytes")
+            with open(path, "rb") as f:
+                content = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise DocumentError([Problem(source, 1, 1, "", "no such file")]) from None
+        raise refuse("no such file") from None
     except OSError as exc:
-        raise DocumentError([Problem(source, 1, 1, "", f"cannot read: {exc.strerror or exc}")]
-                            ) from None
-    return parse_document(content, source)
+        raise refuse(f"cannot read: {exc.strerror or exc}") from None
+    if len(content) > MAX_BYTES:
+        raise refuse(f"more than {MAX_BYTES} bytes; documents are at most {MAX_BYTES} bytes")
+    return content
+
+
+def _read_pipe(path: str | Path, refuse: Callable[[str], DocumentError]) -> bytes:
+    """Read a pipe until its writer closes it; opened without blocking (a FIFO with no writer
+    would block ``open``), and given up on after ``PIPE_WAIT_S`` with nothing new."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:
+            if not poller.poll(PIPE_WAIT_S * 1000):
+                raise refuse(f"is a pipe and nothing came through it for {PIPE_WAIT_S:g} s "
+                             "(is anything writing to it?)")
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def parse_document(content: bytes | str, source: str = "<text>") -> Document:
@@ -162,7 +220,7 @@ def parse_document(content: bytes | str, source: str = "<text>") -> Document:
                                      "fields (key: value lines)")])
     import yaml
 
-    text = _ESCAPED_PAIR.sub(_pair_to_char, text)
+    original, text = text, _ESCAPED_PAIR.sub(_pair_to_char, text)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         root = yaml.compose(text, Loader=loader)
@@ -184,7 +242,7 @@ def parse_document(content: bytes | str, source: str = "<text>") -> Document:
         raise DocumentError([Problem(source, 1, 1, "", f"not valid YAML: {exc}".strip())]
                             ) from None
     _check_size(root, source)
-    doc = Document(source, None)
+    doc = Document(source, None, text=original)
     try:
         doc.data = _Builder(doc, yaml.constructor.SafeConstructor()).build(root, ())
     except RecursionError:
@@ -270,10 +328,10 @@ class _Builder:
     def __init__(self, doc: Document, constructor: Any) -> None:
         self.doc, self.constructor = doc, constructor
 
-    def _fail(self, node: Any, message: str) -> DocumentError:
+    def _fail(self, node: Any, message: str, path: Location = ()) -> DocumentError:
         mark = node.start_mark
-        return DocumentError([Problem(self.doc.source, mark.line + 1, mark.column + 1, "",
-                                      message)])
+        return DocumentError([Problem(self.doc.source, mark.line + 1, mark.column + 1,
+                                      _dotted(path), message)])
 
     def build(self, node: Any, path: Location) -> Any:
         if node is None:
@@ -283,8 +341,8 @@ class _Builder:
         kind = type(node).__name__
         if kind == "MappingNode":
             out: dict[Any, Any] = {}
-            for key_node, value_node in self._pairs(node):
-                key = _plain_key(self.build(key_node, ("<key>",)))
+            for key_node, value_node in self._pairs(node, path):
+                key = self.build(key_node, ("<key>",))
                 if key in out:
                     raise self._fail(key_node, f"not valid YAML: duplicate key {key!r}")
                 child = (*path, key)
@@ -302,17 +360,23 @@ class _Builder:
             raise self._fail(node, f"not valid YAML: {exc}") from None
         return _plain_scalar(value)
 
-    def _pairs(self, node: Any) -> list[tuple[Any, Any]]:
-        """The mapping's own pairs, with ``<<`` merge keys expanded (explicit keys win)."""
+    def _pairs(self, node: Any, path: Location) -> list[tuple[Any, Any]]:
+        """The mapping's own pairs, with ``<<`` merge keys expanded (explicit keys win).
+
+        Every field name is a plain scalar, so a complex key (``? [a, b]``) is refused here,
+        where it is first met: it could be neither compared nor named in an error."""
         own, merged = [], []
         for key_node, value_node in node.value:
+            if type(key_node).__name__ != "ScalarNode":
+                kind = "a list" if type(key_node).__name__ == "SequenceNode" else "a mapping"
+                raise self._fail(key_node, f"a key must be a name, not {kind}", path)
             if key_node.tag == "tag:yaml.org,2002:merge":
                 sources = value_node.value if type(value_node).__name__ == "SequenceNode" \
                     else [value_node]
                 for src in sources:
                     if type(src).__name__ != "MappingNode":
                         raise self._fail(src, "not valid YAML: '<<' needs a mapping")
-                    merged.extend(self._pairs(src))
+                    merged.extend(self._pairs(src, path))
             else:
                 own.append((key_node, value_node))
         keys = {getattr(k, "value", None) for k, _ in own}
@@ -337,14 +401,6 @@ def _join_surrogates(text: str) -> str:
         return text.encode("utf-16", "surrogatepass").decode("utf-16")
     except UnicodeDecodeError:
         return text
-
-
-def _plain_key(key: Any) -> Any:
-    try:
-        hash(key)
-    except TypeError:
-        return str(key)
-    return key
 
 
 def _plain_scalar(value: Any) -> Any:

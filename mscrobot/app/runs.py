@@ -9,10 +9,14 @@ executing one run.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
 import secrets
+import shlex
+import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,12 +34,44 @@ from mscrobot.lab.protocols import DeviceError, Lab
 from mscrobot.procedure.plan import STAGES, ExchangePlan, Plan
 from mscrobot.recipe.loader import load_recipe_text
 from mscrobot.recipe.models import Recipe
+from mscrobot.yamldoc import DocumentError
 
 DEFAULT_RUNS_DIR = Path("runs")
 
 
 class RunError(Exception):
     """A run that cannot be started, found or resumed, said in one line for the user."""
+
+
+class RunFolderError(RunError):
+    """A run folder that could not be made (nothing of it is left); ``reason`` says why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot create the run folder {path}: {reason} (free space there or "
+                         "give another --out)")
+        self.reason = reason
+
+
+#: Errors of the storage under a run folder (not of a device): full, over quota, read-only.
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """What went wrong writing a run folder, if ``exc`` is such a failure (the journal is the
+    only SQLite database a run writes), else None."""
+    if isinstance(exc, sqlite3.Error):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+        return exc.strerror or str(exc)
+    return None
+
+
+def resume_command(path: Path) -> str:
+    """The command that resumes the run in ``path``: ``--out`` unless it is in ./runs."""
+    parent = path.parent
+    out = "" if parent.resolve() == DEFAULT_RUNS_DIR.resolve() \
+        else f" --out {shlex.quote(str(parent))}"
+    return f"mscrobot run --resume {shlex.quote(path.name)}{out}"
 
 
 @dataclass
@@ -63,26 +99,33 @@ def create_run(recipe: Recipe, recipe_text: str, recipe_source: str, lab: LabCon
     staging = runs_dir / f".new-{run_id}"  # renamed into place once the journal is whole
     try:
         staging.mkdir(parents=True)
-    except OSError as e:
-        raise RunError(f"cannot create the run folder {path}: {e.strerror or e}") from None
-    journal = Journal(staging / JOURNAL_NAME)
-    journal.init({"id": run_id, "recipe_name": recipe.name, "recipe_text": recipe_text,
-                  "recipe_source": recipe_source, "lab_name": lab.name, "lab_text": lab_text,
-                  "seed": seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    journal.set_state(str(RunState.CREATED), 0.0, "")
-    journal.close()
-    staging.rename(path)
+        journal = Journal(staging / JOURNAL_NAME)
+        try:
+            journal.init({"id": run_id, "recipe_name": recipe.name, "recipe_text": recipe_text,
+                          "recipe_source": recipe_source, "lab_name": lab.name,
+                          "lab_text": lab_text, "seed": seed,
+                          "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            journal.set_state(str(RunState.CREATED), 0.0, "")
+        finally:
+            journal.close()
+        staging.rename(path)
+    except (OSError, sqlite3.Error) as e:
+        what = storage_problem(e) or (e.strerror if isinstance(e, OSError) else None) or str(e)
+        shutil.rmtree(staging, ignore_errors=True)  # a run is whole or absent
+        raise RunFolderError(path, what) from None
     return RunInfo(run_id, path, recipe, lab, seed)
 
 
 def find_folder(ref: str, parent: Path, marker: str, kind: str) -> Path | None:
     """The folder holding ``marker`` that ``ref`` names: a path, a name in ``parent`` or a
-    unique prefix of one (hidden folders never match a prefix); None if none does."""
+    unique prefix of one (hidden folders never match a prefix; ``*`` or ``[`` in ``ref`` are
+    characters of the name, not a pattern); None if none does."""
     for candidate in (Path(ref), parent / ref):
         if (candidate / marker).exists():
             return candidate
-    matches = sorted(p for p in parent.glob(f"{ref}*") if not p.name.startswith(".")
-                     and (p / marker).exists()) if parent.is_dir() and "/" not in ref else []
+    matches = sorted(p for p in parent.iterdir() if p.name.startswith(ref)
+                     and not p.name.startswith(".") and (p / marker).exists()) \
+        if ref and parent.is_dir() and "/" not in ref else []
     if len(matches) > 1:
         raise RunError(f"'{ref}' matches {len(matches)} {kind}s in {parent}: "
                        + ", ".join(m.name for m in matches[:5]))
@@ -98,13 +141,26 @@ def find_run(ref: str, runs_dir: Path) -> Path:
 
 
 def load_run(path: Path) -> RunInfo:
-    journal = Journal(path / JOURNAL_NAME)
+    """The run in ``path``, to be executed: its recipe and lab from its journal alone. A folder
+    this process cannot write is refused first (a run goes on, and journals, in place)."""
+    if not os.access(path, os.W_OK):
+        raise RunError(f"run {path.name} cannot be resumed: its folder {path} is read-only; "
+                       "make it writable, or copy the run folder to a writable place and "
+                       "resume it there with --out")
     try:
-        meta = journal.meta()
-    finally:
-        journal.close()
-    recipe = load_recipe_text(meta["recipe_text"], meta["recipe_source"]).recipe
-    return RunInfo(meta["id"], path, recipe, lab_from_text(meta["lab_text"]), int(meta["seed"]))
+        journal = Journal(path / JOURNAL_NAME)
+        try:
+            meta = journal.meta()
+        finally:
+            journal.close()
+        recipe = load_recipe_text(meta["recipe_text"], meta["recipe_source"]).recipe
+        lab = lab_from_text(meta["lab_text"])
+    except (sqlite3.Error, KeyError) as e:
+        raise RunError(f"the journal of run {path.name} cannot be read: {e}") from None
+    except DocumentError as e:
+        raise RunError(f"the journal of run {path.name} holds a recipe or lab that no longer "
+                       f"loads: {e.problems[0]}") from None
+    return RunInfo(meta["id"], path, recipe, lab, int(meta["seed"]))
 
 
 def is_live(path: Path) -> bool:
@@ -126,14 +182,22 @@ def is_live(path: Path) -> bool:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise RunError(f"cannot start run {path.name}: cannot write in {path}: "
+                       f"{e.strerror or e}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunError(f"run {path.name} is being executed by another process") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError as e:
+            raise RunError(f"cannot start run {path.name}: cannot write in {path}: "
+                           f"{e.strerror or e}") from None
         yield
     finally:
         os.close(fd)
@@ -155,15 +219,15 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
     if until_stage is not None and until_stage not in STAGES:
         raise RunError(f"no stage '{until_stage}' to stop after (stages: {', '.join(STAGES)})")
     with _locked(info.path):
-        journal = Journal(info.path / JOURNAL_NAME)
-        lab = None
+        journal, lab = None, None
         try:
+            journal = Journal(info.path / JOURNAL_NAME)
             try:
                 lab = build_lab(info.lab, info.recipe, info.seed, info.path)
             except DeviceError as e:
                 raise RunError(f"cannot start run {info.id}: lab '{info.lab.name}': {e} "
-                               f"(nothing was done; resume with `mscrobot run --resume "
-                               f"{info.id}` once the device answers)") from None
+                               f"(nothing was done; resume with `{resume_command(info.path)}` "
+                               "once the device answers)") from None
             plan: Plan = ExchangePlan(info.recipe)
             if plan_for is not None:
                 plan = plan_for(plan, lab)
@@ -173,18 +237,28 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             except EngineError as e:
                 journal.set_state(str(RunState.FAILED), lab.clock.now(), str(e))
                 raise RunError(str(e)) from None
+        except (OSError, sqlite3.Error) as e:
+            what = storage_problem(e)
+            if what is None:
+                raise
+            fix = "free space there" if os.access(info.path, os.W_OK) else "make it writable"
+            raise RunError(f"run {info.id} stopped: its folder {info.path} cannot be written "
+                           f"({what}); {fix}, then resume with "
+                           f"`{resume_command(info.path)}`") from None
         finally:
             if lab is not None:
                 lab.close()
-            journal.close()
+            if journal is not None:
+                journal.close()
 
 
 def resolve(path: Path, step: int, answer: str, note: str = "") -> bool:
     """Record the operator's answer (and note) for a pending step; True if the run is waiting
     for it (resuming the run goes on from it). An answer the step does not take is refused,
     and nothing is recorded."""
-    journal = Journal(path / JOURNAL_NAME)
+    journal = None
     try:
+        journal = Journal(path / JOURNAL_NAME)
         state = journal.state()
         rec = journal.step(step)
         if rec is None or rec.status == "done":
@@ -207,5 +281,9 @@ def resolve(path: Path, step: int, answer: str, note: str = "") -> bool:
             raise RunError(f"step {step} ({rec.kind}) is safe to repeat; just resume the run")
         journal.answer(step, "not_done" if answer == "not-done" else answer, note)
         return state is not None and state[0] == RunState.AWAITING_OPERATOR
+    except sqlite3.Error as e:
+        fix = "free space there" if os.access(path, os.W_OK) else "make it writable"
+        raise RunError(f"cannot record the answer in {path}: {e}; {fix}") from None
     finally:
-        journal.close()
+        if journal is not None:
+            journal.close()

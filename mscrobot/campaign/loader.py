@@ -22,7 +22,7 @@ from mscrobot.campaign.models import EQUIVALENTS, Campaign
 from mscrobot.campaign.stocks import stock_sheet
 from mscrobot.lab.config import LabConfig, LabError, load_lab
 from mscrobot.recipe.checks import check_recipe
-from mscrobot.recipe.loader import dump_recipe, load_recipe
+from mscrobot.recipe.loader import dump_recipe, load_recipe, load_recipe_document
 from mscrobot.recipe.models import Recipe
 from mscrobot.yamldoc import (
     Document,
@@ -83,8 +83,7 @@ def load_campaign(path: str | Path, lab_override: str | None = None) -> LoadedCa
                          if p.severity == "error"]
             continue
         warnings += loaded.warnings
-        text = _resolve(base_dir, ref).read_text(encoding="utf-8")
-        recipes.append((loaded.recipe, text, loaded.source, {}, ("recipes", i)))
+        recipes.append((loaded.recipe, loaded.text, loaded.source, {}, ("recipes", i)))
     if campaign.grid is not None:
         points, grid_problems, grid_warnings = _grid(doc, campaign, base_dir)
         problems += grid_problems
@@ -107,8 +106,8 @@ def load_campaign(path: str | Path, lab_override: str | None = None) -> LoadedCa
                      f"vial there holds {s.deck_holds_ul / 1000:.3g} mL (a dry run gives each "
                      "run a fresh deck)", "warning")
                  for s in stock_sheet([r.recipe for r in runs], lab) if s.short]
-    return LoadedCampaign(campaign, doc.source, Path(path).read_text(encoding="utf-8"), lab,
-                          lab_text, runs, _dedupe(warnings))
+    return LoadedCampaign(campaign, doc.source, doc.text, lab, lab_text, runs,
+                          _dedupe(warnings))
 
 
 def _connected(lab: LabConfig) -> list[str]:
@@ -172,7 +171,7 @@ def _grid(doc: Document, campaign: Campaign, base_dir: Path
     base_path = _resolve(base_dir, grid.base)
     try:
         base_doc = read_document(base_path)
-        base = load_recipe(base_path)
+        base = load_recipe_document(base_doc)
     except DocumentError as e:
         return [], [_at(doc, ("grid", "base"), f"recipe {grid.base}: {p}") for p in e.problems
                     if p.severity == "error"], []

@@ -28,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mscrobot.app.runs import RunError, RunInfo, create_run
+from mscrobot.app.runs import RunError, RunFolderError, RunInfo, create_run
 from mscrobot.campaign.conductor import Conductor, JobResult
 from mscrobot.campaign.gating import Reentry
 from mscrobot.campaign.jobs import ENDED, RunOutcome, run_folder_job
@@ -99,15 +100,17 @@ def create_campaign(loaded: LoadedCampaign, out: Path) -> tuple[Path, list[RunIn
     try:
         (staging / "runs").mkdir(parents=True)
         (staging / CAMPAIGN_FILE).write_text(loaded.text, encoding="utf-8")
-    except OSError as e:
-        raise RunError(f"cannot create the campaign folder {path}: {e.strerror or e}") from None
-    infos = [create_run(r.recipe, r.recipe_text, r.recipe_source, loaded.lab, loaded.lab_text,
-                        r.seed, staging / "runs") for r in loaded.runs]
-    try:
+        infos = [create_run(r.recipe, r.recipe_text, r.recipe_source, loaded.lab,
+                            loaded.lab_text, r.seed, staging / "runs") for r in loaded.runs]
         write_record(staging, summarise(loaded, cid, [i.id for i in infos], Progress()))
         staging.rename(path)
-    except OSError as e:
-        raise RunError(f"cannot create the campaign folder {path}: {e.strerror or e}") from None
+    except (OSError, RunError) as e:
+        shutil.rmtree(staging, ignore_errors=True)  # a campaign is whole or absent
+        if isinstance(e, RunError) and not isinstance(e, RunFolderError):
+            raise
+        why = e.reason if isinstance(e, RunFolderError) else e.strerror or str(e)
+        raise RunError(f"cannot create the campaign folder {path}: {why} (free space there or "
+                       "give another --out)") from None
     return path, [replace(i, path=path / "runs" / i.id) for i in infos]
 
 

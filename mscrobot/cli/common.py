@@ -36,6 +36,8 @@ def write_output(text: str, output: Path | None) -> None:
 
 
 def load_inputs(recipe_path: Path, lab_ref: str | None) -> tuple[Any, str, Any, str]:
+    """The recipe and lab, each with the text validated (read once: either may be a pipe);
+    a bad one prints its problems and ends the command with exit 2."""
     from mscrobot.lab.config import LabError, load_lab
     from mscrobot.recipe import RecipeError, load_recipe
 
@@ -46,5 +48,5 @@ def load_inputs(recipe_path: Path, lab_ref: str | None) -> tuple[Any, str, Any, 
         for p in exc.problems:
             typer.echo(str(p), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    return loaded.recipe, recipe_path.read_text(encoding="utf-8"), lab, lab_text
+    return loaded.recipe, loaded.text, lab, lab_text
 

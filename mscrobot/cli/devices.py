@@ -31,13 +31,27 @@ def devices_probe(lab: LabOption = None,
     else:
         for d in found:
             where = f" at {d['url']}" if d.get("url") else ""
-            state = d["state"]
-            if isinstance(state, dict):
-                state = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in state.items())
             if d["ok"]:
-                typer.echo(f"{d['role']:<15} {d['backend']}{where}: {d['identity']} — {state}")
+                typer.echo(f"{d['role']:<15} {d['backend']}{where}: {d['identity']} — "
+                           f"{_state_text(d['state'])}")
             else:
                 typer.echo(f"{d['role']:<15} {d['backend']}{where}: unreachable — "
                            f"{d['error']}")
     raise typer.Exit(EXIT_OK if all(d["ok"] for d in found) else EXIT_FAILED)
+
+
+def _state_text(state: object) -> str:
+    """A probe's state on one line: ``{"range_nm": [199.6, 800.2], "pixels": 2068}`` becomes
+    ``range nm 199.6–800.2, pixels 2068`` (values are numbers, pairs of numbers or text)."""
+    if not isinstance(state, dict):
+        return str(state)
+    return ", ".join(f"{k.replace('_', ' ')} {_value_text(v)}" for k, v in state.items())
+
+
+def _value_text(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | list | tuple):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "–".join(map(_value_text, value))
+    return f"{value:g}"
 

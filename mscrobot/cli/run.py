@@ -88,7 +88,7 @@ def _execute(info: Any, as_json: bool) -> None:
         fail(str(exc), EXIT_FAILED)
     wall = time.perf_counter() - started
     report = _report(info.path)
-    _summarise(info.id, end, wall, report, as_json)
+    _summarise(info.id, info.path, end, wall, report, as_json)
 
 
 def _report(path: Path) -> Path | None:
@@ -104,8 +104,10 @@ def _report(path: Path) -> Path | None:
         return None
 
 
-def _summarise(run_id: str, end: RunEnd, wall: float, report: Path | None,
+def _summarise(run_id: str, path: Path, end: RunEnd, wall: float, report: Path | None,
                as_json: bool) -> None:
+    from mscrobot.app.runs import resume_command
+
     forward = end.result.forward[-1] if end.result and end.result.forward else None
     back = end.result.back[-1] if end.result and end.result.back else None
     ok = (end.state == "completed" and end.result is not None and end.result.end == "finished"
@@ -132,7 +134,7 @@ def _summarise(run_id: str, end: RunEnd, wall: float, report: Path | None,
         if report is not None:
             lines.append(f"  report: {report}")
         if end.state in ("stopped", "paused", "failed"):
-            lines.append(f"  resume with: mscrobot run --resume {run_id}")
+            lines.append(f"  resume with: {resume_command(path)}")
         if end.pending is not None:
             lines.append(f"  waiting for the operator: {end.pending['question']}")
         typer.echo("\n".join(lines))
@@ -163,6 +165,10 @@ def run(
     _run(recipe, lab, seed, out, resume, as_json)
 
 
+#: mscrobot.yamldoc.MAX_BYTES, not imported: that would load pydantic before the fork.
+_PEEK_BYTES = 1 << 20
+
+
 def _prestart_robot(lab_ref: str | None) -> bool:
     """Fork the Opentrons engine's process first when the lab will run it in process, so its
     import overlaps the rest (mscrobot/lab/opentrons/robot_process.py)."""
@@ -170,7 +176,11 @@ def _prestart_robot(lab_ref: str | None) -> bool:
 
     where, text = lab_source(lab_ref)
     if text is None:
+        # Only a plain file of document size is peeked at: a pipe can be read only once (by
+        # load_lab), and a device or a huge file is refused there with its reason.
         try:
+            if not Path(where).is_file() or Path(where).stat().st_size > _PEEK_BYTES:
+                return False
             text = Path(where).read_text(encoding="utf-8")
         except (OSError, ValueError):
             return False  # the lab is loaded (and refused with its reason) in the usual way

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +25,24 @@ def _runs_dir_ref(ref: str, out: Path) -> Path:
     except RunError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
         raise
+
+
+@contextmanager
+def _run_folder_errors(writing: str = "", where: Path | None = None, fix: str = ""
+                       ) -> Iterator[None]:
+    """A journal that cannot be read, or (when ``writing`` is said) files that cannot be
+    written in ``where``, end the command with one line (exit 2) saying what to fix."""
+    from mscrobot.report.data import UnreadableRunError
+
+    try:
+        yield
+    except UnreadableRunError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except OSError as exc:
+        if not writing:
+            raise
+        fail(f"cannot write {writing} in {where}: {exc.strerror or exc}; {fix}",
+             EXIT_BAD_INPUT)
 
 
 @runs_app.command("list")
@@ -67,7 +87,9 @@ def runs_show(run_ref: Annotated[str, typer.Argument(metavar="RUN")],
     """One run: state, verdicts, volumes, what it waits for."""
     from mscrobot.report.summary import run_summary
 
-    doc = run_summary(_runs_dir_ref(run_ref, out))
+    path = _runs_dir_ref(run_ref, out)
+    with _run_folder_errors():
+        doc = run_summary(path)
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
@@ -81,7 +103,10 @@ def runs_report(run_ref: Annotated[str, typer.Argument(metavar="RUN")],
     """(Re)write the run's self-contained HTML report and print its path."""
     from mscrobot.report.html import write_report
 
-    typer.echo(str(write_report(_runs_dir_ref(run_ref, out))))
+    path = _runs_dir_ref(run_ref, out)
+    with _run_folder_errors("the report", path, "make the run folder writable, or free space "
+                            "there (`mscrobot runs export RUN -o DIR` writes the data elsewhere)"):
+        typer.echo(str(write_report(path)))
 
 
 @runs_app.command("export")
@@ -97,8 +122,10 @@ def runs_export(run_ref: Annotated[str, typer.Argument(metavar="RUN")],
     path = _runs_dir_ref(run_ref, out)
     if fmt not in ("csv", "jcamp"):
         fail(f"--format must be csv or jcamp, not {fmt!r}", EXIT_BAD_INPUT)
-    files = export_run(path, fmt, output or path / "export")
-    typer.echo(f"{len(files)} file{'s' * (len(files) != 1)} in {output or path / 'export'}")
+    dest = output or path / "export"
+    with _run_folder_errors("the export", dest, "give -o DIR for a writable folder"):
+        files = export_run(path, fmt, dest)
+    typer.echo(f"{len(files)} file{'s' * (len(files) != 1)} in {dest}")
 
 
 @runs_app.command("resolve")
@@ -120,7 +147,7 @@ def runs_resolve(
     out: RunsDir = Path("runs"),
 ) -> None:
     """The operator's answer for a step a run stopped at; then resume it."""
-    from mscrobot.app.runs import RunError, resolve
+    from mscrobot.app.runs import RunError, resolve, resume_command
 
     given = (("done", done), ("not-done", not_done), ("continue", cont), ("extend", extend),
              ("add_salt", add_salt), ("abort", abort))
@@ -133,11 +160,7 @@ def runs_resolve(
         waiting = resolve(path, step, chosen[0])
     except RunError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
-    if path.resolve().parent == out.resolve():
-        ref = path.name + ("" if out == Path("runs") else f" --out {shlex.quote(str(out))}")
-    else:
-        ref = shlex.quote(str(path))
-    typer.echo("answer recorded" + (f"; resume with `mscrobot run --resume {ref}`"
+    typer.echo("answer recorded" + (f"; resume with `{resume_command(path)}`"
                                     if waiting else ""))
     campaign = path.resolve().parent.parent
     if path.resolve().parent.name == "runs" and (campaign / "campaign.yaml").is_file():

@@ -112,6 +112,19 @@ class Journal:
         self._held: tuple[int, Step[Any], Outcome[Any], bool] | None = None
         self._axes: dict[str, int] = {}
 
+    @classmethod
+    def frozen(cls, path: Path) -> Journal:
+        """A journal on storage nothing can write (a read-only folder), for reading only.
+
+        A WAL database is opened only where its ``-shm`` file exists or can be made; where
+        nothing can write, it cannot change either, so SQLite may read it as immutable."""
+        journal = cls.__new__(cls)
+        journal.path = path
+        journal.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1",
+                                     uri=True, isolation_level=None, check_same_thread=False)
+        journal._held, journal._axes = None, {}
+        return journal
+
     def close(self) -> None:
         self.db.close()
 

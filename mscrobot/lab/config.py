@@ -11,6 +11,7 @@ lab by name, ``--lab PATH`` reads a file.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,7 @@ from mscrobot.lab.opentrons.pipettes import PIPETTES
 from mscrobot.recipe.quantities import Duration, NonNegativeVolume, StirRate, Volume, Wavelength
 from mscrobot.strictmodel import StrictModel
 from mscrobot.yamldoc import (
+    Document,
     DocumentError,
     Problem,
     parse_document,
@@ -29,6 +31,14 @@ from mscrobot.yamldoc import (
 )
 
 __all__ = ["DEFAULT_LAB", "LabConfig", "LabError", "lab_from_text", "load_lab", "shipped_labs"]
+
+
+def _with_port(where: str, port: str | None) -> str:
+    """``where`` if its port is one a socket can have: a pattern takes any digits, and a port
+    past 65535 would otherwise pass here and fail only when the run starts, as a device."""
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ValueError(f"{where!r}: the port must be 1-65535, not {port}")
+    return where
 
 
 class Position(StrictModel):
@@ -87,6 +97,12 @@ class LiquidHandlerConfig(StrictModel):
     transient_failures: int = Field(0, ge=0, le=10, description="fault injection: the first "
                                     "N operations fail with a transient error")
 
+    @field_validator("robot")
+    @classmethod
+    def _robot_port(cls, v: str) -> str:
+        found = re.match(r"^https?://[^\s/:]+:(\d+)", v)
+        return _with_port(v, found and found[1])
+
     @field_validator("pipettes")
     @classmethod
     def _fit_the_robot(cls, v: dict[str, PipetteConfig],
@@ -124,6 +140,12 @@ class StirrerConfig(StrictModel):
     speedup: float = Field(1.0, gt=0, le=1000, description="ika: only with an emulator "
                            "started with --speed X")
 
+    @field_validator("url")
+    @classmethod
+    def _url_port(cls, v: str | None) -> str | None:
+        found = v and re.match(r"^(socket|rfc2217)://[^\s/]*:(\d+)", v)
+        return v if v is None else _with_port(v, found and found[2])
+
     @model_validator(mode="after")
     def _needs_url(self) -> StirrerConfig:
         if self.backend == "ika" and self.url is None:
@@ -154,6 +176,11 @@ class SpectrometerConfig(StrictModel):
     scans: int = Field(4, ge=1, le=1000, description="ocean: scans averaged per spectrum")
     timeout_s: float = Field(1.0, gt=0, le=60, description="ocean: seconds to wait per "
                              "reply beyond the integration time")
+
+    @field_validator("address", "physics")
+    @classmethod
+    def _port_in_range(cls, v: str | None) -> str | None:
+        return v if v is None else _with_port(v, v.rsplit(":", 1)[1])
 
 
 class LabConfig(StrictModel):
@@ -199,7 +226,7 @@ def load_lab(ref: str | Path | None = None) -> tuple[LabConfig, str]:
             raise LabError([Problem(str(path), 1, 1, "", f"no such lab file (shipped labs: "
                                     f"{known})")])
         doc = read_document(path)
-        return validate_document(LabConfig, doc), path.read_text(encoding="utf-8")
+        return _validate(doc), doc.text
     except LabError:
         raise
     except DocumentError as e:
@@ -209,6 +236,27 @@ def load_lab(ref: str | Path | None = None) -> tuple[LabConfig, str]:
 def lab_from_text(text: str, source: str = "<lab>") -> LabConfig:
     """Validate lab YAML text (a journal keeps the text its run was started with)."""
     try:
-        return validate_document(LabConfig, parse_document(text, source))
+        return _validate(parse_document(text, source))
+    except LabError:
+        raise
     except DocumentError as e:
         raise LabError(e.problems) from None
+
+
+def _validate(doc: Document) -> LabConfig:
+    """The lab in ``doc``, with the files it names: an IKA stirrer's profile is read here, so
+    a missing or bad one is placed at ``stirrer.profile`` instead of failing a run or a plan."""
+    lab = validate_document(LabConfig, doc)
+    if lab.stirrer.backend == "ika":
+        from mscrobot.lab.stirrer.profiles import available_profiles, load_profile
+
+        try:
+            load_profile(lab.stirrer.profile)
+        except DocumentError as e:
+            first = e.problems[0]
+            why = (f"no such stirrer profile (shipped: {', '.join(available_profiles())}; or "
+                   "a profile file's path)") if first.message == "no such file" \
+                else f"the profile is not valid: {first}"
+            raise LabError([doc.problem(("stirrer", "profile"),
+                                        f"{lab.stirrer.profile!r}: {why}")]) from None
+    return lab

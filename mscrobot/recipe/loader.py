@@ -28,6 +28,8 @@ class LoadedRecipe:
     recipe: Recipe
     source: str
     warnings: list[Problem] = field(default_factory=list)
+    #: the text validated: what a run's journal keeps (the file may be a pipe, read once)
+    text: str = ""
 
 
 #: Top-level fields only a campaign file has.
@@ -48,7 +50,7 @@ def _validate(doc: Document) -> LoadedRecipe:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise RecipeError(problems)
-    return LoadedRecipe(recipe, doc.source, problems)
+    return LoadedRecipe(recipe, doc.source, problems, doc.text)
 
 
 def load_recipe_text(text: str | bytes, source: str = "<recipe>") -> LoadedRecipe:
@@ -57,8 +59,13 @@ def load_recipe_text(text: str | bytes, source: str = "<recipe>") -> LoadedRecip
 
 
 def load_recipe(path: str | Path) -> LoadedRecipe:
-    """Read, parse and validate a recipe file."""
+    """Read (once), parse and validate a recipe file."""
     return _validate(read_document(path))
+
+
+def load_recipe_document(doc: Document) -> LoadedRecipe:
+    """Validate a recipe document already read (a campaign also edits its data)."""
+    return _validate(doc)
 
 
 def dump_recipe(recipe: Recipe) -> str:

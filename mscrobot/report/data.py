@@ -8,6 +8,7 @@ executing never pairs steps from one moment with states from another.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -128,8 +129,11 @@ def read_run(run_dir: Path, *, spectra: bool = True) -> RunData:
     if not path.is_file():
         raise UnreadableRunError(f"no {JOURNAL_NAME} in {run_dir}")
     try:
-        _probe(path)
-        journal = Journal(path)
+        if os.access(run_dir, os.W_OK):
+            _probe(path)
+            journal = Journal(path)
+        else:  # archived, or shared read-only: readable all the same
+            journal = Journal.frozen(path)
         try:
             journal.db.execute("begin")
             data = RunData(run_dir, journal.meta(), journal.states(), journal.steps(),

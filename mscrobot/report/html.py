@@ -85,8 +85,12 @@ def write_report_figures(run_dir: Path) -> tuple[Path, dict[str, str]]:
     page = _page(data, analysis, figures)
     out = run_dir / REPORT_NAME
     tmp = out.with_name(f".{REPORT_NAME}.{os.getpid()}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half page behind
+        raise
     return out, figures
 
 

@@ -93,8 +93,9 @@ def test_checking_an_opentrons_lab_imports_no_opentrons() -> None:
 
 
 @pytest.mark.parametrize(("slot", "code", "says"), [
-    ("13", 1, "cannot start run .* Opentrons refuses the deck setup: loadLabware: "
-              r"params\.location.*slotName: Input should be"),
+    # Opentrons would refuse it only at the deck setup, once the run exists, which reads as a
+    # device that does not answer ("resume once the device answers"): refused before instead
+    ("13", 2, "cannot run recipe .* tip rack slot '13': an OT-2 has no such slot"),
     # slot 12 of an OT-2 is the trash: Opentrons would take the tip rack and refuse only the
     # first tip dropped in the trash, mid-run; the lab check refuses it before the run
     ("12", 2, "cannot run recipe .* slot 12 holds the OT-2's trash"),
