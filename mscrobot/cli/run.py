@@ -104,9 +104,24 @@ def _report(path: Path) -> Path | None:
         return None
 
 
+def _verdict_note(path: Path) -> str:
+    """What the run's verdicts rest on beyond the paper ('' when nothing), from its journal."""
+    from mscrobot.engine.journal import JOURNAL_NAME, Journal
+    from mscrobot.report.chemistry import chemistry_of
+
+    journal = Journal(path / JOURNAL_NAME)
+    try:
+        return chemistry_of(journal.meta()).verdict_note()
+    finally:
+        journal.close()
+
+
 def _summarise(run_id: str, path: Path, end: RunEnd, wall: float, report: Path | None,
                as_json: bool) -> None:
     from mscrobot.app.runs import resume_command
+
+    said = _verdict_note(path)
+    note = f" ({said})" if said else ""
 
     forward = end.result.forward[-1] if end.result and end.result.forward else None
     back = end.result.back[-1] if end.result and end.result.back else None
@@ -118,16 +133,16 @@ def _summarise(run_id: str, path: Path, end: RunEnd, wall: float, report: Path |
            "back": None if back is None else back.as_dict(),
            "lab_time_s": end.lab_t, "wall_time_s": wall, "steps": end.steps,
            "replayed_steps": end.replayed, "pending": end.pending,
-           "report": None if report is None else str(report)}
+           "report": None if report is None else str(report), "verdict_note": said}
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
     else:
         lines = [f"run {run_id}: {end.state}"
                  + ("" if end.pending is not None else f" ({end.reason})")]
         if forward is not None:
-            lines.append(f"  exchange:      {forward.state} — {'; '.join(forward.reasons)}")
+            lines.append(f"  exchange:      {forward.state}{note} — {'; '.join(forward.reasons)}")
         if back is not None:
-            lines.append(f"  back-exchange: {back.state} — {'; '.join(back.reasons)}")
+            lines.append(f"  back-exchange: {back.state}{note} — {'; '.join(back.reasons)}")
         lines.append(f"  lab time {end.lab_t / 60:.1f} min in {wall:.1f} s wall "
                      f"({end.steps} steps" + (f", {end.replayed} replayed from the journal"
                                                if end.replayed else "") + ")")
@@ -213,5 +228,29 @@ def _run(recipe: Path | None, lab: str | None, seed: int, out: Path, resume: str
         fail(str(exc), EXIT_BAD_INPUT)
     if not as_json:
         typer.echo(f"run {info.id} → {info.path}", err=True)
+        if resume is None:
+            _print_chemistry(info.path)
     _execute(info, as_json)
+
+
+def _print_chemistry(path: Path) -> None:
+    """What the run starts with, on stderr: its amounts, the recipe check's warnings and what
+    it relies on beyond the paper (the same as its report's, from its journal)."""
+    from mscrobot.engine.journal import JOURNAL_NAME, Journal
+    from mscrobot.recipe.amounts import describe
+    from mscrobot.report.chemistry import chemistry_of
+
+    journal = Journal(path / JOURNAL_NAME)
+    try:
+        chem = chemistry_of(journal.meta())
+    finally:
+        journal.close()
+    lines = ["  " + line for line in describe(chem.amounts)] if chem.amounts else []
+    lines += [f"  {w}" for w in chem.warnings]
+    if chem.beyond:
+        lines.append("  beyond the paper: " + "; ".join(
+            f"{r.topic} {r.value} ({r.source})" for r in chem.beyond))
+    if chem.simulated:
+        lines.append("  a dry run: the twin's kinetics are assumed")
+    typer.echo("\n".join(lines), err=True)
 
