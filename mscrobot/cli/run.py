@@ -9,6 +9,7 @@ fast. ``--json`` prints one document with stable keys; exit codes 0 ok, 1 run fa
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -165,26 +166,31 @@ def run(
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")]
     = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Run on the lab file as written with every device simulated (its "
+        "deck, pipettes, labware and timings; no port is opened).")] = False,
 ) -> None:
     """Run a recipe (default lab: the simulated one, a dry run in seconds), or resume a run."""
-    if resume is None and recipe is not None and _prestart_robot(lab):
+    if dry_run and resume is not None:
+        fail("--dry-run makes a new run; a resumed run keeps its own lab", EXIT_BAD_INPUT)
+    if resume is None and recipe is not None and _prestart_robot(lab, dry_run):
         from mscrobot.lab.opentrons import robot_process
         from mscrobot.report.html import preload
 
         preload()  # while the child imports Opentrons: the report needs it at the end
         try:
-            _run(recipe, lab, seed, out, resume, as_json)
+            _run(recipe, lab, seed, out, resume, as_json, dry_run)
         finally:
             robot_process.discard()  # a refused run never took it
         return
-    _run(recipe, lab, seed, out, resume, as_json)
+    _run(recipe, lab, seed, out, resume, as_json, dry_run)
 
 
 #: mscrobot.yamldoc.MAX_BYTES, not imported: that would load pydantic before the fork.
 _PEEK_BYTES = 1 << 20
 
 
-def _prestart_robot(lab_ref: str | None) -> bool:
+def _prestart_robot(lab_ref: str | None, dry_run: bool = False) -> bool:
     """Fork the Opentrons engine's process first when the lab will run it in process, so its
     import overlaps the rest (mscrobot/lab/opentrons/robot_process.py)."""
     from mscrobot.lab.labs import lab_source
@@ -201,6 +207,8 @@ def _prestart_robot(lab_ref: str | None) -> bool:
             return False  # the lab is loaded (and refused with its reason) in the usual way
     from mscrobot.lab.opentrons import robot_process
 
+    if dry_run:  # the robot becomes the in-process engine, wherever the file points
+        text = re.sub(r"(?m)^(\s*robot:\s*)https?://\S+", r"\1simulate", text)
     robot = robot_process.robot_for(text)
     if robot is None:
         return False
@@ -209,7 +217,7 @@ def _prestart_robot(lab_ref: str | None) -> bool:
 
 
 def _run(recipe: Path | None, lab: str | None, seed: int, out: Path, resume: str | None,
-         as_json: bool) -> None:
+         as_json: bool, dry_run: bool = False) -> None:
     from mscrobot.app.runs import RunError, create_run, find_run, load_run
 
     try:
@@ -223,6 +231,12 @@ def _run(recipe: Path | None, lab: str | None, seed: int, out: Path, resume: str
                 fail("give a RECIPE file, or --resume RUN", EXIT_BAD_INPUT)
             assert recipe is not None
             parsed, text, lab_config, lab_text = load_inputs(recipe, lab)
+            if dry_run:
+                from mscrobot.app.drylab import dry_counterpart
+                from mscrobot.app.drylab import lab_text as dry_text
+
+                lab_config = dry_counterpart(lab_config)
+                lab_text = dry_text(lab_config)
             info = create_run(parsed, text, str(recipe), lab_config, lab_text, seed, out)
     except RunError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
