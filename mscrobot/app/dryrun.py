@@ -46,6 +46,8 @@ class SimulatedRun:
     #: lab time when the phases met (references and dispensing came before)
     contact_s: float = 0.0
     steps: int = 0
+    #: why it ended where it did ('' when it finished), e.g. the step a device refused
+    reason: str = ""
 
 
 def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
@@ -79,6 +81,7 @@ def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
         journal.close()
         devices.close()
     out.time_s, out.steps, out.contact_s = end.lab_t, end.steps, world.t_mix
+    out.reason = end.reason
     if end.state == RunState.COMPLETED:
         out.end = {"finished": "finished", "operator_aborted": "stopped"}.get(
             end.result.end if end.result else "", "step_limit")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mscrobot.app.drylab import dry_counterpart
 from mscrobot.app.dryrun import simulate
 from mscrobot.app.feasibility import capacities, check_lab
 from mscrobot.engine.events import Event, EventKind
@@ -59,9 +60,10 @@ def plan_view(recipe: Recipe, lab: LabConfig) -> dict[str, Any]:
             entry = counts.setdefault(key, {"kind": "decide", "describe": key, "n": 0})
             entry["n"] += 1
 
-    if lab.clock != "virtual":
-        raise PlanError("time estimates need a simulated lab")
-    run = simulate(recipe, lab=lab, on_event=collect)
+    run = simulate(recipe, lab=dry_counterpart(lab), on_event=collect)
+    if run.end == "failed":
+        raise PlanError(f"lab '{lab.name}' cannot run recipe '{recipe.name}': its dry run "
+                        f"stopped at {run.reason}")
     caps = capacities(lab, recipe)
     need = worst_case_volumes(recipe)
     vessels = [{"name": name, "deck": f"slot {pos.slot} {pos.well} ({pos.labware})",

@@ -100,7 +100,16 @@ def _opentrons(config: LabConfig) -> dict[str, Any]:
 
 
 def probe_lab(config: LabConfig) -> list[dict[str, Any]]:
-    """One entry per instrument: identity and state, or why it cannot be reached."""
+    """One entry per instrument: identity and state, or why it cannot be reached. Raises
+    ``LabBusyError`` while another process drives one of the lab's devices: a probe's own
+    commands (a stirrer's reset) would disturb that run."""
+    from mscrobot.app.lablock import hold_lab
+
+    with hold_lab(config, "probe", "devices probe"):
+        return _probe(config)
+
+
+def _probe(config: LabConfig) -> list[dict[str, Any]]:
     return [
         _opentrons(config) if config.liquid_handler.backend == "opentrons"
         else _simulated("liquid_handler", "volume-tracking liquid handler"),

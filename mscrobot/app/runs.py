@@ -104,7 +104,8 @@ def create_run(recipe: Recipe, recipe_text: str, recipe_source: str, lab: LabCon
             journal.init({"id": run_id, "recipe_name": recipe.name, "recipe_text": recipe_text,
                           "recipe_source": recipe_source, "lab_name": lab.name,
                           "lab_text": lab_text, "seed": seed,
-                          "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                          "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                          **record_of(recipe_text, recipe_source)})
             journal.set_state(str(RunState.CREATED), 0.0, "")
         finally:
             journal.close()
@@ -114,6 +115,17 @@ def create_run(recipe: Recipe, recipe_text: str, recipe_source: str, lab: LabCon
         shutil.rmtree(staging, ignore_errors=True)  # a run is whole or absent
         raise RunFolderError(path, what) from None
     return RunInfo(run_id, path, recipe, lab, seed)
+
+
+def record_of(recipe_text: str, recipe_source: str) -> dict[str, object]:
+    """What the run's record keeps of the chemistry as it was checked at creation: the recipe
+    check's warnings and what the run relies on beyond the paper (the report and the notebook
+    entry show them; a later version's checks cannot rewrite them)."""
+    from mscrobot.recipe.provenance import beyond_the_paper
+
+    loaded = load_recipe_text(recipe_text, recipe_source)
+    return {"warnings": [str(w) for w in loaded.warnings],
+            "beyond_the_paper": [r.as_dict() for r in beyond_the_paper(loaded.recipe)]}
 
 
 def find_folder(ref: str, parent: Path, marker: str, kind: str) -> Path | None:
@@ -203,6 +215,19 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+@contextmanager
+def _holding(info: RunInfo) -> Iterator[None]:
+    """The run's devices for this process alone (``app.lablock``), or a one-line refusal."""
+    from mscrobot.app.lablock import LabBusyError, hold_lab
+
+    try:
+        with hold_lab(info.lab, info.id, "run"):
+            yield
+    except LabBusyError as e:
+        raise RunError(f"cannot start run {info.id}: {e}; resume with "
+                       f"`{resume_command(info.path)}` once it is free") from None
+
+
 def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             stop_requested: threading.Event | None = None,
             plan_for: Callable[[Plan, Lab], Plan] | None = None,
@@ -218,7 +243,7 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
     plan must yield the same steps, so the run resumes alone as well."""
     if until_stage is not None and until_stage not in STAGES:
         raise RunError(f"no stage '{until_stage}' to stop after (stages: {', '.join(STAGES)})")
-    with _locked(info.path):
+    with _locked(info.path), _holding(info):
         journal, lab = None, None
         try:
             journal = Journal(info.path / JOURNAL_NAME)
@@ -235,7 +260,8 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             try:
                 return engine.run()
             except EngineError as e:
-                journal.set_state(str(RunState.FAILED), lab.clock.now(), str(e))
+                if not engine.replay_only:  # a reader's replay never changes a completed run
+                    journal.set_state(str(RunState.FAILED), lab.clock.now(), str(e))
                 raise RunError(str(e)) from None
         except (OSError, sqlite3.Error) as e:
             what = storage_problem(e)

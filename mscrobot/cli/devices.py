@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mscrobot.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, LabOption
+from mscrobot.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, LabOption, fail
 
 devices_app = typer.Typer(help="Talk to a lab's instruments.", no_args_is_help=True)
 
@@ -25,7 +25,12 @@ def devices_probe(lab: LabOption = None,
         for p in exc.problems:
             typer.echo(str(p), err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    found = probe_lab(config)
+    from mscrobot.app.lablock import LabBusyError
+
+    try:
+        found = probe_lab(config)
+    except LabBusyError as exc:
+        fail(f"not probing lab '{config.name}': {exc}", EXIT_FAILED)
     if as_json:
         typer.echo(json.dumps({"lab": config.name, "devices": found}, indent=2))
     else:

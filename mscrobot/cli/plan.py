@@ -34,7 +34,8 @@ def plan(
     console = Console()
     console.print(f"[bold]{parsed.name}[/bold] on lab {lab_config.name}")
     steps = Table("#", "step", "repeats",
-                  title="Steps (counted in a dry run on the twin, seed 0)")
+                  title=f"Steps (counted in a dry run of lab {lab_config.name} with every device "
+                        "simulated, seed 0)")
     for i, s in enumerate(view["steps"], 1):
         steps.add_row(str(i), s["describe"], s["repeat"])
     console.print(steps)
@@ -44,6 +45,11 @@ def plan(
         vols.add_row(v["name"], v["deck"], f"{v['start_ul']:.0f}", worst)
     console.print(vols)
     est = view["time_estimate"]
-    console.print(f"time: {est['expected_min']:.1f} min expected on the twin "
+    console.print(f"time: {est['expected_min']:.1f} min expected in the dry run "
                   f"(seed 0), {est['max_min']:.0f} min at most by the recipe's limits")
+    from mscrobot.recipe.amounts import amounts, describe
+
+    stocks = {v["name"]: v["start_ul"] for v in view["vessels"]}
+    for line in describe(amounts(parsed), stocks):
+        console.print(line, highlight=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,6 +19,9 @@ def recipe_check(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
     = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    lab: Annotated[str | None, typer.Option(
+        "--lab", help="Also check against this lab (a shipped lab's name or a YAML file): "
+        "its deck, pipettes and devices, in a dry run that touches none of them.")] = None,
 ) -> None:
     """Validate recipes: exit 0 if all are valid, 2 if any is not.
 
@@ -26,11 +29,24 @@ def recipe_check(
     """
     from mscrobot.recipe import RecipeError, load_recipe
 
+    config = None
+    if lab is not None:
+        from mscrobot.lab.config import LabError, load_lab
+
+        try:
+            config = load_lab(lab)[0]
+        except LabError as exc:
+            for p in exc.problems:
+                typer.echo(str(p), err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
     results = []
     for path in files:
         try:
             loaded = load_recipe(path)
             problems, valid = loaded.warnings, not (strict and loaded.warnings)
+            if config is not None:
+                refused = _refusals(loaded, config)
+                problems, valid = [*refused, *problems], valid and not refused
         except RecipeError as exc:
             problems, valid = exc.problems, False
         results.append({"file": str(path), "valid": valid,
@@ -49,6 +65,15 @@ def recipe_check(
         bad = sum(not r["valid"] for r in results)
         typer.echo(f"{len(files) - bad} of {len(files)} recipes valid", err=bad > 0)
     raise typer.Exit(EXIT_OK if all_valid else EXIT_BAD_INPUT)
+
+
+def _refusals(loaded: Any, config: Any) -> list[Any]:
+    """The lab's refusals of a loaded recipe, placed at the recipe field they point at."""
+    from mscrobot.app.drylab import refusals
+    from mscrobot.yamldoc import parse_document
+
+    doc = parse_document(loaded.text, loaded.source)
+    return [doc.problem(loc, message) for loc, message in refusals(loaded.recipe, config)]
 
 
 @recipe_app.command("new")

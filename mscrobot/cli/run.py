@@ -9,6 +9,7 @@ fast. ``--json`` prints one document with stable keys; exit codes 0 ok, 1 run fa
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -104,9 +105,24 @@ def _report(path: Path) -> Path | None:
         return None
 
 
+def _verdict_note(path: Path) -> str:
+    """What the run's verdicts rest on beyond the paper ('' when nothing), from its journal."""
+    from mscrobot.engine.journal import JOURNAL_NAME, Journal
+    from mscrobot.report.chemistry import chemistry_of
+
+    journal = Journal(path / JOURNAL_NAME)
+    try:
+        return chemistry_of(journal.meta()).verdict_note()
+    finally:
+        journal.close()
+
+
 def _summarise(run_id: str, path: Path, end: RunEnd, wall: float, report: Path | None,
                as_json: bool) -> None:
     from mscrobot.app.runs import resume_command
+
+    said = _verdict_note(path)
+    note = f" ({said})" if said else ""
 
     forward = end.result.forward[-1] if end.result and end.result.forward else None
     back = end.result.back[-1] if end.result and end.result.back else None
@@ -118,16 +134,16 @@ def _summarise(run_id: str, path: Path, end: RunEnd, wall: float, report: Path |
            "back": None if back is None else back.as_dict(),
            "lab_time_s": end.lab_t, "wall_time_s": wall, "steps": end.steps,
            "replayed_steps": end.replayed, "pending": end.pending,
-           "report": None if report is None else str(report)}
+           "report": None if report is None else str(report), "verdict_note": said}
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
     else:
         lines = [f"run {run_id}: {end.state}"
                  + ("" if end.pending is not None else f" ({end.reason})")]
         if forward is not None:
-            lines.append(f"  exchange:      {forward.state} — {'; '.join(forward.reasons)}")
+            lines.append(f"  exchange:      {forward.state}{note} — {'; '.join(forward.reasons)}")
         if back is not None:
-            lines.append(f"  back-exchange: {back.state} — {'; '.join(back.reasons)}")
+            lines.append(f"  back-exchange: {back.state}{note} — {'; '.join(back.reasons)}")
         lines.append(f"  lab time {end.lab_t / 60:.1f} min in {wall:.1f} s wall "
                      f"({end.steps} steps" + (f", {end.replayed} replayed from the journal"
                                                if end.replayed else "") + ")")
@@ -150,26 +166,31 @@ def run(
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")]
     = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Run on the lab file as written with every device simulated (its "
+        "deck, pipettes, labware and timings; no port is opened).")] = False,
 ) -> None:
     """Run a recipe (default lab: the simulated one, a dry run in seconds), or resume a run."""
-    if resume is None and recipe is not None and _prestart_robot(lab):
+    if dry_run and resume is not None:
+        fail("--dry-run makes a new run; a resumed run keeps its own lab", EXIT_BAD_INPUT)
+    if resume is None and recipe is not None and _prestart_robot(lab, dry_run):
         from mscrobot.lab.opentrons import robot_process
         from mscrobot.report.html import preload
 
         preload()  # while the child imports Opentrons: the report needs it at the end
         try:
-            _run(recipe, lab, seed, out, resume, as_json)
+            _run(recipe, lab, seed, out, resume, as_json, dry_run)
         finally:
             robot_process.discard()  # a refused run never took it
         return
-    _run(recipe, lab, seed, out, resume, as_json)
+    _run(recipe, lab, seed, out, resume, as_json, dry_run)
 
 
 #: mscrobot.yamldoc.MAX_BYTES, not imported: that would load pydantic before the fork.
 _PEEK_BYTES = 1 << 20
 
 
-def _prestart_robot(lab_ref: str | None) -> bool:
+def _prestart_robot(lab_ref: str | None, dry_run: bool = False) -> bool:
     """Fork the Opentrons engine's process first when the lab will run it in process, so its
     import overlaps the rest (mscrobot/lab/opentrons/robot_process.py)."""
     from mscrobot.lab.labs import lab_source
@@ -186,6 +207,8 @@ def _prestart_robot(lab_ref: str | None) -> bool:
             return False  # the lab is loaded (and refused with its reason) in the usual way
     from mscrobot.lab.opentrons import robot_process
 
+    if dry_run:  # the robot becomes the in-process engine, wherever the file points
+        text = re.sub(r"(?m)^(\s*robot:\s*)https?://\S+", r"\1simulate", text)
     robot = robot_process.robot_for(text)
     if robot is None:
         return False
@@ -194,7 +217,7 @@ def _prestart_robot(lab_ref: str | None) -> bool:
 
 
 def _run(recipe: Path | None, lab: str | None, seed: int, out: Path, resume: str | None,
-         as_json: bool) -> None:
+         as_json: bool, dry_run: bool = False) -> None:
     from mscrobot.app.runs import RunError, create_run, find_run, load_run
 
     try:
@@ -208,10 +231,40 @@ def _run(recipe: Path | None, lab: str | None, seed: int, out: Path, resume: str
                 fail("give a RECIPE file, or --resume RUN", EXIT_BAD_INPUT)
             assert recipe is not None
             parsed, text, lab_config, lab_text = load_inputs(recipe, lab)
+            if dry_run:
+                from mscrobot.app.drylab import dry_counterpart
+                from mscrobot.app.drylab import lab_text as dry_text
+
+                lab_config = dry_counterpart(lab_config)
+                lab_text = dry_text(lab_config)
             info = create_run(parsed, text, str(recipe), lab_config, lab_text, seed, out)
     except RunError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     if not as_json:
         typer.echo(f"run {info.id} → {info.path}", err=True)
+        if resume is None:
+            _print_chemistry(info.path)
     _execute(info, as_json)
+
+
+def _print_chemistry(path: Path) -> None:
+    """What the run starts with, on stderr: its amounts, the recipe check's warnings and what
+    it relies on beyond the paper (the same as its report's, from its journal)."""
+    from mscrobot.engine.journal import JOURNAL_NAME, Journal
+    from mscrobot.recipe.amounts import describe
+    from mscrobot.report.chemistry import chemistry_of
+
+    journal = Journal(path / JOURNAL_NAME)
+    try:
+        chem = chemistry_of(journal.meta())
+    finally:
+        journal.close()
+    lines = ["  " + line for line in describe(chem.amounts)] if chem.amounts else []
+    lines += [f"  {w}" for w in chem.warnings]
+    if chem.beyond:
+        lines.append("  beyond the paper: " + "; ".join(
+            f"{r.topic} {r.value} ({r.source})" for r in chem.beyond))
+    if chem.simulated:
+        lines.append("  a dry run: the twin's kinetics are assumed")
+    typer.echo("\n".join(lines), err=True)
 

@@ -66,6 +66,8 @@ def runs_list(out: RunsDir = Path("runs"),
     table.add_column("id", no_wrap=True)
     for name in ("recipe", "state", "forward", "back", "lab min"):
         table.add_column(name)
+    if not console.is_terminal:  # piped: a header, then one tab-separated line per run
+        typer.echo("\t".join(["id", "recipe", "state", "forward", "back", "lab_min"]))
     for r in rows:
         state = r["state"] + (" (interrupted: resume it)" if r["state"] == "running"
                               and not r.get("live") else "")
@@ -93,8 +95,51 @@ def runs_show(run_ref: Annotated[str, typer.Argument(metavar="RUN")],
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
-    for key, value in doc.items():
-        typer.echo(f"{key}: {json.dumps(value) if isinstance(value, dict | list) else value}")
+    typer.echo(_show_text(doc))
+
+
+def _show_text(doc: dict[str, object]) -> str:
+    """``runs show`` for a person: what was run, how it ended, amounts, what it waits for."""
+    def verdict(v: object) -> str:
+        if not isinstance(v, dict):
+            return "none yet"
+        note = f" ({doc['verdict_note']})" if doc.get("verdict_note") else ""
+        return (f"{v['state']}{note} → {v['action']} (step {v['step']}, "
+                f"{(v['lab_time_s'] or 0) / 60:.1f} min): {'; '.join(v['reasons'])}")
+
+    recipe = doc["recipe"] if isinstance(doc["recipe"], dict) else {}
+    lab_min = float(doc["lab_time_s"] or 0.0) / 60  # type: ignore[arg-type]
+    lines = [f"run {doc['id']}: {doc['state']}" + (f" ({doc['reason']})" if doc["reason"]
+                                                    else ""),
+             f"  recipe    {recipe.get('name')} ({recipe.get('source')})",
+             f"  lab       {doc['lab']}, seed {doc['seed']}, created {doc['created']}",
+             f"  progress  {lab_min:.1f} min of lab time, {doc['steps']} steps, "
+             f"{doc['spectra']} sample spectra" + (" (running now)" if doc["live"] else ""),
+             f"  exchange  {verdict(doc['forward'])}",
+             f"  back      {verdict(doc['back'])}"]
+    amounts = doc.get("amounts_text")
+    if isinstance(amounts, dict) and amounts:
+        lines.append("amounts:")
+        lines += [f"  {k}: {v}" for k, v in amounts.items()]
+    volumes = doc.get("volumes")
+    if isinstance(volumes, dict):
+        lines.append("volumes now (µL): " + ", ".join(f"{k} {v:.0f}" for k, v in volumes.items()))
+    pending = doc.get("pending")
+    if isinstance(pending, dict):
+        lines.append(f"waiting for the operator at step {pending['step']}: "
+                     f"{pending['question']}")
+    warnings = doc.get("warnings") or []
+    if warnings:
+        lines.append("warnings:")
+        lines += [f"  {w}" for w in warnings]  # type: ignore[union-attr]
+    beyond = doc.get("beyond_the_paper") or []
+    if beyond:
+        lines.append("beyond the paper:")
+        lines += [f"  {r['topic']}: {r['value']} ({r['source']})"  # type: ignore[index]
+                  for r in beyond]  # type: ignore[union-attr]
+    if doc.get("report"):
+        lines.append(f"report: {doc['report']}")
+    return "\n".join(lines)
 
 
 @runs_app.command("report")
@@ -126,6 +171,22 @@ def runs_export(run_ref: Annotated[str, typer.Argument(metavar="RUN")],
     with _run_folder_errors("the export", dest, "give -o DIR for a writable folder"):
         files = export_run(path, fmt, dest)
     typer.echo(f"{len(files)} file{'s' * (len(files) != 1)} in {dest}")
+
+
+@runs_app.command("notebook")
+def runs_notebook(run_ref: Annotated[str, typer.Argument(metavar="RUN")],
+                  output: Annotated[Path | None, typer.Option(
+                      "-o", "--output", help="Folder (default: the run's notebook/ folder).")]
+                  = None,
+                  out: RunsDir = Path("runs")) -> None:
+    """A lab-notebook entry: entry.md to paste, entry.json, and the figures as PNG files."""
+    from mscrobot.report.notebook import notebook_entry
+
+    path = _runs_dir_ref(run_ref, out)
+    dest = output or path / "notebook"
+    with _run_folder_errors("the notebook entry", dest, "give -o DIR for a writable folder"):
+        files = notebook_entry(path, dest)
+    typer.echo(f"{files[0]} (and {len(files) - 1} more files in {dest})")
 
 
 @runs_app.command("resolve")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from mscrobot.chemistry import CLUSTERS, OLEYLAMINE, find_salt
 from mscrobot.recipe.models import Recipe
+from mscrobot.units import format_molar
 
 
 def ola_volume_ul(recipe: Recipe) -> float:
@@ -87,7 +88,7 @@ def describe(a: Amounts, stock_ul: dict[str, float] | None = None) -> list[str]:
     """Lines for a person: the amounts in the vial and, given the volume of each stock the lab
     holds (µL by deck role), the mass of each solid to weigh for it."""
     lines = [f"clusters: {a.cluster_nmol:.3g} nmol {a.cluster} ({a.cluster_um:.3g} µM)",
-             f"metal: {a.metal_umol:.3g} µmol {a.metal} from {a.salt} {a.salt_molar:.3g} M "
+             f"metal: {a.metal_umol:.3g} µmol {a.metal} from {a.salt} {format_molar(a.salt_molar)} "
              f"= {a.metal_per_cluster:.4g} {a.metal} per cluster"]
     if a.ola_ul > 0:
         lines.append(f"oleylamine: {a.ola_ul:.3g} µL = {a.ola_umol:.3g} µmol "

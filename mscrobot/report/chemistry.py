@@ -2,8 +2,9 @@
 what the run relied on beyond the paper — read from the journaled recipe and lab, so a report
 or a notebook entry written later says what the run was started with.
 
-A run started by a version that journaled its warnings (``meta['warnings']``) is reported with
-those; older runs get them computed again from the journaled recipe.
+A run's record keeps the warnings and what it relied on beyond the paper as they were when it
+was created (``meta['warnings']``, ``meta['beyond_the_paper']``); runs from before that get them
+computed again from the journaled recipe.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from mscrobot.recipe.amounts import Amounts, amounts
 from mscrobot.recipe.checks import DEFAULT_PATH_CM
 from mscrobot.recipe.provenance import Reliance, beyond_the_paper, chemistry_caveat
+from mscrobot.units import format_molar
 
 
 @dataclass
@@ -53,7 +55,8 @@ def chemistry_of(meta: dict[str, Any]) -> Chemistry:
     out.amounts = amounts(recipe)
     out.warnings = list(meta["warnings"]) if "warnings" in meta else [
         str(w) for w in loaded.warnings]
-    out.beyond = beyond_the_paper(recipe)
+    out.beyond = ([Reliance(**r) for r in meta["beyond_the_paper"]]
+                  if "beyond_the_paper" in meta else beyond_the_paper(recipe))
     out.caveat = chemistry_caveat(recipe)
     try:
         lab = lab_from_text(meta["lab_text"])
@@ -72,7 +75,8 @@ def amount_rows(c: Chemistry) -> list[tuple[str, str]]:
     if a is None:
         return []
     rows = [("clusters", f"{a.cluster_nmol:.3g} nmol {a.cluster} ({a.cluster_um:.3g} µM stock)"),
-            (f"{a.metal} from {a.salt}", f"{a.metal_umol:.3g} µmol ({a.salt_molar:.3g} M stock)"),
+            (f"{a.metal} from {a.salt}",
+             f"{a.metal_umol:.3g} µmol ({format_molar(a.salt_molar)} stock)"),
             ("metal per cluster", f"{a.metal_per_cluster:.4g} {a.metal}")]
     if a.ola_ul > 0:
         rows.append(("oleylamine (back-exchange)", f"{a.ola_ul:.3g} µL = {a.ola_umol:.3g} µmol "

@@ -27,9 +27,12 @@ def _verdict(data: RunData, stage: str) -> dict[str, Any] | None:
 
 def summarize(data: RunData) -> dict[str, Any]:
     """The summary of an already read run (the report reuses the read)."""
+    from mscrobot.report.chemistry import amount_rows, chemistry_of
+
     meta = data.meta
     history = data.volume_history()
     report = data.report_path
+    chem = chemistry_of(meta)
     return {
         "id": meta.get("id", data.run_dir.name),
         "recipe": {"name": meta.get("recipe_name"), "source": meta.get("recipe_source")},
@@ -47,6 +50,11 @@ def summarize(data: RunData) -> dict[str, Any]:
         "volumes": history[-1][1] if history else None,
         "pending": data.pending(),
         "report": None if report is None else str(report),
+        "amounts": None if chem.amounts is None else chem.amounts.as_dict(),
+        "amounts_text": dict(amount_rows(chem)),
+        "warnings": chem.warnings,
+        "beyond_the_paper": [r.as_dict() for r in chem.beyond],
+        "verdict_note": chem.verdict_note(),
     }
 
 
