@@ -194,3 +194,16 @@ def test_the_engine_pauses_at_a_stage_from_the_stream_and_closes_it() -> None:
     assert end.state == RunState.PAUSED and end.stage == "forward" and end.steps == 1
     assert plan.closed and plan.results == [Stirred(440.0)]
     assert stirrer.speeds == [440.0, 0.0]  # the second: the pause's safe stop
+
+
+def test_a_replay_tolerates_the_last_bits_of_a_float_and_nothing_more() -> None:
+    from mscrobot.engine.runner import same_params
+
+    was = {"stage": "forward", "numbers": [["remaining_sd", 0.0007776654128068773]],
+           "reasons": ["x"], "n": 3}
+    last_bit = {**was, "numbers": [["remaining_sd", 0.0007776654128068774]]}
+    assert same_params(was, last_bit)
+    assert not same_params(was, {**was, "numbers": [["remaining_sd", 0.00077767]]})
+    assert not same_params(was, {**was, "reasons": ["y"]})
+    assert not same_params(was, {**was, "n": 4}) and not same_params(was, {**was, "extra": 1})
+    assert same_params({"t": 2}, {"t": 2.0}) and not same_params({"b": True}, {"b": 1.0})
