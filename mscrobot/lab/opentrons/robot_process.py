@@ -11,12 +11,14 @@ campaigns, Prefect flows) build ``InProcessBackend`` directly: one import per pr
 them all.
 
 The child ignores Ctrl-C (the run stops itself after the current step, and still needs the
-robot to finish cleanly) and ends when this process closes the pipe, or dies.
+robot to finish cleanly) and ends when this process closes the pipe, or dies: the kernel kills
+it with its parent (``PR_SET_PDEATHSIG``), and a parent gone mid-answer ends it quietly.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import signal
 from multiprocessing.connection import Connection
@@ -27,6 +29,8 @@ if TYPE_CHECKING:  # this module is imported before anything heavy: it forks fir
     from mscrobot.lab.opentrons.commands import Command
 
 _prestarted: RobotProcess | None = None
+#: prctl's option to have the kernel signal this process when its parent dies (linux/prctl.h)
+PR_SET_PDEATHSIG = 1
 
 
 def _fault(message: str) -> Exception:
@@ -72,11 +76,37 @@ def discard() -> None:
         child.close()
 
 
+def _die_with_parent() -> None:
+    """Ask the kernel to kill this child when its parent dies (Linux ``PR_SET_PDEATHSIG``): a
+    parent killed outright (SIGKILL) otherwise leaves it importing or mid-command, an orphan,
+    until it next reads the pipe. Where the call is not there, the closed pipe still ends it."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # died before the request took: nobody will send it
+        os._exit(0)
+
+
+def _answer(conn: Connection, message: tuple[str, Any]) -> None:
+    """Send to the parent; a parent gone mid-call ends the child quietly (no traceback in the
+    dead run's terminal)."""
+    try:
+        conn.send(message)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        os._exit(0)
+
+
 def _serve(conn: Connection, parents_end: Connection, robot: str) -> None:
     """The child: import the engine and set up ``robot`` at once, then answer calls until the
     pipe closes."""
     parents_end.close()  # forked with it: held open here, the parent's death would go unseen
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     from mscrobot.lab.opentrons.backend import ROBOT_TYPES
     from mscrobot.lab.opentrons.inprocess import InProcessBackend
 
@@ -105,12 +135,12 @@ def _serve(conn: Connection, parents_end: Connection, robot: str) -> None:
                 raise _fault("the Opentrons engine was not opened")
             else:
                 reply = getattr(backend, method)(*args)
-            conn.send(("ok", reply))
+            _answer(conn, ("ok", reply))
         except Exception as e:  # every failure goes back to the caller, as in process
             try:
-                conn.send(("error", e))
+                _answer(conn, ("error", e))
             except Exception:
-                conn.send(("error", _fault(f"{type(e).__name__}: {e}")))
+                _answer(conn, ("error", _fault(f"{type(e).__name__}: {e}")))
         if method == "close":
             break
     if backend is not None and method != "close":
