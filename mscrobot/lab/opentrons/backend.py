@@ -61,24 +61,28 @@ class CommandBackend(Protocol):
     def close(self) -> None: ...
 
 
-def tips_left(records: list[dict[str, Any]]) -> set[str]:
-    """Mounts holding a tip after ``records`` (runs' commands as the robot's API shows them,
-    in order): the last successful pick-up on each not followed by a successful drop."""
+def tips_left(records: list[dict[str, Any]], mounts: dict[str, str]) -> set[str]:
+    """Mounts holding a tip after ``records`` (runs' commands as the robot lists them, in
+    order; list items carry no results, so ``mounts`` maps each pipette id to its mount, as
+    the runs' ``pipettes`` say): the last successful pick-up on each not followed by a
+    successful drop."""
     from mscrobot.lab.opentrons.commands import DROPS
 
-    mounts: dict[str, str] = {}
     holding: set[str] = set()
     for r in records:
-        if r.get("status") != "succeeded":
+        mount = mounts.get((r.get("params") or {}).get("pipetteId", ""))
+        if r.get("status") != "succeeded" or mount is None:
             continue
-        kind, params = r.get("commandType"), r.get("params") or {}
-        if kind == "loadPipette":
-            mounts[(r.get("result") or {}).get("pipetteId", "")] = params.get("mount", "")
-        elif kind == "pickUpTip" and params.get("pipetteId") in mounts:
-            holding.add(mounts[params["pipetteId"]])
-        elif kind in DROPS and params.get("pipetteId") in mounts:
-            holding.discard(mounts[params["pipetteId"]])
+        if r.get("commandType") == "pickUpTip":
+            holding.add(mount)
+        elif r.get("commandType") in DROPS:
+            holding.discard(mount)
     return holding
+
+
+def pipette_mounts(run: dict[str, Any]) -> dict[str, str]:
+    """Pipette id → mount, from a run as the robot shows it (its ``pipettes``)."""
+    return {str(p["id"]): str(p["mount"]) for p in run.get("pipettes") or []}
 
 
 def result_from_json(record: dict[str, Any]) -> CommandResult:

@@ -39,6 +39,7 @@ from opentrons_shared_data.labware.labware_definition import LabwareDefinition2
 from mscrobot.lab.opentrons.backend import (
     ROBOT_TYPES,
     CommandResult,
+    pipette_mounts,
     result_from_json,
     tips_left,
 )
@@ -200,7 +201,9 @@ class InProcessBackend:
 
     def tips_left(self, run_ids: list[str]) -> set[str]:
         """Nothing of another process's runs: their simulated hardware ended with them."""
-        return tips_left(self.records()) if self.run_id in run_ids else set()
+        if self.run_id not in run_ids:
+            return set()
+        return tips_left(self.records(), pipette_mounts(self.summary()))
 
     def commands(self) -> list[CommandResult]:
         """Every command this robot ran, in order (tests, reports)."""
