@@ -5,9 +5,9 @@ this serves what an orchestrator uses of it, measured against what Opentrons' ro
 answered (transcripts in ``tests/lab/opentrons/transcripts/``, replayed against this emulator
 by ``tests/lab/opentrons/test_transcripts.py``). Each run executes on Opentrons' own engine
 (``inprocess.py``), set up as the robot's server sets up a run: the instruments the robot has
-(``pipettes``; a wrong model fails to load with Opentrons' ``FailedToLoadPipetteError`` on an
-OT-2), its default deck configuration, waits and pauses that take their time. What the robot
-does and this emulator does too:
+(``pipettes``; on an OT-2 a wrong model, or a pipette on an empty mount, fails to load with
+Opentrons' ``FailedToLoadPipetteError``), its default deck configuration, waits and pauses
+that take their time. What the robot does and this emulator does too:
 
 - ``POST /runs`` while the current run is idle (never played) or over ends that run
   (``stopped``, ``current: false``) and makes a new one: a robot has no owner, so another

@@ -112,8 +112,27 @@ async def _hardware(robot_type: str, attached: Mapping[str, str] | None, gripper
     for mount, name in (attached or {}).items():
         instruments[Mount[mount.upper()]] = {"model": pipette_model(name),
                                             "id": pipette_serial(name, mount)}
-    return await API.build_hardware_simulator(attached_instruments=instruments,
-                                              strict_attached_instruments=True)
+    hardware = await API.build_hardware_simulator(attached_instruments=instruments,
+                                                  strict_attached_instruments=True)
+    if attached is not None:
+        _refuse_empty_mounts(hardware, set(attached))
+    return hardware
+
+
+def _refuse_empty_mounts(hardware: Any, attached: set[str]) -> None:
+    """The OT-2 simulator makes up a pipette on an empty mount when one is loaded there; the
+    OT-2's hardware refuses, with this message (``backends/controller.py``), which the
+    engine reports as ``FailedToLoadPipetteError``."""
+    simulator = hardware._backend
+    make_up = simulator._attached_to_mount
+
+    def attached_to_mount(mount: Any, expected: Any) -> Any:
+        if expected and mount.name.lower() not in attached:
+            raise RuntimeError(f"mount {mount}: instrument {expected} was requested, but no "
+                               "instrument is present")
+        return make_up(mount, expected)
+
+    simulator._attached_to_mount = attached_to_mount
 
 
 async def _build(robot_type: str, attached: Mapping[str, str] | None = None,
