@@ -69,6 +69,9 @@ PLACEHOLDER = re.compile(r"<([a-z]+(?:-[a-z]+)*-\d+)>")
 OPAQUE = {"<timestamp>", "<robot-name>", "<traceback>", "<path>"}
 HASH_KEY = re.compile(r"^[0-9a-f]{32}$")
 DELAY = re.compile(r"(\d+(?:\.\d+)?) s (?:after|later)")
+#: How long the emulator's stops take here: far longer than a request, so a request sent at
+#: once after a stop always finds the run still stopping.
+STOP_S = 1.0
 
 
 def _at_once(label: str) -> bool:
@@ -210,7 +213,7 @@ def play(path: Path) -> Replay:
     robot = {"ot2": "OT-2", "flex": "Flex"}[meta["robot"]]
     pipettes, gripper = _attached(path.parent, meta["profile"])
     emulator = RobotEmulator(robot, version=meta["api_version"], pipettes=pipettes,
-                             gripper=gripper, stop_s=1.0)
+                             gripper=gripper, stop_s=STOP_S)
     server = serve(emulator, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -264,10 +267,13 @@ def play(path: Path) -> Replay:
 
 
 def _slow(path: Path) -> bool:
-    """A transcript whose robot took seconds (waits, stops, 'N s later'): an end-to-end test."""
+    """A transcript that takes seconds to replay (the robot's waits, 'N s later', the
+    emulator's stops of ``STOP_S``): an end-to-end test."""
     exchanges = json.loads(path.read_text())["exchanges"]
     waited = sum(e.get("elapsed_s", 0) for e in exchanges)
     waited += sum(float(m.group(1)) for e in exchanges if (m := DELAY.search(e["label"])))
+    waited += STOP_S * sum(isinstance(e["request"]["body"], dict) and (
+        e["request"]["body"].get("data") or {}).get("actionType") == "stop" for e in exchanges)
     return waited >= 2
 
 
