@@ -29,7 +29,9 @@ that take their time. What the robot does and this emulator does too:
   printed), which the robot's server answers as a success.
 - Labware offsets (in ``POST /runs`` and ``POST /runs/{id}/labware_offsets``) are picked up
   by later loads; ``GET /instruments``, ``/pipettes``, ``/modules``, ``/deck_configuration``,
-  ``/protocols``, ``/robot/lights``, ``/system/time`` answer as the robot does.
+  ``/protocols``, ``/robot/lights``, ``/system/time`` answer as the robot does;
+  ``PUT /deck_configuration`` moves the trash (a Flex's bin to another corner, a waste
+  chute) for the runs made after it.
 
 ``version`` picks the robot software whose answers are served (``VERSIONS``): ``8.1.0`` as
 recorded (no ``airGapInPlace``, no ``GET /runs/{id}/currentState``, the shapes of its
@@ -164,6 +166,7 @@ _TITLES = {
     "UnexpectedError": "Unexpected Internal Error", "BadRequest": "Bad Request",
     "OutdatedAPIVersion": "Requested HTTP API version no longer supported",
     "NoCurrentRunFound": "No current run found",
+    "InvalidDeckConfiguration": "Invalid Deck Configuration",
 }
 
 
@@ -325,6 +328,9 @@ class RobotEmulator:
         self.faults = faults or Faults()
         self.stop_s = stop_s
         self.runs: dict[str, Run] = {}
+        #: the robot's deck configuration, (cutout, fixture) pairs; when last changed
+        self.deck: list[tuple[str, str]] = list(DECK_CONFIGURATIONS[self.robot_type])
+        self.deck_modified: str | None = None
         #: mounts with a tip physically on, whatever the current run's software believes
         self.tips_on: set[str] = set()
         #: what happened physically that the robot's software did not see (a pick-up onto
@@ -410,9 +416,37 @@ class RobotEmulator:
         return out
 
     def deck_configuration(self) -> dict[str, Any]:
-        return {"data": {"cutoutFixtures": [
-            {"cutoutFixtureId": fixture, "cutoutId": cutout}
-            for cutout, fixture in DECK_CONFIGURATIONS[self.robot_type]]}}
+        return _prune({"data": {"cutoutFixtures": [
+            {"cutoutFixtureId": fixture, "cutoutId": cutout} for cutout, fixture in self.deck],
+            "lastModifiedAt": self.deck_modified}})
+
+    def set_deck_configuration(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A new deck configuration (``PUT /deck_configuration``), for the runs made after
+        it: each of the deck's cutouts once, each with a fixture Opentrons' deck definition
+        allows there (422 ``InvalidDeckConfiguration`` otherwise)."""
+        from opentrons_shared_data.deck import load
+
+        from mscrobot.lab.opentrons.backend import DECKS
+
+        fixtures = body.get("cutoutFixtures")
+        if not isinstance(fixtures, list) or not all(
+                isinstance(f, dict) and isinstance(f.get("cutoutId"), str)
+                and isinstance(f.get("cutoutFixtureId"), str) for f in fixtures):
+            raise _invalid([("field required", {"pointer": "/data/cutoutFixtures"})])
+        deck: Any = load(DECKS[self.robot_type], 5)
+        cutouts = [c["id"] for c in deck["locations"]["cutouts"]]
+        mounts = {f["id"]: f["mayMountTo"] for f in deck["cutoutFixtures"]}
+        placed = [(f["cutoutId"], f["cutoutFixtureId"]) for f in fixtures]
+        problems = [f"{fixture} cannot mount to {cutout}" for cutout, fixture in placed
+                    if cutout not in mounts.get(fixture, [])]
+        listed = [cutout for cutout, _ in placed]
+        problems += [f"{c} has no fixture" for c in cutouts if c not in listed]
+        problems += [f"{c} has more than one fixture" for c in cutouts if listed.count(c) > 1]
+        if problems:
+            raise HttpError(422, "InvalidDeckConfiguration", "; ".join(problems))
+        with self._lock:
+            self.deck, self.deck_modified = placed, _now()
+        return self.deck_configuration()
 
     # --- runs -------------------------------------------------------------------------------
 
@@ -478,7 +512,7 @@ class RobotEmulator:
             if current is not None:
                 self._let_go(current)
             engine = InProcessBackend(self.robot, attached=self.pipettes, realtime=True,
-                                      gripper=self.gripper)
+                                      gripper=self.gripper, deck_configuration=self.deck)
             run = Run(engine.run_id, _now(), engine)
             for offset in offsets:
                 engine.add_labware_offset(offset)
@@ -804,6 +838,7 @@ ROUTES = [
     ("GET", r"/modules", "empty_list", False),
     ("GET", r"/protocols", "empty_list", False),
     ("GET", r"/deck_configuration", "deck_configuration", False),
+    ("PUT", r"/deck_configuration", "put_deck_configuration", False),
     ("GET", r"/robot/lights", "lights", True),
     ("GET", r"/system/time", "system_time", True),
     ("GET", r"/maintenance_runs/current_run", "maintenance_run", True),
@@ -836,6 +871,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
 
     def _reply(self, status: int, body: Any, headers: bool, version: int = API_VERSION) -> None:
         data = json.dumps(body).encode()
@@ -1007,6 +1045,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _deck_configuration(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         return 200, self.robot.deck_configuration()
+
+    def _put_deck_configuration(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        return 200, self.robot.set_deck_configuration(self._data())
 
     def _lights(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         return 200, {"on": False}

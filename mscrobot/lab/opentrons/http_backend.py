@@ -14,10 +14,12 @@ sorted by what they say about the command:
   another client at the robot, never a busy moment to wait out;
 - the robot answered: the command as it recorded it, failed or not (``CommandResult``).
 
-The robot lists a run's commands as summaries, without results: a result is read by the
-command's id (``GET /runs/{id}/commands/{commandId}``), and which pipette is on which mount
-from the run's ``pipettes``. A command still running when ``waitUntilComplete`` times out is
-polled until ``timeout_s``. A stop finishes after its answer (the run reads
+Tips go into the trash the robot's deck configuration has (``GET /deck_configuration``: a
+Flex's bin may stand in any corner slot, or be a waste chute). The robot lists a run's commands
+as summaries, without results: a result is read by the command's id
+(``GET /runs/{id}/commands/{commandId}``), and which pipette is on which mount from the run's
+``pipettes``. A command still running when ``waitUntilComplete`` times out is polled until
+``timeout_s``. A stop finishes after its answer (the run reads
 ``stop-requested``), so a run is let go only once it reads stopped.
 """
 
@@ -29,11 +31,13 @@ from typing import Any
 import httpx
 
 from mscrobot.lab.opentrons.backend import (
+    DEFAULT_TRASH,
     ROBOT_TYPES,
     CommandResult,
     pipette_mounts,
     result_from_json,
     tips_left,
+    trash_area,
 )
 from mscrobot.lab.opentrons.commands import Command, InvalidCommandError, validate
 from mscrobot.lab.protocols import DeviceFaultError, TransientDeviceError
@@ -89,6 +93,7 @@ class HttpBackend:
             if model != self.robot_type:
                 raise DeviceFaultError(f"the robot at {self.url} is an {model}, the lab says "
                                        f"{robot}")
+            self.trash = self._trash()
             for run in previous_runs:
                 self._release(run)
             self._refuse_another_clients_run(previous_runs)
@@ -96,6 +101,19 @@ class HttpBackend:
         except BaseException:
             self._client.close()
             raise
+
+    def _trash(self) -> str:
+        """Where the robot's deck configuration has its trash (a robot too old to have one
+        has its default trash)."""
+        r = self._request("GET", "/deck_configuration")
+        if r.status_code != 200:
+            return DEFAULT_TRASH[self.robot_type]
+        trash = trash_area(self.robot_type, r.json()["data"].get("cutoutFixtures") or [])
+        if trash is None:
+            raise DeviceFaultError(f"the robot at {self.url} has no trash bin or waste chute "
+                                   "in its deck configuration: add one (Opentrons App, Robot "
+                                   "settings, Deck configuration)")
+        return trash
 
     def _request(self, method: str, path: str, answers_500: bool = False,
                  **kw: Any) -> httpx.Response:

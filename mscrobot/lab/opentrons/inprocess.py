@@ -37,11 +37,13 @@ from opentrons.protocols.api_support import deck_type
 from opentrons_shared_data.labware.labware_definition import LabwareDefinition2
 
 from mscrobot.lab.opentrons.backend import (
+    DEFAULT_TRASH,
     ROBOT_TYPES,
     CommandResult,
     pipette_mounts,
     result_from_json,
     tips_left,
+    trash_area,
 )
 from mscrobot.lab.opentrons.commands import Command, validate
 from mscrobot.lab.protocols import DeviceFaultError
@@ -136,7 +138,8 @@ def _refuse_empty_mounts(hardware: Any, attached: set[str]) -> None:
 
 
 async def _build(robot_type: str, attached: Mapping[str, str] | None = None,
-                 realtime: bool = False, gripper: bool = False) -> tuple[RunOrchestrator, Any]:
+                 realtime: bool = False, gripper: bool = False,
+                 deck: list[tuple[str, str, None]] | None = None) -> tuple[RunOrchestrator, Any]:
     hardware = await _hardware(robot_type, attached, gripper)
     # create_simulating_orchestrator homes the hardware too: its engine relies on it (EXEC-646)
     await hardware.home()
@@ -152,17 +155,13 @@ async def _build(robot_type: str, attached: Mapping[str, str] | None = None,
         # no fixed-trash labware: trash is an addressable area, as for apiLevel >= 2.16
         # protocols (should_load_fixed_trash) and live runs
         load_fixed_trash=False,
-        deck_configuration=_deck(robot_type) if robot else None,
+        deck_configuration=deck if robot else None,
     )
     orchestrator = RunOrchestrator.build_orchestrator(hardware_api=hardware,
                                                       protocol_engine=engine)
     if robot:
         orchestrator.prepare()  # a run with no protocol, as the robot's server makes one
     return orchestrator, hardware
-
-
-def _deck(robot_type: str) -> list[tuple[str, str, None]]:
-    return [(cutout, fixture, None) for cutout, fixture in DECK_CONFIGURATIONS[robot_type]]
 
 
 class InProcessBackend:
@@ -173,19 +172,26 @@ class InProcessBackend:
     dry run; ``realtime``: waits and pauses take their time, as on the robot."""
 
     def __init__(self, robot: str = "OT-2", attached: Mapping[str, str] | None = None,
-                 realtime: bool = False, gripper: bool = False) -> None:
+                 realtime: bool = False, gripper: bool = False,
+                 deck_configuration: list[tuple[str, str]] | None = None) -> None:
+        """``deck_configuration`` (with ``attached``): the robot's (cutout, fixture) pairs,
+        if not its default ones."""
         _quiet_opentrons()
         self.robot_type = ROBOT_TYPES[robot]
         self.run_id = str(uuid.uuid4())
-        self._deck_configuration = [] if attached is None else _deck(self.robot_type)
+        deck = deck_configuration or DECK_CONFIGURATIONS[self.robot_type]
+        self._deck_configuration = [] if attached is None else [(c, f, None) for c, f in deck]
+        self.trash = DEFAULT_TRASH[self.robot_type] if attached is None else (trash_area(
+            self.robot_type, [{"cutoutId": c, "cutoutFixtureId": f} for c, f in deck])
+            or DEFAULT_TRASH[self.robot_type])
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name="opentrons-engine")
         self._thread.start()
         self._run_task: asyncio.Future[Any] | None = None
         try:
-            self._orchestrator, self._hardware = self._call(
-                _build(self.robot_type, attached, realtime, gripper))
+            self._orchestrator, self._hardware = self._call(_build(
+                self.robot_type, attached, realtime, gripper, self._deck_configuration))
         except BaseException:
             self._stop_loop()
             raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from mscrobot.lab.opentrons import commands as c
 from mscrobot.lab.opentrons.emulator import RobotEmulator, parse_pipettes, serve
 
 WAIT = {"waitUntilComplete": "true", "timeout": "10000"}
+REFERENCE = Path(__file__).resolve().parents[3] / "recipes/cds34-zncl2.yaml"
 
 
 @contextmanager
@@ -112,3 +114,39 @@ def test_the_emulators_settings_are_checked() -> None:
         RobotEmulator("OT-2", pipettes={"left": "p9000"})
     with pytest.raises(ValueError, match=r"unknown robot software '7\.0'"):
         RobotEmulator("OT-2", version="7.0")
+
+
+def test_a_flex_lab_drops_its_tips_where_the_robots_trash_is(flex_lab_text: str) -> None:
+    """The trash bin moved from A3 to B3 (``PUT /deck_configuration``): the lab over HTTP
+    drops each tip into movableTrashB3; A3 is a plain slot now."""
+    from mscrobot.app.labs import build_lab
+    from mscrobot.lab.config import lab_from_text
+    from mscrobot.lab.opentrons.handler import OpentronsLiquidHandler
+    from mscrobot.recipe.loader import load_recipe
+
+    robot = RobotEmulator("Flex")
+    with _api(robot) as api:
+        fixtures = api.get("/deck_configuration").json()["data"]["cutoutFixtures"]
+        moved = [{**f, "cutoutFixtureId": {"cutoutA3": "singleRightSlot",
+                                           "cutoutB3": "trashBinAdapter"}.get(
+                                               f["cutoutId"], f["cutoutFixtureId"])}
+                 for f in fixtures]
+        bad = api.put("/deck_configuration", json={"data": {"cutoutFixtures": moved[:-1]}})
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["id"] == "InvalidDeckConfiguration"
+        put = api.put("/deck_configuration", json={"data": {"cutoutFixtures": moved}})
+        assert put.status_code == 200 and "lastModifiedAt" in put.json()["data"]
+        text = flex_lab_text.replace("robot: simulate ", f"robot: {api.base_url} ")
+        assert f"robot: {api.base_url}" in text
+        lab = build_lab(lab_from_text(text), load_recipe(REFERENCE).recipe, 0, None)
+        try:
+            handler = lab.liquid_handler
+            assert isinstance(handler, OpentronsLiquidHandler)
+            assert handler.deck.trash == "movableTrashB3"
+            handler.dispense("op-1", "salt_stock", "reaction", 40.0, "polar")
+            trips = [r for r in handler.backend.commands()  # type: ignore[attr-defined]
+                     if r.command_type == "moveToAddressableAreaForDropTip"]
+            assert [r.params["addressableAreaName"] for r in trips] == ["movableTrashB3"]
+            assert all(r.status == "succeeded" for r in trips)
+        finally:
+            lab.close()

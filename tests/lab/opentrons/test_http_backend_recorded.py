@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from mscrobot.lab.opentrons import commands as c
-from mscrobot.lab.opentrons.backend import result_from_json
+from mscrobot.lab.opentrons.backend import result_from_json, trash_area
 from mscrobot.lab.opentrons.http_backend import HttpBackend
 from mscrobot.lab.protocols import DeviceFaultError, TransientDeviceError
 
@@ -62,6 +62,8 @@ def _backend(answers: dict[tuple[str, str], tuple[int, Any]],
     robot = RecordedRobot({
         ("GET", "/health"): _answer("ot2-v8.1.0", "health", "GET /health, Opentrons-Version=4"),
         ("GET", "/runs"): _answer("ot2-v8.1.0", "runs-empty", "GET /runs with no runs"),
+        ("GET", "/deck_configuration"): _answer("ot2-v8.1.0", "resources",
+                                                "GET /deck_configuration"),
         ("POST", "/runs"): created or _answer("ot2-v8.1.0", "transfer", "create a run"),
         **answers})
     return HttpBackend("http://robot", "OT-2", transport=httpx.MockTransport(robot)), robot
@@ -158,3 +160,22 @@ def test_a_robot_running_a_run_is_busy() -> None:
     with pytest.raises(TransientDeviceError, match="busy: RunAlreadyActive"):
         _backend({}, created=_answer("ot2-v8.1.0", "actions",
                                      "POST /runs while this run is running"))
+
+
+def test_the_trash_is_where_the_robots_deck_configuration_has_it() -> None:
+    """The recorded robots' decks: the OT-2's fixed trash, the Flex's bin in A3; a Flex's bin
+    elsewhere or a waste chute is read the same way, a deck with neither has no trash."""
+    for robot, trash in (("ot2-v8.1.0", "fixedTrash"), ("flex-v8.1.0", "movableTrashA3")):
+        fixtures = _answer(robot, "resources", "GET /deck_configuration")[1]["data"]
+        robot_type = "OT-2 Standard" if robot.startswith("ot2") else "OT-3 Standard"
+        assert trash_area(robot_type, fixtures["cutoutFixtures"]) == trash
+    backend, _ = _backend({})
+    assert backend.trash == "fixedTrash"
+    moved = [{"cutoutId": "cutoutA3", "cutoutFixtureId": "singleRightSlot"},
+             {"cutoutId": "cutoutB1", "cutoutFixtureId": "trashBinAdapter"}]
+    assert trash_area("OT-3 Standard", moved) == "movableTrashB1"
+    chute = [{"cutoutId": "cutoutD3", "cutoutFixtureId": "wasteChuteRightAdapterNoCover"}]
+    assert trash_area("OT-3 Standard", chute) == "1ChannelWasteChute"
+    assert trash_area("OT-3 Standard", moved[:1]) is None
+    no_deck = {("GET", "/deck_configuration"): (404, {"errors": [{"id": "BadRequest"}]})}
+    assert _backend(no_deck)[0].trash == "fixedTrash"  # a robot from before deck configs
