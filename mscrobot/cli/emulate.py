@@ -6,6 +6,8 @@ inside the commands. Emulators bind 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 emulate_app = typer.Typer(help="Run instrument emulators (stirrer, spectrometer, opentrons) as "
@@ -75,20 +77,32 @@ def opentrons(
     port: int = typer.Option(31950, "--port", help="TCP port (0: any free port)"),
     host: str = typer.Option("127.0.0.1", help="address to bind"),
     robot: str = typer.Option("OT-2", help="OT-2 | Flex"),
+    version: str = typer.Option("8.8.2", "--version",
+                                help="robot software whose answers to serve: 8.1.0 | 8.8.2"),
+    pipette: Annotated[list[str] | None, typer.Option(
+        "--pipette", help="an attached pipette, MOUNT=NAME (repeat; default: OT-2 "
+        "left=p1000_single_gen2 right=p300_single_gen2, as the shipped labs; Flex "
+        "left=p1000_single_flex right=p50_single_flex)")] = None,
+    stop_time: float = typer.Option(0.3, "--stop-time",
+                                    help="seconds a stop takes to finish"),
     faults: str = typer.Option("", help="fault plan, e.g. 'busy' or 'drop@3,slow@5' "
                                "(see mscrobot/lab/opentrons/emulator.py)"),
 ) -> None:
-    """The Opentrons robot's HTTP API (the part mscrobot uses) over Opentrons' own engine on
-    simulated hardware; prints HOST:PORT on the first line."""
+    """The Opentrons robot's HTTP API (what an orchestrator uses) over Opentrons' own engine
+    on simulated hardware, answering as the robot's server does; prints HOST:PORT on the
+    first line, and on stderr each pick-up onto a tip the robot's software forgot."""
     if robot not in ("OT-2", "Flex"):
         typer.echo(f"mscrobot emulate opentrons: unknown robot {robot!r} (OT-2, Flex)",
                    err=True)
         raise typer.Exit(2)
-    from mscrobot.lab.opentrons.emulator import Faults, run
+    from mscrobot.lab.opentrons.emulator import VERSIONS, Faults, parse_pipettes, run
 
     try:
         Faults.parse(faults)
-        run(port=port, host=host, robot=robot, faults=faults)
+        if version not in VERSIONS:
+            raise ValueError(f"unknown robot software {version!r} ({', '.join(VERSIONS)})")
+        run(port=port, host=host, robot=robot, faults=faults, version=version,
+            pipettes=parse_pipettes(pipette) if pipette else None, stop_s=stop_time)
     except (ValueError, OSError) as e:
         typer.echo(f"mscrobot emulate opentrons: {e}", err=True)
         raise typer.Exit(2) from None

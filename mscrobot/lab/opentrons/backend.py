@@ -16,6 +16,12 @@ from mscrobot.lab.opentrons.commands import Command
 #: Opentrons' robot type names, from what lab files say.
 ROBOT_TYPES = {"OT-2": "OT-2 Standard", "Flex": "OT-3 Standard"}
 
+#: Where tips go on a robot whose deck configuration nobody changed (or that has none to
+#: tell): the OT-2's fixed trash, the Flex's trash bin in A3.
+DEFAULT_TRASH = {"OT-2 Standard": "fixedTrash", "OT-3 Standard": "movableTrashA3"}
+#: Opentrons' deck definition of each robot type.
+DECKS = {"OT-2 Standard": "ot2_standard", "OT-3 Standard": "ot3_standard"}
+
 #: Opentrons' command statuses (``CommandStatus`` values).
 Status = Literal["queued", "running", "succeeded", "failed"]
 
@@ -35,6 +41,7 @@ class CommandResult:
 class CommandBackend(Protocol):
     robot_type: str  # "OT-2 Standard" or "OT-3 Standard" (the Flex), as Opentrons names them
     run_id: str  # the robot's run these commands go to
+    trash: str  # the addressable area tips are dropped into, as the robot's deck provides it
 
     def add_labware_definition(self, definition: dict[str, Any]) -> str:
         """Make a custom labware definition loadable; returns its URI."""
@@ -61,24 +68,46 @@ class CommandBackend(Protocol):
     def close(self) -> None: ...
 
 
-def tips_left(records: list[dict[str, Any]]) -> set[str]:
-    """Mounts holding a tip after ``records`` (runs' commands as the robot's API shows them,
-    in order): the last successful pick-up on each not followed by a successful drop."""
+def tips_left(records: list[dict[str, Any]], mounts: dict[str, str]) -> set[str]:
+    """Mounts holding a tip after ``records`` (runs' commands as the robot lists them, in
+    order; list items carry no results, so ``mounts`` maps each pipette id to its mount, as
+    the runs' ``pipettes`` say): the last successful pick-up on each not followed by a
+    successful drop."""
     from mscrobot.lab.opentrons.commands import DROPS
 
-    mounts: dict[str, str] = {}
     holding: set[str] = set()
     for r in records:
-        if r.get("status") != "succeeded":
+        mount = mounts.get((r.get("params") or {}).get("pipetteId", ""))
+        if r.get("status") != "succeeded" or mount is None:
             continue
-        kind, params = r.get("commandType"), r.get("params") or {}
-        if kind == "loadPipette":
-            mounts[(r.get("result") or {}).get("pipetteId", "")] = params.get("mount", "")
-        elif kind == "pickUpTip" and params.get("pipetteId") in mounts:
-            holding.add(mounts[params["pipetteId"]])
-        elif kind in DROPS and params.get("pipetteId") in mounts:
-            holding.discard(mounts[params["pipetteId"]])
+        if r.get("commandType") == "pickUpTip":
+            holding.add(mount)
+        elif r.get("commandType") in DROPS:
+            holding.discard(mount)
     return holding
+
+
+def trash_area(robot_type: str, fixtures: list[dict[str, Any]]) -> str | None:
+    """The addressable area a single-channel pipette drops its tips into, from the robot's
+    deck configuration (``GET /deck_configuration``'s ``cutoutFixtures``) read with Opentrons'
+    deck definition: its fixed trash or a trash bin (the first listed), else a waste chute's
+    single-channel opening; None when the deck has neither."""
+    from opentrons_shared_data.deck import load
+
+    deck: Any = load(DECKS[robot_type], 5)
+    kinds = {a["id"]: a["areaType"] for a in deck["locations"]["addressableAreas"]}
+    provides = {f["id"]: f["providesAddressableAreas"] for f in deck["cutoutFixtures"]}
+    areas = [area for f in fixtures
+             for area in provides.get(f.get("cutoutFixtureId"), {}).get(f.get("cutoutId"), [])]
+    bins = [a for a in areas if kinds.get(a) in ("fixedTrash", "movableTrash")]
+    if bins:
+        return str(bins[0])
+    return "1ChannelWasteChute" if "1ChannelWasteChute" in areas else None
+
+
+def pipette_mounts(run: dict[str, Any]) -> dict[str, str]:
+    """Pipette id → mount, from a run as the robot shows it (its ``pipettes``)."""
+    return {str(p["id"]): str(p["mount"]) for p in run.get("pipettes") or []}
 
 
 def result_from_json(record: dict[str, Any]) -> CommandResult:

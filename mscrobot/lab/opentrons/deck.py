@@ -17,9 +17,6 @@ from mscrobot.lab.opentrons.labware import LabwareRef, find_labware
 from mscrobot.lab.opentrons.pipettes import PIPETTES, PipetteSpec
 from mscrobot.lab.protocols import DeviceFaultError, LabRefusalError
 
-#: Where tips go: the OT-2's fixed trash, the Flex's trash bin in A3 (its usual place).
-TRASH = {"OT-2 Standard": "fixedTrash", "OT-3 Standard": "movableTrashA3"}
-
 
 @dataclass
 class Pipette:
@@ -55,7 +52,7 @@ class Place:
 class Deck:
     def __init__(self, backend: CommandBackend, config: LabConfig) -> None:
         self.backend = backend
-        self.trash = TRASH[backend.robot_type]
+        self.trash = backend.trash  # where the robot's deck configuration has its trash
         self.pipettes: list[Pipette] = []
         self.places: dict[str, Place] = {}
         self._setup(c.home())

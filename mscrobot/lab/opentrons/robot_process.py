@@ -130,7 +130,7 @@ def _serve(conn: Connection, parents_end: Connection, robot: str) -> None:
                     if backend is not None:
                         backend.close()
                     backend = InProcessBackend(*args)
-                reply: Any = (backend.robot_type, backend.run_id)
+                reply: Any = (backend.robot_type, backend.run_id, backend.trash)
             elif backend is None:
                 raise _fault("the Opentrons engine was not opened")
             else:
@@ -153,6 +153,7 @@ class RobotProcess:
 
     robot_type: str
     run_id: str
+    trash: str
 
     def __init__(self, robot: str) -> None:
         ctx = multiprocessing.get_context("fork")  # nothing to re-import: the child is ready
@@ -174,7 +175,7 @@ class RobotProcess:
         return reply
 
     def open(self, robot: str) -> None:
-        self.robot_type, self.run_id = self._call("open", robot)
+        self.robot_type, self.run_id, self.trash = self._call("open", robot)
 
     def add_labware_definition(self, definition: dict[str, Any]) -> str:
         return str(self._call("add_labware_definition", definition))

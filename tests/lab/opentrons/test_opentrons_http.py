@@ -1,6 +1,6 @@
 """The HTTP backend against the robot emulator over real HTTP: the robot's shapes and codes,
-the reference recipe end to end, a failed command, a busy robot, a slow one, a dropped
-connection and an unreachable one."""
+the reference recipe end to end, a failed command, a robot busy or taken over by another
+client, a slow one, a dropped connection and an unreachable one."""
 
 from __future__ import annotations
 
@@ -44,22 +44,34 @@ REFERENCE = ROOT / "recipes/cds34-zncl2.yaml"
 FIRST_ASPIRATE = 13
 
 
-def _serve(faults: str = "") -> Iterator[str]:
+def _robots(faults: str = "") -> Iterator[tuple[str, RobotEmulator]]:
+    """An emulated OT-2 holding the shipped lab's pipettes, on a loopback port."""
     robot = RobotEmulator("OT-2", Faults.parse(faults))
     server = serve(robot, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://127.0.0.1:{server.server_address[1]}", robot
     finally:
+        robot.settle()
         server.shutdown()
         server.server_close()
         robot.close()
 
 
+def _serve(faults: str = "") -> Iterator[str]:
+    for url, _ in _robots(faults):
+        yield url
+
+
 @pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    yield from _serve()
+def emulated() -> Iterator[tuple[str, RobotEmulator]]:
+    yield from _robots()
+
+
+@pytest.fixture(scope="module")
+def url(emulated: tuple[str, RobotEmulator]) -> str:
+    return emulated[0]
 
 
 def _lab_text(url: str, timeout: str = "60 s") -> str:
@@ -83,10 +95,23 @@ def _handler(lab: Lab) -> OpentronsLiquidHandler:
     return lab.liquid_handler
 
 
+def _wait_for(api: httpx.Client, run_id: str, statuses: set[str]) -> str:
+    for _ in range(100):
+        status = str(api.get(f"/runs/{run_id}").json()["data"]["status"])
+        if status in statuses:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} stayed {status}")
+
+
 def test_the_robots_shapes_and_codes(url: str) -> None:
+    """What the robot's server answers (tests/lab/opentrons/transcripts), as the client meets
+    it: the version header on every route, an idle run ended by the next, command lists
+    without results, stops that finish later."""
     with httpx.Client(base_url=url) as bare:
-        health = bare.get("/health")  # any client may find the robot
-        assert health.status_code == 200 and health.headers["Opentrons-Min-Version"] == "2"
+        health = bare.get("/health")  # /health needs the header too, with its legacy body
+        assert health.status_code == 422 and health.json()["errorCode"] == "4000"
+        assert health.headers["Opentrons-Min-Version"] == "2"
         missing = bare.post("/runs", json={"data": {}})
         assert missing.status_code == 422
         assert missing.json()["errors"][0]["id"] == "InvalidRequest"
@@ -97,24 +122,43 @@ def test_the_robots_shapes_and_codes(url: str) -> None:
         assert newer.status_code == 404 and newer.headers["Opentrons-Version"] == "4"
     with httpx.Client(base_url=url, headers={"Opentrons-Version": "*"}) as api:
         assert api.get("/health").json()["robot_model"] == "OT-2 Standard"
+        first = api.post("/runs", json={"data": {}})
+        assert first.status_code == 201
+        data = first.json()["data"]
+        assert data["status"] == "idle" and data["current"] is True
+        # a new run ends an idle one: no 409, the first is stopped and not current
         run = api.post("/runs", json={"data": {}})
         assert run.status_code == 201
-        data = run.json()["data"]
-        assert data["status"] == "idle" and data["current"] is True
-        run_id = data["id"]
-        assert api.post("/runs", json={"data": {}}).json()["errors"][0]["id"] == \
-            "RunAlreadyActive"
+        ended = api.get(f"/runs/{data['id']}").json()["data"]
+        assert (ended["status"], ended["current"]) == ("stopped", False)
+        late = api.post(f"/runs/{data['id']}/commands", json={"data": c.home()})
+        assert late.status_code == 409 and late.json()["errors"][0]["id"] == "RunStopped"
+        assert "is not the current run" in late.json()["errors"][0]["detail"]
+        run_id = run.json()["data"]["id"]
         assert api.get("/runs/nope").status_code == 404
         bad = api.post(f"/runs/{run_id}/commands", params={"waitUntilComplete": "true"},
                        json={"data": c.load_pipette("p9000", "left")})
         assert bad.status_code == 422
+        wrong = api.post(f"/runs/{run_id}/commands", params={"waitUntilComplete": "true"},
+                         json={"data": c.load_pipette("p20_single_gen2", "left")})
+        assert wrong.json()["data"]["error"]["errorType"] == "FailedToLoadPipetteError"
         home = api.post(f"/runs/{run_id}/commands", params={"waitUntilComplete": "true"},
                         json={"data": c.home()})
         assert home.status_code == 201 and home.json()["data"]["status"] == "succeeded"
-        cmd_id = home.json()["data"]["id"]
-        assert api.get(f"/runs/{run_id}/commands/{cmd_id}").json()["data"]["id"] == cmd_id
-        listed = api.get(f"/runs/{run_id}/commands").json()
-        assert listed["meta"]["totalLength"] == 1
+        loaded = api.post(f"/runs/{run_id}/commands", params={"waitUntilComplete": "true"},
+                          json={"data": c.load_pipette("p300_single_gen2", "right")})
+        cmd_id = loaded.json()["data"]["id"]
+        full = api.get(f"/runs/{run_id}/commands/{cmd_id}").json()["data"]
+        assert full["result"]["pipetteId"]
+        listed = api.get(f"/runs/{run_id}/commands", params={"cursor": "0"}).json()
+        assert listed["meta"]["totalLength"] == 3
+        assert all("result" not in item for item in listed["data"])  # summaries only
+        assert listed["links"]["current"]["meta"]["commandId"] == cmd_id
+        unknown = api.get(f"/runs/{run_id}/commands/{data['id']}")  # not a command here
+        assert unknown.status_code == 500
+        assert unknown.json()["errors"][0]["meta"]["type"] == "CommandDoesNotExistError"
+        gone = api.get(f"/runs/{data['id']}/commands/{cmd_id}")  # a run the robot stored
+        assert gone.status_code == 404 and gone.json()["errors"][0]["id"] == "CommandNotFound"
         act = f"/runs/{run_id}/actions"
         assert api.post(act, json={"data": {"actionType": "fly"}}).status_code == 422
         resume = api.post(act, json={"data": {"actionType": "resume-from-recovery"}})
@@ -122,7 +166,13 @@ def test_the_robots_shapes_and_codes(url: str) -> None:
         assert resume.json()["errors"][0]["id"] == "RunActionNotAllowed"
         stop = api.post(act, json={"data": {"actionType": "stop"}})
         assert stop.status_code == 201
-        assert api.get(f"/runs/{run_id}").json()["data"]["status"] == "stopped"
+        # the stop finishes later: the run cannot be let go or replaced until it has
+        assert api.get(f"/runs/{run_id}").json()["data"]["status"] == "stop-requested"
+        patch = api.patch(f"/runs/{run_id}", json={"data": {"current": False}})
+        assert patch.status_code == 409 and patch.json()["errors"][0]["id"] == "RunNotIdle"
+        busy = api.post("/runs", json={"data": {}})
+        assert busy.status_code == 409 and busy.json()["errors"][0]["errorCode"] == "4001"
+        assert _wait_for(api, run_id, {"stopped"}) == "stopped"
         late = api.post(f"/runs/{run_id}/commands", json={"data": c.home()})
         assert late.status_code == 409
         assert api.post(act, json={"data": {"actionType": "play"}}).status_code == 409
@@ -132,15 +182,29 @@ def test_the_robots_shapes_and_codes(url: str) -> None:
         played = api.post("/runs", json={"data": {}}).json()["data"]["id"]
         act = f"/runs/{played}/actions"
         assert api.post(act, json={"data": {"actionType": "play"}}).status_code == 201
-        for _ in range(50):
-            status = api.get(f"/runs/{played}").json()["data"]["status"]
-            if status not in ("idle", "running", "finishing"):  # "finishing": on its way
-                break
-            time.sleep(0.1)
-        assert status == "succeeded"
+        assert _wait_for(api, played, {"succeeded", "failed", "stopped"}) == "succeeded"
         assert api.post(f"/runs/{played}/commands", json={"data": c.home()}).status_code == 409
         assert api.post(act, json={"data": {"actionType": "pause"}}).status_code == 409
         assert api.patch(f"/runs/{played}", json={"data": {"current": False}}).status_code == 200
+
+
+def test_commands_are_paged_as_the_robot_pages(url: str) -> None:
+    """Without a cursor the robot answers the last page; past the end, the last command; the
+    backend reads them all from the start, by an explicit cursor, and stops at the end."""
+    backend = HttpBackend(url, "OT-2")
+    try:
+        for i in range(7):
+            assert backend.send(c.command("comment", message=f"c{i}")).status == "succeeded"
+        with httpx.Client(base_url=url, headers={"Opentrons-Version": "*"}) as api:
+            path = f"/runs/{backend.run_id}/commands"
+            tail = api.get(path, params={"pageLength": "3"}).json()
+            assert tail["meta"] == {"cursor": 4, "totalLength": 7}
+            assert [d["params"]["message"] for d in tail["data"]] == ["c4", "c5", "c6"]
+            past = api.get(path, params={"cursor": "100", "pageLength": "5"}).json()
+            assert past["meta"]["cursor"] == 6 and len(past["data"]) == 1
+        assert [r.params["message"] for r in backend.commands()] == [f"c{i}" for i in range(7)]
+    finally:
+        backend.close()
 
 
 def test_the_reference_recipe_completes_over_http(url: str) -> None:
@@ -173,7 +237,7 @@ def test_a_failed_command_over_http_is_a_clean_refusal(url: str) -> None:
         big = h.deck.pipettes[-1]
         rack, _ = big.tips[-1]
         assert h.backend.send(c.pick_up_tip(big.id, rack, "H12")).status == "succeeded"
-        with pytest.raises(LabRefusalError, match="pickUpTip failed: TipAttachedError"):
+        with pytest.raises(LabRefusalError, match="pickUpTip failed: UnexpectedTipAttachError"):
             h.dispense("op-1", "salt_stock", "reaction", 1500.0, "polar")
         assert h.status_of("op-1") == "not_done"
         for cmd in h._drop(big):  # leave the shared robot bare for the next test
@@ -182,25 +246,35 @@ def test_a_failed_command_over_http_is_a_clean_refusal(url: str) -> None:
         lab.close()
 
 
-def test_a_tip_outlives_its_run_on_the_robot(url: str) -> None:
-    """The emulator's hardware keeps a tip held when a run is stopped, as the robot's does:
-    the next run's engine believes the pipette bare, a pick-up fails, a drop clears it."""
+def test_a_tip_outlives_its_run_on_the_robot(emulated: tuple[str, RobotEmulator]) -> None:
+    """A tip held when a run ends stays on the pipette, but the robot's software forgets it:
+    the next run's pick-up succeeds on the server, onto the old tip (the emulator records
+    it). The backend finds the tip in the earlier run's record (list summaries and the run's
+    pipettes); dropping it first leaves the pipette bare for a clean pick-up."""
+    url, robot = emulated
     first = HttpBackend(url, "OT-2")
     pip = first.send(c.load_pipette("p300_single_gen2", "right")).result["pipetteId"]
     rack = first.send(c.load_labware("opentrons_96_tiprack_300ul", "opentrons", 1, "11"))
     assert first.send(c.pick_up_tip(pip, rack.result["labwareId"], "A1")).status == "succeeded"
     first.close()  # stopped, never played: the tip stays on
+    assert robot.tips_on == {"right"}
     second = HttpBackend(url, "OT-2")
     try:
         assert second.tips_left([first.run_id]) == {"right"}
         pip = second.send(c.load_pipette("p300_single_gen2", "right")).result["pipetteId"]
         rack = second.send(c.load_labware("opentrons_96_tiprack_300ul", "opentrons", 1, "11"))
-        pick = c.pick_up_tip(pip, rack.result["labwareId"], "A2")
-        refused = second.send(pick)
-        assert (refused.status, refused.error_type) == ("failed", "TipAttachedError")
+        before = len(robot.incidents)
+        onto = second.send(c.pick_up_tip(pip, rack.result["labwareId"], "A2"))
+        assert onto.status == "succeeded"  # the robot's software saw nothing wrong
+        assert len(robot.incidents) == before + 1
+        assert "pickUpTip onto a tip already on the right pipette" in robot.incidents[-1]
         assert second.send(c.move_to_trash(pip, "fixedTrash")).status == "succeeded"
         assert second.send(c.drop_leftover_tip(pip, second.robot_type)).status == "succeeded"
+        assert robot.tips_on == set()
+        # the leftover dropped first (as the handler does): a clean pick-up
+        pick = c.pick_up_tip(pip, rack.result["labwareId"], "A3")
         assert second.send(pick).status == "succeeded"
+        assert len(robot.incidents) == before + 1 and robot.tips_on == {"right"}
         listed = [r.command_type for r in second.commands()]
         assert listed[-4:] == ["pickUpTip", "moveToAddressableAreaForDropTip",
                                "dropTipInPlace", "pickUpTip"]
@@ -209,17 +283,60 @@ def test_a_tip_outlives_its_run_on_the_robot(url: str) -> None:
         assert second.send(c.drop_tip_in_place(pip)).status == "succeeded"
     finally:
         second.close()
+    assert robot.tips_on == set()
 
 
-def test_a_busy_robot_is_transient_and_touches_nothing(url: str) -> None:
+def test_another_clients_run_is_left_alone_and_the_robot_is_busy(url: str) -> None:
     lab = _lab(url)
     try:
-        with pytest.raises(TransientDeviceError, match="busy: RunAlreadyActive"):
+        held = _handler(lab).backend.run_id
+        with pytest.raises(TransientDeviceError, match=f"in use by another client \\(run {held}"):
             HttpBackend(url, "OT-2")
+        with httpx.Client(base_url=url, headers={"Opentrons-Version": "*"}) as api:
+            run = api.get(f"/runs/{held}").json()["data"]
+            assert (run["status"], run["current"]) == ("idle", True)  # touched nothing
     finally:
         lab.close()
     with pytest.raises(DeviceFaultError, match="is an OT-2 Standard, the lab says Flex"):
         HttpBackend(url, "Flex")
+    for busy in _serve("busy"):
+        with pytest.raises(TransientDeviceError, match="busy: RunAlreadyActive"):
+            HttpBackend(busy, "OT-2")
+
+
+def test_a_robot_taken_by_another_client_is_a_fault_not_a_busy_moment(url: str) -> None:
+    """Another client's ``POST /runs`` ends our idle run; the robot then refuses our
+    commands with 409 RunStopped. That is a fault naming the other run, never retried."""
+    lab = _lab(url)
+    try:
+        h = _handler(lab)
+        with httpx.Client(base_url=url, headers={"Opentrons-Version": "*"}) as api:
+            other = api.post("/runs", json={"data": {}}).json()["data"]
+        with pytest.raises(DeviceFaultError, match=f"another client took the robot \\(run "
+                                                   f"{other['id']}, created "):
+            h.dispense("op-1", "salt_stock", "reaction", 100.0, "polar")
+        assert h.volumes()["reaction"] == 0
+        assert h.status_of("op-1") == "not_done"  # the robot never took a command of it
+    finally:
+        lab.close()
+    with httpx.Client(base_url=url, headers={"Opentrons-Version": "*"}) as api:
+        assert api.get(f"/runs/{other['id']}").json()["data"]["current"] is True
+        api.patch(f"/runs/{other['id']}", json={"data": {"current": False}})
+
+
+def test_closing_waits_for_the_stop_before_letting_go(emulated: tuple[str, RobotEmulator]) -> None:
+    """A stop finishes later on the robot; ``close`` waits for it, so the run is let go (not
+    left current, where the next ``POST /runs`` would meet 409)."""
+    url, robot = emulated
+    backend = HttpBackend(url, "OT-2")
+    assert backend.send(c.home()).status == "succeeded"
+    started = time.monotonic()
+    backend.close()
+    assert time.monotonic() - started >= robot.stop_s
+    with httpx.Client(base_url=url, headers={"Opentrons-Version": "*"}) as api:
+        run = api.get(f"/runs/{backend.run_id}").json()["data"]
+        assert (run["status"], run["current"]) == ("stopped", False)
+    HttpBackend(url, "OT-2").close()  # the robot takes the next run at once
 
 
 def test_an_unreachable_robot_is_transient() -> None:
