@@ -6,6 +6,7 @@ imported when a view is made, so importing a CLI module stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -50,20 +51,27 @@ class LiveView:
         raise NotImplementedError
 
 
+#: What stops a command safely: Ctrl-C, a `kill` (SIGTERM), the terminal going away (SIGHUP).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
 def stop_on_ctrl_c(message: str) -> Iterator[threading.Event]:
-    """The first Ctrl-C sets the event (the work stops safely at its next step boundary) and
-    prints ``message``; a second raises ``KeyboardInterrupt`` at once."""
+    """The first Ctrl-C, SIGTERM or SIGHUP sets the event (the work stops safely at its next
+    step boundary, and a wait in real time within a second) and prints ``message``; a second
+    raises ``KeyboardInterrupt`` at once."""
     stop = threading.Event()
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        typer.echo(message, err=True)
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            typer.echo(message, err=True)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)

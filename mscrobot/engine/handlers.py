@@ -12,6 +12,7 @@ answers it from the journal or stops for the operator.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -52,6 +53,17 @@ class StepContext:
     lab: Lab
     op: str
     deadline_t: float | None = None
+    #: set when the run is asked to stop (Ctrl-C, SIGTERM, SIGHUP): a wait in real time ends
+    stop: threading.Event | None = None
+
+
+class WaitInterrupted(Exception):  # noqa: N818 (a stop, not an error)
+    """A wait in real time was cut short by a stop request; its deadline stays journaled, so a
+    resume waits out what is left of it."""
+
+
+#: Longest piece a real-time wait sleeps before it looks at the stop request again (s).
+WAKE_S = 0.5
 
 
 S = TypeVar("S", bound=Step[Any])
@@ -99,7 +111,15 @@ def _robot_commands(ctx: StepContext) -> tuple[str, ...] | None:
 @handles(Wait)
 def _wait(ctx: StepContext, step: Wait) -> Done:
     assert ctx.deadline_t is not None, "a wait's deadline is journaled with its intent"
-    ctx.lab.clock.sleep_until(ctx.deadline_t)
+    clock = ctx.lab.clock
+    if not getattr(clock, "real_time", False) or ctx.stop is None:
+        clock.sleep_until(ctx.deadline_t)
+        return Done()
+    while clock.now() < ctx.deadline_t:
+        if ctx.stop.is_set():
+            raise WaitInterrupted(f"{step.describe()} stopped {ctx.deadline_t - clock.now():.0f} "
+                                  "s before its end")
+        clock.sleep_until(min(ctx.deadline_t, clock.now() + WAKE_S))
     return Done()
 
 

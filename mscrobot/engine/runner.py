@@ -36,7 +36,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mscrobot.engine.events import Event, EventKind
-from mscrobot.engine.handlers import StepContext, handler_for, set_speed_checked
+from mscrobot.engine.handlers import (
+    StepContext,
+    WaitInterrupted,
+    handler_for,
+    set_speed_checked,
+)
 from mscrobot.engine.journal import Journal, StepRecord
 from mscrobot.engine.states import RunState, check_move
 from mscrobot.lab.protocols import DeviceError, Lab, TransientDeviceError
@@ -190,6 +195,12 @@ class Engine:
             self._move(RunState.COMPLETED, result.end + reason)
             return RunEnd(self.state, result.end, self.lab.clock.now(), n, result,
                           replayed=replayed, stage=self.stage)
+        except WaitInterrupted as cut:
+            reason = self._safe_stop()
+            self._move(RunState.STOPPED, f"stopped by the operator during step {n}: {cut}"
+                       + reason)
+            return RunEnd(self.state, "stopped by the operator" + reason, self.lab.clock.now(),
+                          n - 1, replayed=replayed, stage=self.stage)
         except _OperatorNeededError as ask:
             reason = self._safe_stop()
             self._move(RunState.AWAITING_OPERATOR, str(ask) + reason)
@@ -251,7 +262,7 @@ class Engine:
                 if done is not None:
                     self.journal.outcome(n, step, done)
                     return done
-        context = StepContext(self.lab, self._op(n), rec.deadline_t)
+        context = StepContext(self.lab, self._op(n), rec.deadline_t, self.stop_requested)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 result = handler(context, step)

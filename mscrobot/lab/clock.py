@@ -19,6 +19,8 @@ LOG_NAME = "clock.jsonl"
 
 
 class WallClock:
+    real_time = True
+
     def __init__(self, path: Path | None, now: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._now, self._sleep = now, sleep

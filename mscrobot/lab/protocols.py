@@ -37,7 +37,12 @@ class LabRefusalError(DeviceError):
 
 @runtime_checkable
 class Clock(Protocol):
-    """The run's time in seconds. Virtual in dry runs (waiting costs nothing), wall in labs."""
+    """The run's time in seconds. Virtual in dry runs (waiting costs nothing), wall in labs.
+
+    ``real_time``: waiting takes real time, so a long wait is slept in short pieces between
+    which a stop request is seen (a virtual clock's wait is one jump)."""
+
+    real_time: bool
 
     def now(self) -> float: ...
 

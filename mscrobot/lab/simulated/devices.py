@@ -27,6 +27,8 @@ from mscrobot.spectra.types import Spectrum
 class VirtualClock:
     """Time that passes only when the run waits: a 2-hour exchange runs in seconds."""
 
+    real_time = False
+
     def __init__(self, world: World) -> None:
         self.world = world
 
