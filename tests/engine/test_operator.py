@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,17 +74,27 @@ def test_a_stalled_run_applies_its_policy_stops_and_resumes_after_resolve(
     journal.close()
 
 
+#: the twin lab with a liquid handler that cannot say whether an operation happened
+UNACCOUNTED = {"reports_outcomes: true": "reports_outcomes: false"}
+
+
+@pytest.fixture(scope="module")
+def unbroken(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], int]:
+    """The unbroken run's end, and its crash point just after the first dose reached the vial."""
+    runs = tmp_path_factory.mktemp("unbroken") / "runs"
+    trace = Trace(runs)
+    with armed(on_point=trace):
+        info, _ = dry_run(runs, lab=lab_text(**UNACCOUNTED))
+    given = point_after(trace.points, "world.jsonl", lambda e: e["op"] == "dispense")
+    return end_state(info.path), given
+
+
 @pytest.mark.parametrize("happened", [False, True])
 def test_an_interrupted_dispense_the_robot_cannot_account_for_waits_for_the_operator(
-        tmp_path: Path, happened: bool) -> None:
-    lab = lab_text(**{"reports_outcomes: true": "reports_outcomes: false"})
-    trace = Trace(tmp_path / "ref")
-    with armed(on_point=trace):
-        info, _ = dry_run(tmp_path / "ref", lab=lab)
-    reference = end_state(info.path)
-    # the crash point just after the first dose reached the vial, or the one just before
-    given = point_after(trace.points, "world.jsonl", lambda e: e["op"] == "dispense")
-    at = given if happened else given - 1
+        tmp_path: Path, unbroken: tuple[dict[str, Any], int], happened: bool) -> None:
+    lab = lab_text(**UNACCOUNTED)
+    reference, given = unbroken
+    at = given if happened else given - 1  # just after the dose, or the point just before
 
     out = tmp_path / "runs"
     with pytest.raises(SimulatedCrash), armed(at=at) as points:
