@@ -1,5 +1,5 @@
-"""``mscrobot campaign`` end to end: a real process writing a record and a report (slow), then
-exit codes, clean errors and the printed commands in process (CliRunner)."""
+"""``mscrobot campaign`` end to end: a real process writing a record and a report, the commands
+it prints run as printed (in process, CliRunner), both slow; exit codes and clean errors."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ def test_bad_campaign_is_one_line_per_problem_and_exit_2(tmp_path: Path,
     assert result.exit_code == 2 and result.stderr == "nowhere.yaml:1:1: no such file\n"
 
 
+@pytest.mark.slow  # two campaigns of a stalling run; test_record.py does it in the library
 def test_a_waiting_run_is_answered_and_taken_up_by_the_commands_it_names(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The campaign names the resolve command of its waiting run and the resume after it; those

@@ -138,6 +138,7 @@ def test_the_robots_shapes_and_codes(url: str) -> None:
         assert api.patch(f"/runs/{played}", json={"data": {"current": False}}).status_code == 200
 
 
+@pytest.mark.slow  # a whole run over HTTP; the other tests here check each exchange
 def test_the_reference_recipe_completes_over_http(url: str) -> None:
     recipe = load_recipe(REFERENCE).recipe
     plain = simulate(recipe, seed=0)
