@@ -1,8 +1,12 @@
-"""Shared test settings: hypothesis runs a thousand cases per property in CI, fewer on a laptop."""
+"""Shared test settings: hypothesis runs a thousand cases per property in CI, fewer on a laptop;
+the default run (``-m 'not slow'``) does not collect tests/flows."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+import pytest
 
 # Small dense fits (band fitting) are far slower with a multi-threaded OpenBLAS on 2 cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -18,3 +22,15 @@ settings.register_profile(
 )
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE",
                                                                          "dev"))
+
+
+FLOWS = Path(__file__).parent / "flows"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/flows is left out of the default run's collection: every test there is slow (a
+    Prefect server), and importing them imports Prefect, ~3 s for nothing. Any other selection
+    collects them, and tests/flows/conftest.py refuses a test there that is not marked slow."""
+    if collection_path == FLOWS and config.getoption("markexpr") == "not slow":
+        return True
+    return None

@@ -1,4 +1,5 @@
-"""``mscrobot campaign`` end to end in a subprocess: record, report, exit codes, clean errors."""
+"""``mscrobot campaign`` end to end: a real process writing a record and a report, the commands
+it prints run as printed (in process, CliRunner), both slow; exit codes and clean errors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from mscrobot.cli import app
 
@@ -69,25 +70,37 @@ def test_bad_campaign_is_one_line_per_problem_and_exit_2(tmp_path: Path,
     assert result.exit_code == 2 and result.stderr == "nowhere.yaml:1:1: no such file\n"
 
 
-def test_a_waiting_run_is_answered_and_taken_up_by_the_commands_it_names(tmp_path: Path) -> None:
+@pytest.mark.slow  # two campaigns of a stalling run; test_record.py does it in the library
+def test_a_waiting_run_is_answered_and_taken_up_by_the_commands_it_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The campaign names the resolve command of its waiting run and the resume after it; those
-    commands, run as printed, finish the run under the campaign."""
+    commands, run as printed (in process), finish the run under the campaign."""
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "c.yaml").write_text(
         f"name: stall\nlab: twin\nresources: {{stir_positions: 1}}\nrecipes: "
         f"[{ROOT / 'recipes' / 'cds34-zncl2-subthreshold.yaml'}]\n", encoding="utf-8")
-    first = _cli("campaign", "c.yaml", "--out", "out", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
+    first = _invoke("campaign", "c.yaml", "--out", "out")
+    assert first.exit_code == 0, first.stderr
     [resolve] = [line.split("`")[1] for line in first.stderr.splitlines()
                  if "awaits the operator" in line]
     [resume] = [line.split("`")[1] for line in first.stderr.splitlines()
                 if "takes the answered runs up" in line]
-    answered = _cli(*resolve.split()[1:-1], "--abort", cwd=tmp_path)  # the choices, one taken
-    assert answered.returncode == 0, answered.stderr
+    assert resolve.startswith("mscrobot ") and resume.startswith("mscrobot ")
+    answered = _invoke(*resolve.split()[1:-1], "--abort")  # the choices, one taken
+    assert answered.exit_code == 0, answered.stderr
     assert "mscrobot campaign --resume" in answered.stdout
     alone = answered.stdout.split("`")[1].split()  # the run alone: its id and where it is
     assert alone[:3] == ["mscrobot", "run", "--resume"] and alone[4] == "--out"
     assert (tmp_path / alone[5] / alone[3]).is_dir()
-    last = _cli(*resume.split()[1:], "--json", cwd=tmp_path)
-    assert last.returncode == 0, last.stderr
+    last = _invoke(*resume.split()[1:], "--json")
+    assert last.exit_code == 0, last.stderr
     [run] = json.loads(last.stdout)["runs"]
     assert (run["state"], run["reason"]) == ("completed", "operator_aborted")
+
+
+def _invoke(*args: str) -> Result:
+    """A command in process; an exception that is not an exit fails the test."""
+    result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result

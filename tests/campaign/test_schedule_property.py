@@ -161,7 +161,7 @@ def _job(spec: tuple[list[tuple[str, float]], dict[str, float]], recipe: Any, la
     return memory_job(recipe, 0, lab, make_lab, lambda: SyntheticPlan(blocks))  # type: ignore[arg-type, return-value]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=min(200, settings.default.max_examples), deadline=None)  # 200 in CI
 @given(specs=st.lists(run_spec, min_size=1, max_size=6), positions=st.integers(1, 4),
        ahead=st.integers(0, 2))
 def test_no_resource_is_ever_double_booked(specs: list[Any], positions: int, ahead: int,

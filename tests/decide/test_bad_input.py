@@ -38,7 +38,9 @@ def _finite(a: SampleAnalysis) -> bool:
     return all(math.isfinite(v) for v in values)
 
 
-@settings(max_examples=400)  # each example draws ~100 numbers; 400 keep CI under a minute
+#: each example draws ~100 numbers: 400 in CI keep it under a minute; a local run takes its
+#: profile's 100 (tests/conftest.py), as every other property does
+@settings(max_examples=min(400, settings.default.max_examples))
 @given(st.lists(st.tuples(analyses(), analyses(), ANY, ANY), min_size=1, max_size=6))
 def test_any_analysis_gives_a_verdict_and_never_a_complete_from_garbage(
         samples: list[tuple[SampleAnalysis, SampleAnalysis, float, float]]) -> None:

@@ -1,4 +1,5 @@
-"""Helpers for engine tests: run the CLI in a subprocess, run in-process, read a run's end state."""
+"""Helpers for engine tests: run the CLI in a subprocess or in process (CliRunner), run a
+recipe in process, read a run's end state."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
 from mscrobot.app.labs import assemble_lab
 from mscrobot.app.runs import RunInfo, create_run, execute, load_run
+from mscrobot.cli import app
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import RunEnd
 from mscrobot.lab.config import lab_from_text, load_lab
@@ -30,6 +35,25 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
     return subprocess.run([sys.executable, "-m", "mscrobot.cli", *args], capture_output=True,
                           text=True, env={**os.environ, **(env or {})}, cwd=cwd,
                           timeout=timeout, check=False)
+
+
+@dataclass
+class Ran:
+    """What a command did, read as from a process: exit code, stdout, stderr."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Ran:
+    """The command line in this process (Typer's CliRunner on ``mscrobot.cli.app``), for tests
+    of exit codes and messages: no interpreter start-up and imports per command. An exception
+    that would have reached ``main`` (an 'internal error') is raised here, failing the test."""
+    result = CliRunner().invoke(app, list(args), env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 def run_folders(out: Path) -> list[Path]:

@@ -1,22 +1,22 @@
 """The run commands as a user types them: plan, run, Ctrl-C and resume, runs list/show/report/
-export."""
+export/resolve.
+
+Exit codes, output and messages are checked in process (CliRunner); the Ctrl-C test and one
+``plan`` are real processes (``main`` ends them with ``os._exit``: what they print must be out
+by then), marked slow."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.engine.runs import REFERENCE, cli, end_state, only_run
-
-pytestmark = pytest.mark.slow
+from tests.engine.runs import REFERENCE, TWIN, cli, end_state, invoke, only_run
 
 
-def test_plan_shows_steps_vessels_and_a_time_estimate() -> None:
-    proc = cli("plan", str(REFERENCE), "--json")
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
+def _check_plan(doc: dict[str, Any]) -> None:
     kinds = [s["kind"] for s in doc["steps"]]
     # identical steps are listed once (the flush: '×N'), so the second blank has no discard
     assert kinds[:7] == ["sample", "reference", "discard", "sample", "reference", "dispense",
@@ -30,6 +30,20 @@ def test_plan_shows_steps_vessels_and_a_time_estimate() -> None:
     assert est["expected_end"] == "finished"
 
 
+def test_plan_shows_steps_vessels_and_a_time_estimate() -> None:
+    proc = invoke("plan", str(REFERENCE), "--json")
+    assert proc.returncode == 0, proc.stderr
+    _check_plan(json.loads(proc.stdout))
+
+
+@pytest.mark.slow
+def test_plan_as_a_process_prints_its_whole_document() -> None:
+    proc = cli("plan", str(REFERENCE), "--json")
+    assert proc.returncode == 0, proc.stderr
+    _check_plan(json.loads(proc.stdout))
+
+
+@pytest.mark.slow
 def test_ctrl_c_stops_safely_and_the_run_resumes(tmp_path: Path) -> None:
     ref = tmp_path / "ref"
     assert cli("run", str(REFERENCE), "--out", str(ref), "--json").returncode == 0
@@ -53,36 +67,40 @@ def test_ctrl_c_stops_safely_and_the_run_resumes(tmp_path: Path) -> None:
             assert len(got[key]) == len(want[key])
         else:
             assert got[key] == want[key], key
+    # `runs resolve` as a process: nothing of a completed run waits for an answer
+    late = cli("runs", "resolve", run.name, "--step", "1", "--done", "--out", str(out))
+    assert late.returncode == 2 and "step 1 is not waiting for an answer (it is done)" in \
+        late.stderr and "Traceback" not in late.stderr
 
 
 def test_runs_list_show_report_export(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    done = cli("run", str(REFERENCE), "--out", str(out), "--json")
-    assert done.returncode == 0
+    done = invoke("run", str(REFERENCE), "--lab", TWIN, "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["forward"]["state"] == doc["back"]["state"] == "complete"
     assert Path(doc["report"]).is_file()
     assert doc["lab_time_s"] / doc["wall_time_s"] > 100  # a dry run is much faster than a lab
     run_id = doc["id"]
 
-    listed = json.loads(cli("runs", "list", "--out", str(out), "--json").stdout)["runs"]
+    listed = json.loads(invoke("runs", "list", "--out", str(out), "--json").stdout)["runs"]
     assert [r["id"] for r in listed] == [run_id] and listed[0]["state"] == "completed"
-    plain = cli("runs", "list", "--out", str(out))
+    plain = invoke("runs", "list", "--out", str(out))
     assert run_id[:15] in plain.stdout
 
     # an id prefix is enough
-    shown = json.loads(cli("runs", "show", run_id[:-3], "--out", str(out), "--json").stdout)
+    shown = json.loads(invoke("runs", "show", run_id[:-3], "--out", str(out), "--json").stdout)
     assert shown["id"] == run_id and shown["forward"]["state"] == "complete"
 
     (out / run_id / "report.html").unlink()
-    rep = cli("runs", "report", run_id, "--out", str(out))
+    rep = invoke("runs", "report", run_id, "--out", str(out))
     assert rep.returncode == 0 and Path(rep.stdout.strip()).is_file()
 
-    exported = cli("runs", "export", run_id, "--format", "jcamp", "-o", str(tmp_path / "jdx"),
-                   "--out", str(out))
+    exported = invoke("runs", "export", run_id, "--format", "jcamp", "-o", str(tmp_path / "jdx"),
+                      "--out", str(out))
     assert exported.returncode == 0, exported.stderr
     assert len(list((tmp_path / "jdx").glob("*.jdx"))) == shown["spectra"]
-    bad = cli("runs", "export", run_id, "--format", "xlsx", "--out", str(out))
+    bad = invoke("runs", "export", run_id, "--format", "xlsx", "--out", str(out))
     assert bad.returncode == 2 and "csv or jcamp" in bad.stderr
-    missing = cli("runs", "show", "nope", "--out", str(out))
+    missing = invoke("runs", "show", "nope", "--out", str(out))
     assert missing.returncode == 2 and "no run 'nope'" in missing.stderr

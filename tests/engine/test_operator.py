@@ -1,39 +1,37 @@
 """The operator path: a stall policy that stops for the operator, and an interrupted dispense
-that the liquid handler cannot account for. Both are answered with ``runs resolve``."""
+that the liquid handler cannot account for. Both are answered with ``runs resolve``.
+
+The commands run in process (CliRunner); the interrupted dispense is a run crashed in process
+(``SimulatedCrash``) just before or just after the first dose reaches the vial. Real processes
+answering the operator: tests/campaign/test_cli_campaign.py and tests/engine/test_cli_runs.py.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mscrobot.engine.journal import Journal
+from mscrobot.storage.crashpoints import SimulatedCrash, armed
+from tests.engine.crashes import Trace, point_after
 from tests.engine.runs import (
-    REFERENCE,
     SUBTHRESHOLD,
     TWIN,
-    cli,
+    dry_run,
     end_state,
+    invoke,
     lab_text,
     only_run,
-    run_folders,
 )
-
-pytestmark = pytest.mark.slow
-
-
-def _pending(out: Path) -> tuple[str, dict]:
-    proc = cli("runs", "show", only_run(out).name, "--out", str(out), "--json")
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
-    return doc["id"], doc
 
 
 def test_a_stalled_run_applies_its_policy_stops_and_resumes_after_resolve(
         tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    first = cli("run", str(SUBTHRESHOLD), "--lab", TWIN, "--out", str(out), "--json")
+    first = invoke("run", str(SUBTHRESHOLD), "--lab", TWIN, "--out", str(out), "--json")
     assert first.returncode == 1, first.stderr  # stopped for the operator
     doc = json.loads(first.stdout)
     assert doc["state"] == "awaiting_operator"
@@ -50,23 +48,23 @@ def test_a_stalled_run_applies_its_policy_stops_and_resumes_after_resolve(
     assert dispensed[-1]["volume_ul"] == 50.0
 
     # a wrong kind of answer is refused, and nothing is recorded
-    wrong = cli("runs", "resolve", run_id, "--step", str(step), "--done", "--out", str(out))
+    wrong = invoke("runs", "resolve", run_id, "--step", str(step), "--done", "--out", str(out))
     assert wrong.returncode == 2
     assert "answer --continue, --extend, --add-salt, --abort" in wrong.stderr
     assert "Traceback" not in wrong.stderr
     # resuming without an answer stops again at the same question
-    again = cli("run", "--resume", run_id, "--out", str(out), "--json")
+    again = invoke("run", "--resume", run_id, "--out", str(out), "--json")
     assert again.returncode == 1 and json.loads(again.stdout)["pending"]["step"] == step
 
-    ok = cli("runs", "resolve", run_id, "--step", str(step), "--continue", "--out", str(out))
+    ok = invoke("runs", "resolve", run_id, "--step", str(step), "--continue", "--out", str(out))
     assert ok.returncode == 0, ok.stderr
-    resumed = cli("run", "--resume", run_id, "--out", str(out), "--json")
+    resumed = invoke("run", "--resume", run_id, "--out", str(out), "--json")
     doc = json.loads(resumed.stdout)
     assert doc["replayed_steps"] == step - 1
     assert doc["state"] == "awaiting_operator" and doc["pending"]["step"] > step
     step2 = doc["pending"]["step"]
-    cli("runs", "resolve", run_id, "--step", str(step2), "--abort", "--out", str(out))
-    final = cli("run", "--resume", run_id, "--out", str(out), "--json")
+    invoke("runs", "resolve", run_id, "--step", str(step2), "--abort", "--out", str(out))
+    final = invoke("run", "--resume", run_id, "--out", str(out), "--json")
     doc = json.loads(final.stdout)
     assert final.returncode == 1  # the run ended, but the exchange did not complete
     assert doc["state"] == "completed" and doc["reason"] == "operator_aborted"
@@ -76,66 +74,50 @@ def test_a_stalled_run_applies_its_policy_stops_and_resumes_after_resolve(
     journal.close()
 
 
-def _kill_at(tmp_path: Path, lab_file: Path, point: int) -> tuple[Path | None, int, int]:
-    """Kill a run at crash point ``point``. Returns the run, how far its first dispense got
-    (0: not started, 1: intent only, 2: intent and acted, 3: done) and its step number."""
-    out = tmp_path / f"k{point}"
-    killed = cli("run", str(REFERENCE), "--lab", str(lab_file), "--out", str(out), "--json",
-                 env={"MSCROBOT_CRASH_AT": str(point)})
-    assert killed.returncode == -9
-    runs = run_folders(out)
-    if not runs:
-        return None, 0, 0
-    journal = Journal(runs[0] / "journal.sqlite")
-    first = next((s for s in journal.steps() if s.kind == "dispense"), None)
-    journal.close()
-    if first is None:
-        return runs[0], 0, 0
-    world = runs[0] / "world.jsonl"
-    acted = world.exists() and '"op": "dispense"' in world.read_text()
-    return runs[0], (3 if first.status == "done" else 1 + acted), first.n
+#: the twin lab with a liquid handler that cannot say whether an operation happened
+UNACCOUNTED = {"reports_outcomes: true": "reports_outcomes: false"}
 
 
-def _kill_in_first_dispense(tmp_path: Path, lab_file: Path, happened: bool) -> tuple[Path, int]:
-    """Kill at the crash point just before (or just after) the first dispense acts: the
-    journal then has the dispense's intent and no outcome either way. The blanks' references
-    come first, so the point is found by bisection."""
-    lo, hi = 1, 400  # the first point at which the dispense has at least its intent
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _kill_at(tmp_path, lab_file, mid)[1] >= 1:
-            hi = mid
-        else:
-            lo = mid + 1
-    want = 2 if happened else 1
-    for point in range(lo, lo + 6):
-        run, reached, n = _kill_at(tmp_path, lab_file, point)
-        if reached == want and run is not None:
-            return run, n
-    raise AssertionError("no crash point inside the first dispense")
+@pytest.fixture(scope="module")
+def unbroken(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], int]:
+    """The unbroken run's end, and its crash point just after the first dose reached the vial."""
+    runs = tmp_path_factory.mktemp("unbroken") / "runs"
+    trace = Trace(runs)
+    with armed(on_point=trace):
+        info, _ = dry_run(runs, lab=lab_text(**UNACCOUNTED))
+    given = point_after(trace.points, "world.jsonl", lambda e: e["op"] == "dispense")
+    return end_state(info.path), given
 
 
 @pytest.mark.parametrize("happened", [False, True])
 def test_an_interrupted_dispense_the_robot_cannot_account_for_waits_for_the_operator(
-        tmp_path: Path, happened: bool) -> None:
-    lab_file = tmp_path / "lab.yaml"
-    lab_file.write_text(lab_text(**{"reports_outcomes: true": "reports_outcomes: false"}))
-    ref_out = tmp_path / "ref"
-    assert cli("run", str(REFERENCE), "--lab", str(lab_file), "--out", str(ref_out),
-               "--json").returncode == 0
-    reference = end_state(only_run(ref_out))
+        tmp_path: Path, unbroken: tuple[dict[str, Any], int], happened: bool) -> None:
+    lab = lab_text(**UNACCOUNTED)
+    reference, given = unbroken
+    at = given if happened else given - 1  # just after the dose, or the point just before
 
-    run, n = _kill_in_first_dispense(tmp_path, lab_file, happened)
-    out = run.parent
-    resumed = cli("run", "--resume", run.name, "--out", str(out), "--json")
+    out = tmp_path / "runs"
+    with pytest.raises(SimulatedCrash), armed(at=at) as points:
+        dry_run(out, lab=lab)
+    assert points.after_crash == 0
+    run = only_run(out)
+    journal = Journal(run / "journal.sqlite")
+    open_steps = [s for s in journal.steps() if s.status == "intent"]
+    journal.close()
+    assert [s.kind for s in open_steps] == ["dispense"]  # its intent, and no outcome either way
+    n = open_steps[0].n
+    world = (run / "world.jsonl").read_text()
+    assert (f'"id": "{run.name}/{n}"' in world) == happened  # the dose reached the vial, or not
+
+    resumed = invoke("run", "--resume", run.name, "--out", str(out), "--json")
     doc = json.loads(resumed.stdout)
     assert resumed.returncode == 1 and doc["state"] == "awaiting_operator"
     assert doc["pending"]["step"] == n and "cannot say whether it happened" in \
         doc["pending"]["question"]
     answer = "--done" if happened else "--not-done"
-    assert cli("runs", "resolve", run.name, "--step", str(n), answer,
-               "--out", str(out)).returncode == 0
-    final = cli("run", "--resume", run.name, "--out", str(out), "--json")
+    assert invoke("runs", "resolve", run.name, "--step", str(n), answer,
+                  "--out", str(out)).returncode == 0
+    final = invoke("run", "--resume", run.name, "--out", str(out), "--json")
     assert final.returncode == 0, final.stderr
     got = end_state(run)
     for key in ("verdicts", "spectra_digest", "volumes", "lab_t", "transfer"):

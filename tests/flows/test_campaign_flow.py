@@ -9,9 +9,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("prefect")
-
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 

@@ -9,24 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-prefect = pytest.importorskip("prefect")
-
-from prefect.client.orchestration import get_client  # noqa: E402
-from prefect.client.schemas.filters import (  # noqa: E402
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterId,
 )
-from prefect.exceptions import FailedRun  # noqa: E402
-from prefect.flow_runs import resume_flow_run  # noqa: E402
+from prefect.exceptions import FailedRun
+from prefect.flow_runs import resume_flow_run
 
-from flows.exchange import (  # noqa: E402
+from flows.exchange import (
     RunFailedError,
     TransientRunError,
     exchange,
 )
-from mscrobot.engine.journal import JOURNAL_NAME, Journal  # noqa: E402
-from mscrobot.lab.config import shipped_labs  # noqa: E402
+from mscrobot.engine.journal import JOURNAL_NAME, Journal
+from mscrobot.lab.config import shipped_labs
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -84,25 +84,40 @@ def robot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait()
 
 
-@pytest.fixture
-def emulators(request: pytest.FixtureRequest, robot: str,
-              tmp_path: Path) -> Iterator[Emulators]:
-    """The instrument emulators on free ports, and the module's robot; ``param``:
-    {"stirrer": faults, "spectrometer": faults}."""
-    faults = getattr(request, "param", {})
-    stirrer, (stirrer_at,) = _start(tmp_path / "stirrer.log", "stirrer", "--tcp", "0",
+def _instruments(logs: Path, robot: str, faults: dict[str, str]) -> Iterator[Emulators]:
+    """The stirrer and spectrometer emulators on free ports (with ``faults``), and ``robot``."""
+    stirrer, (stirrer_at,) = _start(logs / "stirrer.log", "stirrer", "--tcp", "0",
                                     "--speed", "20", *(["--faults", faults["stirrer"]]
                                                        if "stirrer" in faults else []))
     spectro, (spectro_at, physics_at) = _start(
-        tmp_path / "spectrometer.log", "spectrometer", "--tcp", "0", "--physics", "0",
+        logs / "spectrometer.log", "spectrometer", "--tcp", "0", "--physics", "0",
         "--speed", "4",
         *(["--faults", faults["spectrometer"]] if "spectrometer" in faults else []))
     try:
-        yield Emulators(stirrer_at, spectro_at, physics_at, robot, tmp_path)
+        yield Emulators(stirrer_at, spectro_at, physics_at, robot, logs)
     finally:
         for proc in (stirrer, spectro):
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def fault_free(robot: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
+    """One fault-free pair of instrument emulators for the module's tests that inject none."""
+    yield from _instruments(tmp_path_factory.mktemp("emulators"), robot, {})
+
+
+@pytest.fixture
+def emulators(request: pytest.FixtureRequest, robot: str,
+              tmp_path: Path) -> Iterator[Emulators]:
+    """The instrument emulators, and the module's robot; ``param``: {"stirrer": faults,
+    "spectrometer": faults} starts a pair of the test's own, else the module's fault-free pair
+    serves (each run leaves the motor off and sets the spectrometer's physics afresh)."""
+    faults = getattr(request, "param", {})
+    if not faults:
+        yield request.getfixturevalue("fault_free")
+        return
+    yield from _instruments(tmp_path, robot, faults)
 
 
 @pytest.fixture(scope="module")

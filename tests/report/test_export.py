@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import jcamp
 import numpy as np
 import pytest
 
@@ -12,7 +13,6 @@ from mscrobot.report.data import Measurement, read_run
 from mscrobot.report.export import export_run
 from tests.report.conftest import Runs
 
-jcamp = pytest.importorskip("jcamp")
 #: jcamp < 1.3 calls it jcamp_readfile, 1.3 renamed it readfile
 readfile = getattr(jcamp, "jcamp_readfile", None) or jcamp.readfile
 

@@ -207,6 +207,7 @@ def test_commands_are_paged_as_the_robot_pages(url: str) -> None:
         backend.close()
 
 
+@pytest.mark.slow  # a whole run over HTTP; the other tests here check each exchange
 def test_the_reference_recipe_completes_over_http(url: str) -> None:
     recipe = load_recipe(REFERENCE).recipe
     plain = simulate(recipe, seed=0)

@@ -51,6 +51,7 @@ def test_the_child_answers_as_the_engine_in_process_would() -> None:
         child.send(c.home())
 
 
+@pytest.mark.slow  # a real parent process killed, then ~3 s for the child's import to end
 def test_a_child_never_outlives_a_killed_parent(tmp_path: Path) -> None:
     probe = ("import os, sys, time\n"
              "from mscrobot.lab.opentrons import robot_process\n"

@@ -1,14 +1,17 @@
-"""`mscrobot emulate spectrometer` as a real process: first line is the bound address, faults
-from --faults reach the driver, which recovers."""
+"""`mscrobot emulate spectrometer` as a real process (slow): first line is the bound address,
+faults from --faults reach the driver, which recovers."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
+
 from mscrobot.lab.spectrometer.ocean import OceanSettings, OceanSpectrometer
 
 
+@pytest.mark.slow
 def test_emulator_process_serves_the_driver_with_faults() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "mscrobot.cli", "emulate", "spectrometer", "--tcp", "0",

@@ -1,5 +1,6 @@
 """The IKA driver against ``mscrobot emulate stirrer`` running as a real process, over a real
-pty and over TCP: identify, ramp, read-back, stop, the device's watchdog, profiles."""
+pty and over TCP (slow): identify, ramp, read-back, stop, faults from the command line; and
+against the emulator served from this process: the device's watchdog, options, profiles."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from pathlib import Path
 
 import pytest
 from conftest import SPEED, start_process, stop_process
+from typer.testing import CliRunner
 
+from mscrobot.cli import app
 from mscrobot.lab.protocols import DeviceFaultError, LabRefusalError, Stirrer
+from mscrobot.lab.stirrer.emulator import Emulator
 from mscrobot.lab.stirrer.ika import IkaStirrer, open_serial
 from mscrobot.lab.stirrer.namur import frame
 from mscrobot.lab.stirrer.profiles import StirrerProfile, load_profile
@@ -27,6 +31,7 @@ def _ramp_up_and_stop(d: IkaStirrer, profile: StirrerProfile) -> None:
     assert d.set_speed(0) <= profile.tolerance_rpm
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["pty", "tcp"])
 def test_driver_ramps_reads_back_and_stops_over_a_real_process(
         transport: str, driver: Callable[..., IkaStirrer], profile: StirrerProfile) -> None:
@@ -45,33 +50,31 @@ def test_driver_ramps_reads_back_and_stops_over_a_real_process(
 
 
 def test_watchdog_stops_the_motor_when_the_driver_goes_silent(
+        emulator: Callable[..., tuple[Emulator, str]],
         driver: Callable[..., IkaStirrer]) -> None:
     speed = 50.0                      # OUT_WD1@20 → 0.4 s of wall time
-    proc, address = start_process("--tcp", "0", "--speed", str(speed), "--no-pace")
-    url = f"socket://{address}"
+    _, url = emulator("tcp", speed=speed)
+    d = driver(url, speedup=speed)
+    d.open()
+    d.set_speed(500)
+    time.sleep(1.0)                   # 2.5 × m: the keepalive holds the watchdog off
+    assert abs(d.speed() - 500) <= 20
+    d.close(stop_motor=False)         # the computer goes silent, motor still on
+    time.sleep(1.0)
+    raw = open_serial(url, 0.5)
     try:
-        d = driver(url, speedup=speed)
-        d.open()
-        d.set_speed(500)
-        time.sleep(1.0)               # 2.5 × m: the keepalive holds the watchdog off
-        assert abs(d.speed() - 500) <= 20
-        d.close(stop_motor=False)     # the computer goes silent, motor still on
-        time.sleep(1.0)
-        raw = open_serial(url, 0.5)
-        try:
-            raw.write(frame("IN_PV_4"))
-            assert raw.read_until(b"\r\n") == b"0.0 4 \r\n"   # Er 2: motor off by itself
-        finally:
-            raw.close()
-        again = driver(url, speedup=speed, keepalive=False)
-        with pytest.raises(DeviceFaultError, match=r"not accepted.*Er 2"):
-            again.set_speed(400)      # setters ignored until RESET
-        again.reset()
-        assert abs(again.set_speed(400) - 400) <= 20
+        raw.write(frame("IN_PV_4"))
+        assert raw.read_until(b"\r\n") == b"0.0 4 \r\n"   # Er 2: motor off by itself
     finally:
-        stop_process(proc)
+        raw.close()
+    again = driver(url, speedup=speed, keepalive=False)
+    with pytest.raises(DeviceFaultError, match=r"not accepted.*Er 2"):
+        again.set_speed(400)          # setters ignored until RESET
+    again.reset()
+    assert abs(again.set_speed(400) - 400) <= 20
 
 
+@pytest.mark.slow
 def test_faults_given_on_the_command_line_reach_the_driver(
         driver: Callable[..., IkaStirrer]) -> None:
     proc, address = start_process("--tcp", "0", "--speed", str(SPEED), "--no-pace",
@@ -86,12 +89,8 @@ def test_faults_given_on_the_command_line_reach_the_driver(
 
 
 def test_bad_emulator_options_exit_with_a_message() -> None:
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-m", "mscrobot.cli", "emulate", "stirrer", "--pty",
-                          "--faults", "disconnect"], capture_output=True, text=True)
-    assert out.returncode == 2 and "needs --tcp" in out.stderr
+    result = CliRunner().invoke(app, ["emulate", "stirrer", "--pty", "--faults", "disconnect"])
+    assert result.exit_code == 2 and "needs --tcp" in result.stderr
 
 
 def test_speeds_outside_the_profile_are_refused_before_anything_is_sent(
