@@ -27,7 +27,7 @@ from mscrobot.app.runs import resolve
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
 from mscrobot.engine.runner import Engine, RunEnd
 from mscrobot.lab.protocols import Lab, LabRefusalError, OpStatus
-from mscrobot.procedure.plan import PlanResult
+from mscrobot.procedure.plan import PlannedStep, PlanResult
 from mscrobot.procedure.steps import (
     Decide,
     Discard,
@@ -193,28 +193,33 @@ class FakePlan:
     def __init__(self, rounds: int = 8) -> None:
         self.rounds = rounds
 
-    def steps(self) -> Generator[Step, Outcome, PlanResult]:
+    def steps(self) -> Generator[PlannedStep, Outcome[Any], PlanResult]:
         result = PlanResult("finished")
-        yield Sample("polar", 20.0, vessel="salt_stock")
-        ref = yield Reference("polar_salt", "salt_stock")
-        dark, reference = ref.spectra
-        yield Discard()
-        yield Dispense("salt_stock", "reaction", 1500.0, "ZnCl2 in DMF", "polar")
-        yield Dispense("cluster_stock", "reaction", 1500.0, "(CdS)34 in hexane", "nonpolar")
+
+        def do(step: Step[Any]) -> Generator[PlannedStep, Outcome[Any], Outcome[Any]]:
+            return (yield PlannedStep(step))
+
+        yield from do(Sample("polar", 20.0, vessel="salt_stock"))
+        ref = (yield from do(Reference("polar_salt", "salt_stock"))).result
+        dark, reference = ref.dark, ref.reference
+        yield from do(Discard())
+        yield from do(Dispense("salt_stock", "reaction", 1500.0, "ZnCl2 in DMF", "polar"))
+        yield from do(Dispense("cluster_stock", "reaction", 1500.0, "(CdS)34 in hexane",
+                               "nonpolar"))
         for _ in range(self.rounds):
-            yield Stir(1000.0)
-            yield Wait(240.0, "exchange")
-            yield StopStir()
-            yield Settle(30.0)
-            yield Sample("polar", 20.0)
-            sample = (yield Measure("polar", "polar_salt", float(ref.data["integration_ms"])))
-            yield Discard()
-            absorbed = 1.0 - float(np.mean(sample.spectra[0].counts - dark.counts)
+            yield from do(Stir(1000.0))
+            yield from do(Wait(240.0, "exchange"))
+            yield from do(StopStir())
+            yield from do(Settle(30.0))
+            yield from do(Sample("polar", 20.0))
+            sample = (yield from do(Measure("polar", "polar_salt", ref.integration_ms))).result
+            yield from do(Discard())
+            absorbed = 1.0 - float(np.mean(sample.spectrum.counts - dark.counts)
                                    / np.mean(reference.counts - dark.counts))
             done = absorbed > 0.7
-            yield Decide("forward", "complete" if done else "progressing",
-                         "stop" if done else "continue", (f"absorbed {absorbed:.4f}",),
-                         (("absorbed", absorbed),))
+            yield from do(Decide("forward", "complete" if done else "progressing",
+                                 "stop" if done else "continue", (f"absorbed {absorbed:.4f}",),
+                                 (("absorbed", absorbed),)))
             if done:
                 return result
         result.end = "round_limit"

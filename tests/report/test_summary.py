@@ -16,7 +16,8 @@ from mscrobot.report.summary import run_summary, run_table
 from tests.report.conftest import HOSTILE_NAME, Runs
 
 KEYS = {"id", "recipe", "lab", "seed", "created", "state", "live", "reason", "lab_time_s", "steps",
-        "spectra", "forward", "back", "volumes", "pending", "report"}
+        "spectra", "forward", "back", "volumes", "pending", "report", "amounts", "amounts_text",
+        "warnings", "beyond_the_paper", "verdict_note"}
 
 
 def _journal(run: Path) -> Journal:
