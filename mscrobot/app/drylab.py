@@ -66,8 +66,13 @@ def refusals(recipe: Recipe, config: LabConfig) -> list[tuple[tuple[str, ...], s
     with the recipe field it points at (``()``: the recipe as a whole)."""
     from mscrobot.app.dryrun import simulate
     from mscrobot.app.feasibility import check_lab
+    from mscrobot.recipe.checks import DEFAULT_PATH_CM, readable
 
     found = [(_field(p), f"lab '{config.name}': {p}") for p in check_lab(config, recipe)]
+    path_cm = float(config.spectrometer.path_length.m_as("cm"))
+    if path_cm != DEFAULT_PATH_CM:  # the recipe check judged the shipped labs' cell
+        found += [(f.loc, f"lab '{config.name}': {f.message}") for f in readable(recipe, path_cm)
+                  if f.severity == "error"]
     if found:
         return found
     run = simulate(recipe, lab=dry_counterpart(config))

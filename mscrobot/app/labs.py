@@ -164,8 +164,10 @@ def assemble_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path |
         lh = config.liquid_handler
         timing = Timing(dispense_s=float(lh.dispense_time.m_as("s")),
                         sample_s=float(lh.sample_time.m_as("s")))
+        path_cm = float(config.spectrometer.path_length.m_as("cm"))  # the lab's flow cell
         world = World(WorldSpec(recipe, seed, start_vessels(config, recipe), timing,
-                                params or TwinParams(), instrument or Instrument()),
+                                params or TwinParams(path_cm=path_cm),
+                                instrument or Instrument()),
                       None if state_dir is None else state_dir / "world.jsonl")
     clock: Clock
     if world is None:

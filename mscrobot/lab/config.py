@@ -19,7 +19,14 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mscrobot.lab.labs import DEFAULT_LAB, lab_source, shipped_labs
 from mscrobot.lab.opentrons.pipettes import PIPETTES
-from mscrobot.recipe.quantities import Duration, NonNegativeVolume, StirRate, Volume, Wavelength
+from mscrobot.recipe.quantities import (
+    Duration,
+    NonNegativeVolume,
+    PathLength,
+    StirRate,
+    Volume,
+    Wavelength,
+)
 from mscrobot.strictmodel import StrictModel
 from mscrobot.yamldoc import (
     Document,
@@ -164,6 +171,8 @@ class SpectrometerConfig(StrictModel):
     backend: Literal["simulated", "ocean"] = "simulated"
     model: str = Field("Ocean HDX (simulated)", description="ocean: seabreeze model name "
                        "for USB devices (e.g. 'HDX', 'FLAME-S')")
+    path_length: PathLength = Field("2 mm", description="the flow cell's optical path (the "
+                                    "shipped labs' cell; measure yours)")
     range_min: Wavelength = Field("200 nm")
     range_max: Wavelength = Field("1100 nm")
     address: str | None = Field(None, pattern=r"^[^:\s]*:\d+$", description="ocean: "

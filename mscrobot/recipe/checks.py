@@ -59,7 +59,7 @@ def check_recipe(recipe: Recipe) -> list[Finding]:
     """Every cross-field problem in ``recipe``: errors first in field order, then warnings."""
     found: list[Finding] = []
     for check in (_phases, _hydrate, _equivalents, _paper_support, _temperature, _timing,
-                  _volumes, _wavelengths, _band_species, _readable, _back_exchange,
+                  _volumes, _wavelengths, _band_species, readable, _back_exchange,
                   _stall_policy):
         found.extend(check(recipe))
     return sorted(found, key=lambda f: f.severity != "error")
@@ -299,7 +299,7 @@ def _band_species(r: Recipe) -> list[Finding]:
     return []
 
 
-def _readable(r: Recipe, path_cm: float = DEFAULT_PATH_CM) -> list[Finding]:
+def readable(r: Recipe, path_cm: float = DEFAULT_PATH_CM) -> list[Finding]:
     """The first band's absorbance in the flow cell, from the cluster concentration, the
     band's absorptivity (assumed) and the path: unreadable, dark or too faint to confirm."""
     cluster = CLUSTERS[f"{r.cluster.material}{r.cluster.size}"]

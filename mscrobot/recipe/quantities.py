@@ -112,6 +112,8 @@ Duration = quantity(TIME, unit="s", ge=1, le=7 * 24 * 3600, what="duration", exa
 Temperature = quantity(TEMPERATURE, unit="degC", ge=-40, le=150, what="temperature",
                        example="25 degC")
 Wavelength = quantity(LENGTH, unit="nm", ge=190, le=1100, what="wavelength", example="365 nm")
+PathLength = quantity(LENGTH, unit="mm", ge=0.01, le=100, what="optical path length",
+                      example="2 mm")
 WavelengthTolerance = quantity(LENGTH, unit="nm", gt=0, le=30, what="wavelength tolerance",
                                example="3 nm")
 ReagentAmount = quantity(VOLUME, AMOUNT, unit="uL", ge=0.1, le=1e6,

@@ -29,6 +29,8 @@ class Chemistry:
     simulated: bool = False
     caveat: str = ""
     path_cm: float = DEFAULT_PATH_CM
+    #: the lab file gives the path (else it is the shipped labs' 2 mm, assumed)
+    path_given: bool = False
     problems: list[str] = field(default_factory=list)
 
     def verdict_note(self) -> str:
@@ -66,6 +68,8 @@ def chemistry_of(meta: dict[str, Any]) -> Chemistry:
     out.stocks_ul = {role: float(pos.volume.m_as("uL")) for role, pos in lab.deck.items()}
     out.simulated = (lab.stirrer.backend == "simulated"
                      and lab.spectrometer.backend == "simulated")
+    out.path_cm = float(lab.spectrometer.path_length.m_as("cm"))
+    out.path_given = "path_length" in lab.spectrometer.model_fields_set
     return out
 
 
@@ -87,5 +91,6 @@ def amount_rows(c: Chemistry) -> list[tuple[str, str]]:
         if ul:
             rows.append((f"to weigh for the {role.replace('_', ' ')}",
                          f"{mg(ul):.3g} mg {what} in {ul / 1000:.3g} mL"))
-    rows.append(("flow-cell path", f"{c.path_cm * 10:g} mm (the shipped labs' cell; assumed)"))
+    rows.append(("flow-cell path", f"{c.path_cm * 10:g} mm" + (
+        " (the lab file's)" if c.path_given else " (the shipped labs' cell; assumed)")))
     return rows

@@ -172,7 +172,7 @@ def _label(value: object) -> str:
     return text.encode("ascii", "replace").decode("ascii")
 
 
-def _jcamp_text(data: RunData, m: Measurement, blank: str) -> str:
+def _jcamp_text(data: RunData, m: Measurement, blank: str, path_cm: float) -> str:
     x, y = m.wavelengths_nm.tolist(), m.absorbance.tolist()
     finite = [v for v in y if np.isfinite(v)]
     meta = data.meta
@@ -191,6 +191,8 @@ def _jcamp_text(data: RunData, m: Measurement, blank: str) -> str:
         ("$MSCROBOT LAB TIME S", _num(m.time_s)),
         ("$MSCROBOT RUN CREATED", meta.get("created")),
         ("$INTEGRATION TIME MS", _num(m.sample.integration_ms)),
+        ("PATH LENGTH", _num(path_cm)),
+        ("$PATH LENGTH UNITS", "CM"),
         ("$SCANS AVERAGED", m.sample.scans_averaged),
         ("XUNITS", "NANOMETERS"),
         ("YUNITS", "ABSORBANCE"),
@@ -214,11 +216,14 @@ def _jcamp_text(data: RunData, m: Measurement, blank: str) -> str:
 
 
 def _jcamp(data: RunData, out: Path) -> list[Path]:
+    from mscrobot.report.chemistry import chemistry_of
+
+    path_cm = chemistry_of(data.meta).path_cm  # the lab's flow cell (cm, as JCAMP-DX has it)
     blanks = {r.n: str(r.params.get("blank", "")) for r in data.steps if r.kind == "measure"}
     paths = []
     for m in data.measurements:
         path = out / f"step{m.step:04d}-{m.phase}.jdx"
-        path.write_text(_jcamp_text(data, m, blanks.get(m.step, "")), encoding="ascii")
+        path.write_text(_jcamp_text(data, m, blanks.get(m.step, ""), path_cm), encoding="ascii")
         paths.append(path)
     return paths
 

@@ -97,3 +97,20 @@ def test_a_recipe_the_lab_would_refuse_mid_run_is_found_at_its_line(tmp_path: Pa
         checked.stderr
     planned = CliRunner().invoke(app, ["plan", str(recipe)])
     assert planned.exit_code == 2 and "no pipette takes 5 µL" in planned.stderr
+
+
+def test_a_longer_flow_cell_of_the_lab_makes_a_band_unreadable(tmp_path: Path) -> None:
+    _, text = load_lab("simulated")
+    assert "\nspectrometer:\n" in text
+    lab = tmp_path / "long-cell.yaml"
+    lab.write_text(text.replace("\nspectrometer:\n", "\nspectrometer:\n  path_length: 10 mm\n"))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: r\n"
+                      "cluster: {material: CdS, concentration: 30 uM, volume: 1.5 mL}\n"
+                      "salt: {compound: ZnCl2, concentration: 0.05 M, volume: 1.5 mL}\n")
+    runner = CliRunner()
+    assert runner.invoke(app, ["recipe", "check", str(recipe)]).exit_code == 0  # 2 mm: 0.6 AU
+    checked = runner.invoke(app, ["recipe", "check", str(recipe), "--lab", str(lab)])
+    assert checked.exit_code == 2
+    assert f"{recipe}:2:" in checked.stderr and "would read 3 AU in the 10 mm flow cell" in \
+        checked.stderr

@@ -39,6 +39,7 @@ def test_every_jcamp_file_reads_back(runs: Runs, measurements: list[Measurement]
         np.testing.assert_allclose(d["x"], m.wavelengths_nm, rtol=0, atol=1e-6)
         np.testing.assert_allclose(d["y"], m.absorbance, rtol=0, atol=1e-6)
         assert f.read_text(encoding="ascii").rstrip().endswith("##END=")
+        assert "##PATH LENGTH=0.2\n" in f.read_text(encoding="ascii")  # the lab's cell, in cm
 
 
 def test_csv_headers_carry_units_and_rows_match(runs: Runs, measurements: list[Measurement],
