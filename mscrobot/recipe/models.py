@@ -32,9 +32,9 @@ from mscrobot.chemistry import (
 from mscrobot.recipe.quantities import (
     ClusterConcentration,
     Duration,
-    MolarConcentration,
     NonNegativeVolume,
     ReagentAmount,
+    SaltConcentration,
     StirRate,
     Temperature,
     Volume,
@@ -126,8 +126,26 @@ class SaltPhase(StrictModel):
                           json_schema_extra={"examples": list(SALTS)})
     hydrate: int = Field(0, ge=0, le=12, description="waters per formula unit (0 = anhydrous)")
     solvent: SolventName = Field("DMF", description="polar solvent: DMF, NMF, ...")
-    concentration: MolarConcentration = Field(description="salt concentration, e.g. '0.05 M'")
+    concentration: SaltConcentration = Field(
+        description="salt concentration, molar ('0.05 M') or mass ('6.8 mg/mL', converted with "
+                    "the molar mass of the form weighed, hydrate included)")
     volume: Volume = Field(description="volume of salt solution dispensed")
+
+    @model_validator(mode="after")
+    def _to_molar(self) -> SaltPhase:
+        """A mass concentration becomes the molar one it stands for (the journal keeps the text
+        as written; every number downstream is molar)."""
+        c = self.concentration
+        if c.check("[mass] / [length] ** 3"):
+            salt, _ = find_salt(self.compound)
+            mass = salt.molar_masses.get(self.hydrate)
+            if mass is None:
+                known = ", ".join(map(str, salt.molar_masses))
+                raise ValueError(f"a mass concentration needs the molar mass of the form "
+                                 f"weighed: {salt.name} has no known hydrate with "
+                                 f"{self.hydrate} H2O (known hydrates: {known})")
+            self.concentration = (c / ureg().Quantity(mass.value, "g/mol")).to("M")
+        return self
 
     @model_validator(mode="before")
     @classmethod

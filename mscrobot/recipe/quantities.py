@@ -107,6 +107,9 @@ MolarConcentration = quantity(MOLAR, unit="M", ge=1e-9, le=10, what="molar conce
 ClusterConcentration = quantity(MOLAR, MASS_CONC, unit="uM", ge=0.001, le=1e5,
                                 what="cluster concentration (molar or mass)", example="20 uM",
                                 alt=(None, 1e-5, 1e3, "mg/mL"))
+SaltConcentration = quantity(MOLAR, MASS_CONC, unit="M", ge=1e-9, le=10,
+                             what="salt concentration (molar or mass)", example="0.05 M",
+                             alt=(None, 1e-6, 1e4, "mg/mL"))
 StirRate = quantity(RATE, unit="rpm", gt=0, le=3000, what="stir rate", example="1000 rpm")
 Duration = quantity(TIME, unit="s", ge=1, le=7 * 24 * 3600, what="duration", example="5 min")
 Temperature = quantity(TEMPERATURE, unit="degC", ge=-40, le=150, what="temperature",

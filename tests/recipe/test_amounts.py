@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mscrobot.recipe import load_recipe, load_recipe_text
+from mscrobot.recipe import RecipeError, load_recipe, load_recipe_text
 from mscrobot.recipe.amounts import amounts, describe, ola_volume_ul
 from tests.recipe.helpers import recipe_yaml
 
@@ -52,3 +52,15 @@ def test_the_description_names_every_amount_and_mass() -> None:
     assert "30 nmol (CdS)34" in text and "2500 Zn per cluster" in text
     assert "weigh: 102 mg ZnCl2 for the 15 mL salt stock" in text
     assert len(describe(a)) == 3  # no stock volumes: no masses
+
+
+def test_a_salt_written_as_a_mass_concentration_is_converted_with_its_hydrate() -> None:
+    wet = load_recipe_text(recipe_yaml(salt__compound="Zn(NO3)2·6H2O",
+                                       salt__concentration="14.8745 mg/mL")).recipe
+    assert float(wet.salt.concentration.m_as("M")) == pytest.approx(0.05, rel=1e-6)
+    dry = load_recipe_text(recipe_yaml(salt__compound="ZnCl2",
+                                       salt__concentration="6.8145 mg/mL")).recipe
+    assert amounts(dry).metal_per_cluster == pytest.approx(2500.0, rel=1e-6)
+    with pytest.raises(RecipeError, match="no known hydrate with 6 H2O"):
+        load_recipe_text(recipe_yaml(salt__compound="Zn(OTf)2", salt__hydrate=6,
+                                     salt__concentration="10 mg/mL"))
