@@ -166,6 +166,9 @@ def test_a_run_crashed_in_process_at_a_named_point_resumes_to_the_unbroken_end(
 
 # --- every crash point ----------------------------------------------------------------------
 
+#: On the simulated lab every third copy is resumed (see the test's docstring).
+SIMULATED_STRIDE = 3
+
 def _exactly(value: object) -> object:
     if isinstance(value, np.ndarray):
         return value.dtype.str, value.shape, value.tobytes()
@@ -201,8 +204,10 @@ def fits_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
 @pytest.mark.slow
 def test_a_run_killed_at_any_crash_point_resumes_to_the_unbroken_end(
         reference: Reference, tmp_path: Path, fits_once: Counter[str]) -> None:
-    """Every point where the files changed, resumed from a copy of them taken there (~130
-    copies on the twin lab, ~530 on the simulated one, each resumed and then removed)."""
+    """Every point where the files changed, resumed from a copy of them taken there: ~130
+    copies on the twin lab, every one; on the simulated lab (~530, the Opentrons operation log
+    adds ~400 lines) every third, so CI keeps within its 20 minutes — the twin lab covers every
+    journal write, and the named points (the default run) the robot's half-done operations."""
     snapshots: list[tuple[int, Path]] = []
     last: dict[str, bytes] = {}
     runs = tmp_path / "runs"
@@ -224,8 +229,10 @@ def test_a_run_killed_at_any_crash_point_resumes_to_the_unbroken_end(
     before_writes = sum(p.folder.startswith(".") for p in reference.points)
     writes = (len(reference.points) - before_writes) // 2
     assert len(snapshots) >= writes  # a copy after each durable write
-    for n, run in snapshots:
-        assert_same_end(_resume(run), reference.end, n)
+    stride = 1 if reference.lab == TWIN else SIMULATED_STRIDE
+    for i, (n, run) in enumerate(snapshots):
+        if i % stride == 0 or i == len(snapshots) - 1:
+            assert_same_end(_resume(run), reference.end, n)
         shutil.rmtree(run.parent)  # the simulated lab's copies come to ~400 MB
 
 

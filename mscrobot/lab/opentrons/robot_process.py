@@ -76,11 +76,11 @@ def discard() -> None:
         child.close()
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel to kill this child when its parent dies (Linux ``PR_SET_PDEATHSIG``): a
-    parent killed outright (SIGKILL) otherwise leaves it importing or mid-command, an orphan,
-    until it next reads the pipe. Where the call is not there, the closed pipe still ends it."""
-    parent = os.getppid()
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel to kill this child when its parent (pid ``parent``, taken before the
+    fork) dies (Linux ``PR_SET_PDEATHSIG``): a parent killed outright (SIGKILL) otherwise
+    leaves it importing or mid-command, an orphan, until it next reads the pipe. Where the call
+    is not there, the closed pipe still ends it."""
     try:
         import ctypes
 
@@ -88,7 +88,7 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if os.getppid() != parent:  # died before the request took: nobody will send it
+    if os.getppid() != parent:  # died before the request took (or before this child ran)
         os._exit(0)
 
 
@@ -101,12 +101,12 @@ def _answer(conn: Connection, message: tuple[str, Any]) -> None:
         os._exit(0)
 
 
-def _serve(conn: Connection, parents_end: Connection, robot: str) -> None:
+def _serve(conn: Connection, parents_end: Connection, robot: str, parent: int) -> None:
     """The child: import the engine and set up ``robot`` at once, then answer calls until the
     pipe closes."""
     parents_end.close()  # forked with it: held open here, the parent's death would go unseen
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    _die_with_parent(parent)
     from mscrobot.lab.opentrons.backend import ROBOT_TYPES
     from mscrobot.lab.opentrons.inprocess import InProcessBackend
 
@@ -158,7 +158,8 @@ class RobotProcess:
     def __init__(self, robot: str) -> None:
         ctx = multiprocessing.get_context("fork")  # nothing to re-import: the child is ready
         self._conn, child_end = ctx.Pipe()
-        self._process = ctx.Process(target=_serve, args=(child_end, self._conn, robot),
+        self._process = ctx.Process(target=_serve, args=(child_end, self._conn, robot,
+                                                         os.getpid()),
                                     daemon=True, name="opentrons-engine")
         self._process.start()
         child_end.close()
