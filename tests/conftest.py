@@ -4,12 +4,17 @@ the default run (``-m 'not slow'``) does not collect tests/flows."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Small dense fits (band fitting) are far slower with a multi-threaded OpenBLAS on 2 cores.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Lab locks (and any per-lab state) go to a folder of this test process, never the user's: the
+# default run is spread over processes (pytest-xdist), and two of them locking the emulated lab's
+# addresses in one shared folder would refuse each other (each worker imports this file).
+os.environ["MSCROBOT_STATE_DIR"] = tempfile.mkdtemp(prefix="mscrobot-test-state-")
 
 from hypothesis import HealthCheck, Phase, settings
 
