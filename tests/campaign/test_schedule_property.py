@@ -36,25 +36,16 @@ from mscrobot.procedure.steps import (
     Wait,
 )
 from mscrobot.spectra.types import Spectrum
+from tests.clocks import SteppedClock
 
 RECIPE_PATH = Path(__file__).resolve().parents[2] / "recipes" / "cds34-zncl2.yaml"
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep_until(self, t: float) -> None:
-        self.t = max(self.t, t)
 
 
 class FakeDevices:
     """Liquid handler, stirrer and spectrometer whose every operation takes its own time."""
 
-    def __init__(self, clock: FakeClock, times: dict[str, float]) -> None:
+    def __init__(self, clock: SteppedClock, times: dict[str, float]) -> None:
         self.clock, self.times = clock, times
         #: (run-clock time, rpm) at every speed change: what the vial felt
         self.speeds: list[tuple[float, float]] = []
@@ -152,7 +143,7 @@ def _job(spec: tuple[list[tuple[str, float]], dict[str, float]], recipe: Any, la
     blocks, times = spec
 
     def make_lab() -> Lab:
-        clock = FakeClock()
+        clock = SteppedClock()
         dev = FakeDevices(clock, times)
         if devices is not None:
             devices[k] = dev

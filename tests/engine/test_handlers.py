@@ -31,6 +31,7 @@ from mscrobot.procedure.results import (
 )
 from mscrobot.procedure.steps import STEP_TYPES, AskOperator, Sample, Settle, Step, Stir, Wait
 from mscrobot.spectra.types import Spectrum
+from tests.clocks import SteppedClock
 
 
 def _spectrum(kind: str) -> Spectrum:
@@ -116,16 +117,6 @@ class Unhandled(Step[Done]):
     kind: ClassVar[str] = "unhandled"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep_until(self, t: float) -> None:
-        self.t = max(self.t, t)
-
 
 class Stirrer:
     def __init__(self) -> None:
@@ -141,7 +132,7 @@ class Stirrer:
 
 def _lab() -> tuple[Lab, Stirrer]:
     stirrer = Stirrer()
-    return Lab("fake", Clock(), None, stirrer, None), stirrer  # type: ignore[arg-type]
+    return Lab("fake", SteppedClock(), None, stirrer, None), stirrer  # type: ignore[arg-type]
 
 
 class ListPlan:
