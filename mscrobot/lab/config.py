@@ -59,6 +59,22 @@ class Position(StrictModel):
     volume: NonNegativeVolume = Field("0 uL", description="what it holds at the start")
 
 
+#: The largest offset a lab file may give a labware, per axis (mm): Labware Position Check
+#: corrects millimetres; more is a wrong definition or a number in the wrong unit.
+MAX_OFFSET_MM = 20.0
+
+
+class LabwareOffsetConfig(StrictModel):
+    """Where a labware really is in its slot, relative to its definition (mm): what the
+    Opentrons App's Labware Position Check measures (``mscrobot lab offsets import``)."""
+
+    labware: str = Field(description="the load name of a labware (or tip rack) of this lab")
+    slot: str = Field(description="its deck slot, as the deck names it")
+    x: float = Field(0.0, ge=-MAX_OFFSET_MM, le=MAX_OFFSET_MM, description="mm")
+    y: float = Field(0.0, ge=-MAX_OFFSET_MM, le=MAX_OFFSET_MM, description="mm")
+    z: float = Field(0.0, ge=-MAX_OFFSET_MM, le=MAX_OFFSET_MM, description="mm")
+
+
 class PipetteConfig(StrictModel):
     """A pipette on one mount of an Opentrons robot and the tip racks it takes tips from."""
 
@@ -202,6 +218,12 @@ class LabConfig(StrictModel):
     stirrer: StirrerConfig = Field(default_factory=StirrerConfig)
     spectrometer: SpectrometerConfig = Field(default_factory=SpectrometerConfig)
     deck: dict[str, Position]
+    offsets: list[LabwareOffsetConfig] = Field(
+        default_factory=list, description="opentrons: measured labware offsets, per labware "
+        "and slot (Labware Position Check; `mscrobot lab offsets import`)")
+    accept_assumed_geometry: bool = Field(
+        False, description="opentrons: let a real robot run with labware whose geometry is "
+        "assumed and unmeasured (no offset for it here)")
 
     @property
     def simulated(self) -> bool:
@@ -252,10 +274,40 @@ def lab_from_text(text: str, source: str = "<lab>") -> LabConfig:
         raise LabError(e.problems) from None
 
 
+def offset_problems(lab: LabConfig) -> list[tuple[int, str, str]]:
+    """(index, field, message) of each offset that names no labware of this lab in that slot,
+    or one named twice (which one would the robot take?)."""
+    from mscrobot.lab.opentrons.layout import same_slot, slot_loads
+
+    if lab.offsets and lab.liquid_handler.backend != "opentrons":
+        return [(0, "labware", "offsets are for an Opentrons robot; this lab's liquid handler "
+                 f"is {lab.liquid_handler.backend}")]
+    loads = slot_loads(lab)
+    robot = lab.liquid_handler.robot_type
+    out, seen = [], set()
+    for i, o in enumerate(lab.offsets):
+        slot = next((s for s in loads if same_slot(s, o.slot, robot)), None)
+        if slot is None:
+            used = ", ".join(sorted(loads)) or "none"
+            out.append((i, "slot", f"no labware of this lab is in slot {o.slot!r} (slots "
+                        f"used: {used})"))
+        elif loads[slot] != o.labware:
+            out.append((i, "labware", f"slot {o.slot} holds {loads[slot]}, not {o.labware}"))
+        elif slot in seen:
+            out.append((i, "slot", f"a second offset for {o.labware} in slot {o.slot}"))
+        if slot is not None:
+            seen.add(slot)
+    return out
+
+
 def _validate(doc: Document) -> LabConfig:
     """The lab in ``doc``, with the files it names: an IKA stirrer's profile is read here, so
     a missing or bad one is placed at ``stirrer.profile`` instead of failing a run or a plan."""
     lab = validate_document(LabConfig, doc)
+    problems = [doc.problem(("offsets", i, field), message)
+                for i, field, message in offset_problems(lab)]
+    if problems:
+        raise LabError(problems)
     if lab.stirrer.backend == "ika":
         from mscrobot.lab.stirrer.profiles import available_profiles, load_profile
 

@@ -22,6 +22,14 @@ DEFAULT_TRASH = {"OT-2 Standard": "fixedTrash", "OT-3 Standard": "movableTrashA3
 #: Opentrons' deck definition of each robot type.
 DECKS = {"OT-2 Standard": "ot2_standard", "OT-3 Standard": "ot3_standard"}
 
+#: An OT-2's deck calibration states (``GET /calibration/status``) in words; the last two
+#: are the robot saying its calibration is unusable.
+DECK_CALIBRATION = {"OK": "calibrated", "IDENTITY": "not calibrated (default)",
+                    "BAD_CALIBRATION": "bad (recalibrate)",
+                    "SINGULARITY": "singular (recalibrate)"}
+BAD_DECK_CALIBRATION = frozenset({DECK_CALIBRATION["BAD_CALIBRATION"],
+                                  DECK_CALIBRATION["SINGULARITY"]})
+
 #: Opentrons' command statuses (``CommandStatus`` values).
 Status = Literal["queued", "running", "succeeded", "failed"]
 
@@ -42,6 +50,13 @@ class CommandBackend(Protocol):
     robot_type: str  # "OT-2 Standard" or "OT-3 Standard" (the Flex), as Opentrons names them
     run_id: str  # the robot's run these commands go to
     trash: str  # the addressable area tips are dropped into, as the robot's deck provides it
+    software: str  # the robot software's release ("in process": the local engine)
+    #: the command types the robot is known to take (None: all of the local engine's)
+    command_types: frozenset[str] | None
+    #: the pipette on each mount as the robot reads it (None: it cannot say, in process)
+    attached: dict[str, str] | None
+    #: the labware offsets the run was created with, as the robot keeps them
+    offsets: list[dict[str, Any]]
 
     def add_labware_definition(self, definition: dict[str, Any]) -> str:
         """Make a custom labware definition loadable; returns its URI."""
@@ -103,6 +118,23 @@ def trash_area(robot_type: str, fixtures: list[dict[str, Any]]) -> str | None:
     if bins:
         return str(bins[0])
     return "1ChannelWasteChute" if "1ChannelWasteChute" in areas else None
+
+
+def calibration_summary(robot_type: str, status: dict[str, Any],
+                        instruments: list[dict[str, Any]]) -> dict[str, str]:
+    """A robot's calibration in words: an OT-2's deck calibration (``/calibration/status``;
+    a Flex has none, whatever that route says), and each instrument's offset calibration
+    where ``/instruments`` reports one (a Flex's)."""
+    out: dict[str, str] = {}
+    deck = (status.get("deckCalibration") or {}).get("status")
+    if robot_type == "OT-2 Standard" and deck:
+        out["deck"] = DECK_CALIBRATION.get(str(deck), str(deck))
+    for i in instruments:
+        source = ((i.get("data") or {}).get("calibratedOffset") or {}).get("source")
+        if source:
+            out[str(i.get("mount"))] = ("not calibrated (default offset)" if source == "default"
+                                        else f"calibrated ({source})")
+    return out
 
 
 def pipette_mounts(run: dict[str, Any]) -> dict[str, str]:

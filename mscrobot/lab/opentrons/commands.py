@@ -91,6 +91,11 @@ def air_gap_in_place(pipette_id: str, volume: float, flow_rate: float) -> Comman
                    flowRate=flow_rate)
 
 
+def aspirate_in_place(pipette_id: str, volume: float, flow_rate: float) -> Command:
+    return command("aspirateInPlace", pipetteId=pipette_id, volume=round(volume, 3),
+                   flowRate=flow_rate)
+
+
 def dispense(pipette_id: str, labware_id: str, well: str, volume: float, flow_rate: float,
              origin: str, z: float) -> Command:
     return command("dispense", pipetteId=pipette_id, labwareId=labware_id, wellName=well,

@@ -55,6 +55,8 @@ class Deck:
         self.trash = backend.trash  # where the robot's deck configuration has its trash
         self.pipettes: list[Pipette] = []
         self.places: dict[str, Place] = {}
+        #: slot → the labware offset id the robot applied to what it loaded there (None: none)
+        self.offset_ids: dict[str, str | None] = {}
         self._setup(c.home())
         for mount, pc in config.liquid_handler.pipettes.items():
             spec = PIPETTES[pc.name]
@@ -91,4 +93,5 @@ class Deck:
         if ref.custom:
             self.backend.add_labware_definition(ref.definition)
         result = self._setup(c.load_labware(ref.load_name, ref.namespace, ref.version, slot))
+        self.offset_ids[slot] = result.result.get("offsetId")
         return result.result["labwareId"], ref

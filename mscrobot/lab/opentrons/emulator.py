@@ -73,6 +73,7 @@ from mscrobot.lab.opentrons.inprocess import (
     pipette_model,
     pipette_serial,
 )
+from mscrobot.lab.opentrons.versions import COMMANDS_8_1
 
 #: The robot server's HTTP API versions (robot_server/versioning.py): a request asks for one
 #: with ``Opentrons-Version`` (or ``*``: the latest) and is answered in min(asked, API_VERSION).
@@ -81,33 +82,6 @@ MIN_API_VERSION = 2
 #: Commands per page of ``GET /runs/{id}/commands`` when the request does not say.
 PAGE_LENGTH = 20
 TERMINAL = frozenset({"stopped", "failed", "succeeded"})
-
-#: The command types robot-server 8.1.0 takes, as its 422 for an unknown one lists them.
-COMMANDS_8_1 = frozenset({
-    "aspirate", "aspirateInPlace", "comment", "configureForVolume", "configureNozzleLayout",
-    "custom", "dispense", "dispenseInPlace", "blowout", "blowOutInPlace", "dropTip",
-    "dropTipInPlace", "home", "retractAxis", "loadLabware", "reloadLabware", "loadLiquid",
-    "loadModule", "loadPipette", "moveLabware", "moveRelative", "moveToCoordinates",
-    "moveToWell", "moveToAddressableArea", "moveToAddressableAreaForDropTip",
-    "prepareToAspirate", "waitForResume", "pause", "waitForDuration", "pickUpTip",
-    "savePosition", "setRailLights", "touchTip", "setStatusBar", "verifyTipPresence",
-    "getTipPresence", "liquidProbe", "tryLiquidProbe", "heaterShaker/waitForTemperature",
-    "heaterShaker/setTargetTemperature", "heaterShaker/deactivateHeater",
-    "heaterShaker/setAndWaitForShakeSpeed", "heaterShaker/deactivateShaker",
-    "heaterShaker/openLabwareLatch", "heaterShaker/closeLabwareLatch",
-    "magneticModule/disengage", "magneticModule/engage",
-    "temperatureModule/setTargetTemperature", "temperatureModule/waitForTemperature",
-    "temperatureModule/deactivate", "thermocycler/setTargetBlockTemperature",
-    "thermocycler/waitForBlockTemperature", "thermocycler/setTargetLidTemperature",
-    "thermocycler/waitForLidTemperature", "thermocycler/deactivateBlock",
-    "thermocycler/deactivateLid", "thermocycler/openLid", "thermocycler/closeLid",
-    "thermocycler/runProfile", "absorbanceReader/initialize", "absorbanceReader/measure",
-    "calibration/calibrateGripper", "calibration/calibratePipette",
-    "calibration/calibrateModule", "calibration/moveToMaintenancePosition",
-    "unsafe/blowOutInPlace", "unsafe/dropTipInPlace", "unsafe/updatePositionEstimators",
-    "unsafe/engageAxes",
-})
-
 
 @dataclass(frozen=True)
 class ServerVersion:

@@ -54,7 +54,16 @@ SUBMERGE_MM = 2.0
 BOTTOM_MM = 1.0
 RIM_MM = 3.0
 #: Commands that move liquid: once one succeeded, a failure leaves the operation half-done.
-LIQUID_COMMANDS = frozenset({"aspirate", "dispense", "blowout", "airGapInPlace"})
+LIQUID_COMMANDS = frozenset({"aspirate", "dispense", "blowout", "airGapInPlace",
+                             "aspirateInPlace"})
+#: Every command type the handler and its deck send.
+USED_COMMANDS = frozenset({
+    "home", "loadPipette", "loadLabware", "pickUpTip", "moveToWell", "prepareToAspirate",
+    "aspirate", "airGapInPlace", "dispense", "blowout", "moveToAddressableAreaForDropTip",
+    "dropTipInPlace", "unsafe/dropTipInPlace"})
+#: Commands a robot may lack that the handler sends another way: an air gap as an aspirate
+#: of air in place, after the move above the liquid every air gap starts with.
+REPLACEABLE = frozenset({"airGapInPlace"})
 
 
 class OpentronsLiquidHandler:
@@ -66,6 +75,10 @@ class OpentronsLiquidHandler:
         self.backend, self.deck, self.tracker = backend, deck, tracker
         self.follower = follower
         self.air_gap = air_gap_ul
+        #: a robot without ``airGapInPlace`` (8.1) draws its air gaps as aspirates in place
+        self.air_gap_command = ("airGapInPlace" if backend.command_types is None
+                                or "airGapInPlace" in backend.command_types
+                                else "aspirateInPlace")
         self.log = log or OpLog(None)
         for _, move in self.log.completed:
             self.tracker.apply(move)
@@ -262,9 +275,11 @@ class OpentronsLiquidHandler:
         if self.air_gap <= 0:
             return [c.move_to_well(pip.id, place.labware_id, place.well, "top", 2.0),
                     c.prepare_to_aspirate(pip.id)] if empty else []
+        gap = c.air_gap_in_place if self.air_gap_command == "airGapInPlace" \
+            else c.aspirate_in_place
         return [c.move_to_well(pip.id, place.labware_id, place.well, "top", 2.0),
                 *([c.prepare_to_aspirate(pip.id)] if empty else []),
-                c.air_gap_in_place(pip.id, self.air_gap, pip.spec.aspirate_ul_s)]
+                gap(pip.id, self.air_gap, pip.spec.aspirate_ul_s)]
 
     def _deliver(self, pip: Pipette, place: Place, volume_ul: float) -> list[c.Command]:
         return [c.dispense(pip.id, place.labware_id, place.well, volume_ul,
@@ -353,15 +368,19 @@ def open_opentrons(config: LabConfig, tracker: VesselTracker, state_dir: Path | 
             backend = InProcessBackend(lh.robot_type)
     else:
         from mscrobot.lab.opentrons.http_backend import HttpBackend
+        from mscrobot.lab.opentrons.layout import labware_offsets
 
         try:
             backend = HttpBackend(lh.robot, lh.robot_type, float(lh.timeout.m_as("s")),
-                                  previous_runs=tuple(log.runs))
+                                  previous_runs=tuple(log.runs),
+                                  offsets=labware_offsets(config))
         except BaseException:
             log.close()
             raise
     try:
+        robot = check_robot(config, backend)
         deck = Deck(backend, config)
+        log.robot_found({**robot, "applied": deck.offset_ids})
         _find_leftover_tips(deck, backend, log)
         return OpentronsLiquidHandler(backend, deck, tracker, float(lh.air_gap.m_as("uL")),
                                       log, follower)
@@ -369,6 +388,45 @@ def open_opentrons(config: LabConfig, tracker: VesselTracker, state_dir: Path | 
         backend.close()
         log.close()
         raise
+
+
+def check_robot(config: LabConfig, backend: CommandBackend) -> dict[str, object]:
+    """Refuse, before anything moves, a robot this lab cannot run on: its software lacks a
+    command the handler cannot send another way, a mount holds another pipette than the lab
+    file says, or (a real robot, not the emulator) the deck has labware of assumed, unmeasured
+    geometry and the lab does not accept it. Returns what the run's log keeps of the robot."""
+    from mscrobot.lab.opentrons.layout import ASSUMED_WARNING, unmeasured
+
+    lh = config.liquid_handler
+    where = f"the robot at {lh.robot}"
+    if backend.command_types is not None:
+        missing = sorted(USED_COMMANDS - REPLACEABLE - backend.command_types)
+        if missing:
+            raise DeviceFaultError(f"{where} runs robot software {backend.software}, which has "
+                                   f"no {', '.join(missing)}: mscrobot needs them; update the "
+                                   "robot (Opentrons App, Robot settings)")
+    if backend.attached is not None:
+        wrong = [f"the {mount} mount holds {backend.attached.get(mount) or 'nothing'}, the lab "
+                 f"file says {pc.name} (liquid_handler.pipettes.{mount})"
+                 for mount, pc in lh.pipettes.items() if backend.attached.get(mount) != pc.name]
+        if wrong:
+            raise DeviceFaultError(f"{where}: " + "; ".join(wrong))
+    health = getattr(backend, "health", None)
+    real = health is not None and health.get("fw_version") != "emulated"
+    assumed = unmeasured(config)
+    if real and assumed and not config.accept_assumed_geometry:
+        names = ", ".join(f"{name} (slot {slot})" for slot, name in assumed)
+        raise LabRefusalError(f"{where} is a real robot and the deck has labware of "
+                              f"{ASSUMED_WARNING}: {names}; give its offsets (Labware Position "
+                              "Check, `mscrobot lab offsets import`) or set "
+                              "accept_assumed_geometry: true in the lab file")
+    return {"software": backend.software, "attached": backend.attached,
+            "calibration": getattr(backend, "calibration", None),
+            "found_run": getattr(backend, "found_run", None), "trash": backend.trash,
+            "air_gap": "airGapInPlace" if backend.command_types is None
+            or "airGapInPlace" in backend.command_types else "aspirateInPlace",
+            "offsets": backend.offsets,
+            "assumed_geometry": [f"{name} in slot {slot}" for slot, name in assumed]}
 
 
 def _find_leftover_tips(deck: Deck, backend: CommandBackend, log: OpLog) -> None:

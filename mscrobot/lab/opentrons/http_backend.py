@@ -31,15 +31,18 @@ from typing import Any
 import httpx
 
 from mscrobot.lab.opentrons.backend import (
+    BAD_DECK_CALIBRATION,
     DEFAULT_TRASH,
     ROBOT_TYPES,
     CommandResult,
+    calibration_summary,
     pipette_mounts,
     result_from_json,
     tips_left,
     trash_area,
 )
 from mscrobot.lab.opentrons.commands import Command, InvalidCommandError, validate
+from mscrobot.lab.opentrons.versions import UnknownSoftwareError, commands_of
 from mscrobot.lab.protocols import DeviceFaultError, TransientDeviceError
 
 #: The robot server's HTTP API version mscrobot was written against (a newer robot answers in
@@ -74,10 +77,13 @@ def _error(response: httpx.Response) -> dict[str, Any]:
 class HttpBackend:
     def __init__(self, url: str, robot: str = "OT-2", timeout_s: float = 60.0,
                  transport: httpx.BaseTransport | None = None,
-                 previous_runs: tuple[str, ...] = ()) -> None:
+                 previous_runs: tuple[str, ...] = (),
+                 offsets: list[dict[str, Any]] | None = None) -> None:
         """``previous_runs``: runs this lab's earlier processes created; one still current
         (its process died) is stopped and let go, so the robot takes a new run. A current
-        run of another client that has not ended is left alone: the robot is busy."""
+        run of another client that has not ended is left alone: the robot is busy.
+        ``offsets``: labware offsets (``definitionUri``, ``location``, ``vector``) the run is
+        created with; the robot applies each to the labware later loaded there."""
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self.robot_type = ROBOT_TYPES[robot]
@@ -89,18 +95,49 @@ class HttpBackend:
             if health.status_code != 200:
                 raise DeviceFaultError(f"the robot at {self.url} answered /health with "
                                        f"{health.status_code}: {_errors(health)}")
-            model = health.json().get("robot_model")
+            self.health: dict[str, Any] = health.json()
+            model = self.health.get("robot_model")
             if model != self.robot_type:
                 raise DeviceFaultError(f"the robot at {self.url} is an {model}, the lab says "
                                        f"{robot}")
+            self.software = str(self.health.get("api_version"))
+            try:
+                self.command_types = commands_of(self.software)
+            except UnknownSoftwareError as e:
+                raise DeviceFaultError(f"the robot at {self.url}: {e}") from None
+            self.attached = self._attached()
+            self.calibration = self._calibration()
             self.trash = self._trash()
             for run in previous_runs:
                 self._release(run)
-            self._refuse_another_clients_run(previous_runs)
-            self.run_id = self._created_run()
+            #: the robot's current run when we came (whoever made it), before ours
+            self.found_run = self._refuse_another_clients_run(previous_runs)
+            self.run_id, self.offsets = self._created_run(offsets or [])
         except BaseException:
             self._client.close()
             raise
+
+    def _attached(self) -> dict[str, str]:
+        """The pipette on each mount, as the robot reads its instruments."""
+        r = self._request("GET", "/instruments")
+        if r.status_code != 200:
+            raise DeviceFaultError(f"the robot at {self.url} would not say its instruments: "
+                                   f"{r.status_code} {_errors(r)}")
+        self._instruments: list[dict[str, Any]] = list(r.json().get("data") or [])
+        return {str(i["mount"]): str(i.get("instrumentName")) for i in self._instruments
+                if i.get("instrumentType") == "pipette"}
+
+    def _calibration(self) -> dict[str, Any] | None:
+        """The robot's calibration as it reports it (None: it serves no calibration status)."""
+        r = self._request("GET", "/calibration/status")
+        if r.status_code != 200:
+            return None
+        summary = calibration_summary(self.robot_type, r.json(), self._instruments)
+        if summary.get("deck") in BAD_DECK_CALIBRATION:
+            raise DeviceFaultError(f"the robot at {self.url} reports its deck calibration "
+                                   f"{summary['deck']}: calibrate the deck (Opentrons App, "
+                                   "Robot settings, Calibration) before a run")
+        return summary
 
     def _trash(self) -> str:
         """Where the robot's deck configuration has its trash (a robot too old to have one
@@ -173,9 +210,10 @@ class HttpBackend:
                 raise DeviceFaultError(f"the robot at {self.url} would not let go of run "
                                        f"{run}: {r.status_code} {_errors(r)}")
 
-    def _refuse_another_clients_run(self, ours: tuple[str, ...]) -> None:
+    def _refuse_another_clients_run(self, ours: tuple[str, ...]) -> dict[str, Any] | None:
         """A current run of another client that has not ended is in use (the Opentrons App
-        setting up a protocol, a Labware Position Check): making ours would end it."""
+        setting up a protocol, a Labware Position Check): making ours would end it. Returns
+        the current run found (id, status, created, whether ours), or None."""
         current = self._current_run()
         if (current is not None and current.get("id") not in ours
                 and current.get("status") not in TERMINAL):
@@ -183,15 +221,21 @@ class HttpBackend:
                 f"the robot at {self.url} is in use by another client (run {current['id']}, "
                 f"created {current.get('createdAt')}, {current.get('status')}): let it finish "
                 "or close it in the Opentrons App")
+        return None if current is None else {
+            "id": current.get("id"), "status": current.get("status"),
+            "created": current.get("createdAt"), "ours": current.get("id") in ours}
 
-    def _created_run(self) -> str:
-        r = self._request("POST", "/runs", json={"data": {}})
+    def _created_run(self, offsets: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+        """A new run with ``offsets``; its id and the offsets as the robot keeps them."""
+        r = self._request("POST", "/runs",
+                          json={"data": {"labwareOffsets": offsets} if offsets else {}})
         if r.status_code == 409:
             raise TransientDeviceError(f"the robot at {self.url} is busy: {_errors(r)}")
         if r.status_code != 201:
             raise DeviceFaultError(f"the robot at {self.url} would not create a run: "
                                    f"{r.status_code} {_errors(r)}")
-        return str(r.json()["data"]["id"])
+        data = r.json()["data"]
+        return str(data["id"]), list(data.get("labwareOffsets") or [])
 
     def _taken(self, response: httpx.Response, what: str) -> DeviceFaultError:
         """Why the robot refused ``what`` on our run (a 409): another client took the

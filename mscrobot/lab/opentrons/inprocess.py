@@ -171,6 +171,10 @@ class InProcessBackend:
     sets up a run on a robot with those instruments (and a Flex's ``gripper``), not as a
     dry run; ``realtime``: waits and pauses take their time, as on the robot."""
 
+    software = "in process"  # the local opentrons engine: every command it has
+    command_types: frozenset[str] | None = None
+    attached: dict[str, str] | None = None
+
     def __init__(self, robot: str = "OT-2", attached: Mapping[str, str] | None = None,
                  realtime: bool = False, gripper: bool = False,
                  deck_configuration: list[tuple[str, str]] | None = None) -> None:
@@ -179,6 +183,7 @@ class InProcessBackend:
         _quiet_opentrons()
         self.robot_type = ROBOT_TYPES[robot]
         self.run_id = str(uuid.uuid4())
+        self.offsets: list[dict[str, Any]] = []
         deck = deck_configuration or DECK_CONFIGURATIONS[self.robot_type]
         self._deck_configuration = [] if attached is None else [(c, f, None) for c, f in deck]
         self.trash = DEFAULT_TRASH[self.robot_type] if attached is None else (trash_area(

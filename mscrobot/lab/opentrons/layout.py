@@ -11,7 +11,7 @@ holder that does not fit the recipe's vessel.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mscrobot.lab.opentrons.labware import find_labware
 from mscrobot.recipe.vessels import VIAL_TYPES
@@ -36,6 +36,68 @@ def _place(slot: str, robot: str) -> str | None:
         if slot in (ot2, flex):
             return ot2 if robot == "OT-2" else flex
     return None
+
+
+#: The tag mscrobot's labware definitions carry when their geometry is assumed, not measured.
+ASSUMED_TAG = "mscrobot:assumed-geometry"
+ASSUMED_WARNING = "assumed geometry: measure it before a real run"
+
+
+def same_slot(a: str, b: str, robot: str) -> bool:
+    """Whether ``a`` and ``b`` name one slot of ``robot`` ("1" and "D1" do)."""
+    return a == b or (_place(a, robot) is not None and _place(a, robot) == _place(b, robot))
+
+
+def slot_loads(config: LabConfig) -> dict[str, str]:
+    """The labware load name in each slot the robot loads, as the lab names the slot: the
+    deck's positions and the pipettes' tip racks."""
+    from mscrobot.lab.opentrons.pipettes import PIPETTES
+
+    loads = slot_labware(config)
+    for pc in config.liquid_handler.pipettes.values():
+        for slot in pc.tip_slots:
+            loads.setdefault(slot, pc.tip_rack or PIPETTES[pc.name].tip_rack)
+    return loads
+
+
+def definition_uri(load_name: str) -> str | None:
+    """``namespace/loadName/version``, as Opentrons names a definition (None: no such one)."""
+    ref = find_labware(load_name)
+    return None if ref is None else f"{ref.namespace}/{ref.load_name}/{ref.version}"
+
+
+def labware_offsets(config: LabConfig) -> list[dict[str, Any]]:
+    """The lab's offsets as the robot takes them in a new run (``labwareOffsets``), each in
+    the slot as the deck loads it, so the robot matches it to that load."""
+    loads = slot_loads(config)
+    robot = config.liquid_handler.robot_type
+    out = []
+    for o in config.offsets:
+        slot = next((s for s in loads if same_slot(s, o.slot, robot)), o.slot)
+        out.append({"definitionUri": definition_uri(o.labware), "location": {"slotName": slot},
+                    "vector": {"x": o.x, "y": o.y, "z": o.z}})
+    return out
+
+
+def unmeasured(config: LabConfig) -> list[tuple[str, str]]:
+    """(slot, load name) of each labware the robot loads whose geometry is assumed (its
+    definition's tag) and that the lab gave no offset for in that slot."""
+    robot = config.liquid_handler.robot_type
+    out = []
+    for slot, name in sorted(slot_loads(config).items()):
+        ref = find_labware(name)
+        tags = [] if ref is None else ref.definition.get("metadata", {}).get("tags") or []
+        measured = any(o.labware == name and same_slot(o.slot, slot, robot)
+                       for o in config.offsets)
+        if ASSUMED_TAG in tags and not measured:
+            out.append((slot, name))
+    return out
+
+
+def geometry_warnings(config: LabConfig) -> list[str]:
+    """One line per labware of assumed, unmeasured geometry (plan, probe)."""
+    return [f"{name} in slot {slot}: {ASSUMED_WARNING} (Labware Position Check, then "
+            "`mscrobot lab offsets import`)" for slot, name in unmeasured(config)]
 
 
 def slot_labware(config: LabConfig) -> dict[str, str]:

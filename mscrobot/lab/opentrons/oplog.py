@@ -52,6 +52,8 @@ class OpLog:
         self.tips: dict[str, int] = {}
         #: the operations the robot carried out, in order, with what each moved
         self.completed: list[tuple[str, Move]] = []
+        #: the robot as the last process found it (software, pipettes, calibration, offsets)
+        self.robot: dict[str, Any] = {}
         self._log = EventLog(path, self._apply)
 
     @classmethod
@@ -75,6 +77,8 @@ class OpLog:
             op.done = True
             if op.move is not None:
                 self.completed.append((e["op"], op.move))
+        elif "robot" in e:
+            self.robot = e["robot"]
         elif "run" in e:
             self.runs.append(e["run"])
 
@@ -83,6 +87,9 @@ class OpLog:
 
     def run(self, run_id: str) -> None:
         self._write(run=run_id)
+
+    def robot_found(self, robot: dict[str, Any]) -> None:
+        self._write(robot=robot)
 
     def start(self, op_id: str, run_id: str, planned: int, move: Move) -> Operation:
         self._write(op=op_id, run=run_id, planned=planned, move=move.to_json())

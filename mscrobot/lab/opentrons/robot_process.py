@@ -154,6 +154,10 @@ class RobotProcess:
     robot_type: str
     run_id: str
     trash: str
+    software = "in process"  # the local opentrons engine: every command it has
+    command_types: frozenset[str] | None = None
+    attached: dict[str, str] | None = None
+    offsets: list[dict[str, Any]] = []  # noqa: RUF012 (never changed: a dry run's deck)
 
     def __init__(self, robot: str) -> None:
         ctx = multiprocessing.get_context("fork")  # nothing to re-import: the child is ready

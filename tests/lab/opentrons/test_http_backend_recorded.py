@@ -64,6 +64,9 @@ def _backend(answers: dict[tuple[str, str], tuple[int, Any]],
         ("GET", "/runs"): _answer("ot2-v8.1.0", "runs-empty", "GET /runs with no runs"),
         ("GET", "/deck_configuration"): _answer("ot2-v8.1.0", "resources",
                                                 "GET /deck_configuration"),
+        ("GET", "/instruments"): _answer("ot2-v8.1.0", "resources", "GET /instruments"),
+        ("GET", "/calibration/status"): _answer("ot2-v8.1.0", "resources",
+                                                "GET /calibration/status"),
         ("POST", "/runs"): created or _answer("ot2-v8.1.0", "transfer", "create a run"),
         **answers})
     return HttpBackend("http://robot", "OT-2", transport=httpx.MockTransport(robot)), robot
