@@ -70,8 +70,13 @@ def plan_view(recipe: Recipe, lab: LabConfig) -> dict[str, Any]:
                 "start_ul": float(pos.volume.m_as("uL")),
                 "capacity_ul": None if math.isinf(caps[name]) else caps[name],
                 "worst_case_ul": need.get(name)} for name, pos in lab.deck.items()]
+    robot: dict[str, Any] = {}
+    if lab.liquid_handler.backend == "opentrons":
+        from mscrobot.lab.opentrons.layout import geometry_warnings, labware_offsets
+
+        robot = {"labware_offsets": labware_offsets(lab), "warnings": geometry_warnings(lab)}
     return {
-        "recipe": recipe.name, "lab": lab.name,
+        "recipe": recipe.name, "lab": lab.name, **robot,
         "steps": [{"kind": v["kind"], "describe": v["describe"],
                    "repeat": f"×{v['n']}" if v["n"] > 1 else ""} for v in counts.values()],
         "vessels": vessels,

@@ -69,10 +69,17 @@ def _ocean(config: LabConfig) -> dict[str, Any]:
 
 
 def _opentrons(config: LabConfig) -> dict[str, Any]:
-    """In process: nothing to reach. Over HTTP: the robot's ``/health`` (read only)."""
+    """In process: nothing to reach. Over HTTP, read only: the robot's ``/health`` (model,
+    software), ``/instruments`` (against the lab's pipettes), calibration status, its current
+    run, where its deck configuration has the trash, and the offsets it stores (newer
+    robots). Both ways: the lab's labware offsets and its labware of assumed geometry."""
+    from mscrobot.lab.opentrons.layout import geometry_warnings, labware_offsets
+
     lh = config.liquid_handler
     out: dict[str, Any] = {"role": "liquid_handler", "backend": "opentrons", "ok": False,
-                           "identity": None, "state": None, "error": None}
+                           "identity": None, "state": None, "error": None,
+                           "offsets": labware_offsets(config),
+                           "warnings": geometry_warnings(config)}
     if lh.robot == "simulate":
         return {**out, "ok": True, "state": "ready",
                 "identity": f"Opentrons {lh.robot_type}, Opentrons' protocol engine in "
@@ -83,20 +90,69 @@ def _opentrons(config: LabConfig) -> dict[str, Any]:
 
     out["url"] = lh.robot
     try:
-        r = httpx.get(lh.robot.rstrip("/") + "/health", headers={"Opentrons-Version": "*"},
-                      timeout=5.0)
-        r.raise_for_status()
-        health = r.json()
+        with httpx.Client(base_url=lh.robot.rstrip("/"), timeout=5.0,
+                          headers={"Opentrons-Version": "*"}) as client:
+            r = client.get("/health")
+            r.raise_for_status()
+            health = r.json()
+            model = health.get("robot_model")
+            out["identity"] = (f"{health.get('name')} ({model}, robot software "
+                               f"{health.get('api_version')})")
+            if model != ROBOT_TYPES[lh.robot_type]:
+                out["error"] = f"{health.get('name')} is an {model}; the lab says {lh.robot_type}"
+                return out
+            state, problems = _robot_state(client, config, health)
     except (httpx.HTTPError, ValueError) as e:
         out["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
         return out
-    model = health.get("robot_model")
-    out["identity"] = (f"{health.get('name')} ({model}, robot software "
-                       f"{health.get('api_version')})")
-    if model != ROBOT_TYPES[lh.robot_type]:
-        out["error"] = f"{health.get('name')} is an {model}; the lab says {lh.robot_type}"
-        return out
-    return {**out, "ok": True, "state": "reachable"}
+    if problems:
+        return {**out, "state": state, "error": "; ".join(problems)}
+    return {**out, "ok": True, "state": state}
+
+
+def _robot_state(client: Any, config: LabConfig,
+                 health: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """What a reachable robot says of itself, and what would stop a run of this lab on it."""
+    from mscrobot.lab.opentrons.backend import ROBOT_TYPES, calibration_summary, trash_area
+    from mscrobot.lab.opentrons.versions import UnknownSoftwareError, commands_of
+
+    lh = config.liquid_handler
+    problems: list[str] = []
+    state: dict[str, Any] = {"software": health.get("api_version")}
+    try:
+        known = commands_of(str(health.get("api_version")))
+        if known is not None and "airGapInPlace" not in known:
+            state["air_gap"] = "aspirate in place (no airGapInPlace)"
+    except UnknownSoftwareError as e:
+        problems.append(str(e))
+    instruments = client.get("/instruments").json().get("data") or []
+    attached = {i["mount"]: i.get("instrumentName") for i in instruments
+                if i.get("instrumentType") == "pipette"}
+    for mount in ("left", "right"):
+        state[f"{mount}_pipette"] = attached.get(mount) or "none"
+        want = lh.pipettes.get(mount)  # type: ignore[call-overload]
+        if want is not None and attached.get(mount) != want.name:
+            problems.append(f"the {mount} mount holds {attached.get(mount) or 'nothing'}; the "
+                            f"lab file says {want.name}")
+    r = client.get("/calibration/status")
+    calibration = (calibration_summary(ROBOT_TYPES[lh.robot_type], r.json(), instruments)
+                   if r.status_code == 200 else {"status": f"not served ({r.status_code})"})
+    state.update({f"calibration_{k}": v for k, v in calibration.items()})
+    runs = client.get("/runs").json().get("data") or []
+    current = next((run for run in runs if run.get("current")), None)
+    state["current_run"] = "none" if current is None else (
+        f"{current['id']} ({current.get('status')}, created {current.get('createdAt')})")
+    r = client.get("/deck_configuration")
+    if r.status_code == 200:
+        trash = trash_area(ROBOT_TYPES[lh.robot_type],
+                           r.json()["data"].get("cutoutFixtures") or [])
+        state["trash"] = trash or "none"
+        if trash is None:
+            problems.append("its deck configuration has no trash bin or waste chute")
+    r = client.get("/labwareOffsets")
+    state["stored_offsets"] = (len(r.json().get("data") or []) if r.status_code == 200
+                               else "none kept outside runs (this release)")
+    return state, problems
 
 
 def probe_lab(config: LabConfig) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from mscrobot import __version__
 # slower on small machines. Set before numpy loads; an explicit setting by the user wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from mscrobot.cli import campaign, devices, emulate, plan, protocol, recipe, run, runs
+from mscrobot.cli import campaign, devices, emulate, lab, plan, protocol, recipe, run, runs
 from mscrobot.cli.common import EXIT_FAILED
 
 app = typer.Typer(
@@ -54,6 +54,7 @@ app.command("plan")(plan.plan)
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(devices.devices_app, name="devices")
 app.add_typer(emulate.emulate_app, name="emulate")
+app.add_typer(lab.lab_app, name="lab")
 app.command("campaign")(campaign.campaign)
 app.add_typer(protocol.protocol_app, name="protocol")
 

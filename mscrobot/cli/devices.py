@@ -39,9 +39,20 @@ def devices_probe(lab: LabOption = None,
             if d["ok"]:
                 typer.echo(f"{d['role']:<15} {d['backend']}{where}: {d['identity']} — "
                            f"{_state_text(d['state'])}")
+            elif d.get("state") is not None:
+                typer.echo(f"{d['role']:<15} {d['backend']}{where}: {d['identity']} — "
+                           f"{_state_text(d['state'])}")
+                typer.echo(f"{'':<15} not ready: {d['error']}")
             else:
                 typer.echo(f"{d['role']:<15} {d['backend']}{where}: unreachable — "
                            f"{d['error']}")
+            for o in d.get("offsets") or []:
+                v = o["vector"]
+                typer.echo(f"{'':<15} offset {o['definitionUri']} in slot "
+                           f"{o['location']['slotName']}: x {v['x']:+.2f} y {v['y']:+.2f} "
+                           f"z {v['z']:+.2f} mm")
+            for w in d.get("warnings") or []:
+                typer.echo(f"{'':<15} warning: {w}")
     raise typer.Exit(EXIT_OK if all(d["ok"] for d in found) else EXIT_FAILED)
 
 

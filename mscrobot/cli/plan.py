@@ -47,6 +47,13 @@ def plan(
     est = view["time_estimate"]
     console.print(f"time: {est['expected_min']:.1f} min expected in the dry run "
                   f"(seed 0), {est['max_min']:.0f} min at most by the recipe's limits")
+    for o in view.get("labware_offsets") or []:
+        v = o["vector"]
+        console.print(f"labware offset: {o['definitionUri']} in slot "
+                      f"{o['location']['slotName']}: x {v['x']:+.2f} y {v['y']:+.2f} "
+                      f"z {v['z']:+.2f} mm", highlight=False)
+    for w in view.get("warnings") or []:
+        console.print(f"warning: {w}", highlight=False)
     from mscrobot.recipe.amounts import amounts, describe
 
     stocks = {v["name"]: v["start_ul"] for v in view["vessels"]}

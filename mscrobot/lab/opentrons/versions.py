@@ -14,35 +14,86 @@ from __future__ import annotations
 import re
 
 #: The command types robot-server 8.1.0 takes, as its 422 for an unknown one lists them.
-COMMANDS_8_1 = frozenset({
-    "aspirate", "aspirateInPlace", "comment", "configureForVolume", "configureNozzleLayout",
-    "custom", "dispense", "dispenseInPlace", "blowout", "blowOutInPlace", "dropTip",
-    "dropTipInPlace", "home", "retractAxis", "loadLabware", "reloadLabware", "loadLiquid",
-    "loadModule", "loadPipette", "moveLabware", "moveRelative", "moveToCoordinates",
-    "moveToWell", "moveToAddressableArea", "moveToAddressableAreaForDropTip",
-    "prepareToAspirate", "waitForResume", "pause", "waitForDuration", "pickUpTip",
-    "savePosition", "setRailLights", "touchTip", "setStatusBar", "verifyTipPresence",
-    "getTipPresence", "liquidProbe", "tryLiquidProbe", "heaterShaker/waitForTemperature",
-    "heaterShaker/setTargetTemperature", "heaterShaker/deactivateHeater",
-    "heaterShaker/setAndWaitForShakeSpeed", "heaterShaker/deactivateShaker",
-    "heaterShaker/openLabwareLatch", "heaterShaker/closeLabwareLatch",
-    "magneticModule/disengage", "magneticModule/engage",
-    "temperatureModule/setTargetTemperature", "temperatureModule/waitForTemperature",
-    "temperatureModule/deactivate", "thermocycler/setTargetBlockTemperature",
-    "thermocycler/waitForBlockTemperature", "thermocycler/setTargetLidTemperature",
-    "thermocycler/waitForLidTemperature", "thermocycler/deactivateBlock",
-    "thermocycler/deactivateLid", "thermocycler/openLid", "thermocycler/closeLid",
-    "thermocycler/runProfile", "absorbanceReader/initialize", "absorbanceReader/measure",
-    "calibration/calibrateGripper", "calibration/calibratePipette",
-    "calibration/calibrateModule", "calibration/moveToMaintenancePosition",
-    "unsafe/blowOutInPlace", "unsafe/dropTipInPlace", "unsafe/updatePositionEstimators",
-    "unsafe/engageAxes",
-})
+COMMANDS_8_1 = frozenset(
+    {
+        "aspirate",
+        "aspirateInPlace",
+        "comment",
+        "configureForVolume",
+        "configureNozzleLayout",
+        "custom",
+        "dispense",
+        "dispenseInPlace",
+        "blowout",
+        "blowOutInPlace",
+        "dropTip",
+        "dropTipInPlace",
+        "home",
+        "retractAxis",
+        "loadLabware",
+        "reloadLabware",
+        "loadLiquid",
+        "loadModule",
+        "loadPipette",
+        "moveLabware",
+        "moveRelative",
+        "moveToCoordinates",
+        "moveToWell",
+        "moveToAddressableArea",
+        "moveToAddressableAreaForDropTip",
+        "prepareToAspirate",
+        "waitForResume",
+        "pause",
+        "waitForDuration",
+        "pickUpTip",
+        "savePosition",
+        "setRailLights",
+        "touchTip",
+        "setStatusBar",
+        "verifyTipPresence",
+        "getTipPresence",
+        "liquidProbe",
+        "tryLiquidProbe",
+        "heaterShaker/waitForTemperature",
+        "heaterShaker/setTargetTemperature",
+        "heaterShaker/deactivateHeater",
+        "heaterShaker/setAndWaitForShakeSpeed",
+        "heaterShaker/deactivateShaker",
+        "heaterShaker/openLabwareLatch",
+        "heaterShaker/closeLabwareLatch",
+        "magneticModule/disengage",
+        "magneticModule/engage",
+        "temperatureModule/setTargetTemperature",
+        "temperatureModule/waitForTemperature",
+        "temperatureModule/deactivate",
+        "thermocycler/setTargetBlockTemperature",
+        "thermocycler/waitForBlockTemperature",
+        "thermocycler/setTargetLidTemperature",
+        "thermocycler/waitForLidTemperature",
+        "thermocycler/deactivateBlock",
+        "thermocycler/deactivateLid",
+        "thermocycler/openLid",
+        "thermocycler/closeLid",
+        "thermocycler/runProfile",
+        "absorbanceReader/initialize",
+        "absorbanceReader/measure",
+        "calibration/calibrateGripper",
+        "calibration/calibratePipette",
+        "calibration/calibrateModule",
+        "calibration/moveToMaintenancePosition",
+        "unsafe/blowOutInPlace",
+        "unsafe/dropTipInPlace",
+        "unsafe/updatePositionEstimators",
+        "unsafe/engageAxes",
+    }
+)
 
 #: The releases whose command sets were recorded: (version, command types; None: every one
 #: of the local engine's).
 RECORDED: tuple[tuple[tuple[int, ...], frozenset[str] | None], ...] = (
-    ((8, 1, 0), COMMANDS_8_1), ((8, 8, 2), None))
+    ((8, 1, 0), COMMANDS_8_1),
+    ((8, 8, 2), None),
+)
 
 
 class UnknownSoftwareError(ValueError):
@@ -66,7 +117,8 @@ def commands_of(version: str) -> frozenset[str] | None:
         oldest = ".".join(map(str, RECORDED[0][0]))
         raise UnknownSoftwareError(
             f"robot software {version} is older than any mscrobot knows the commands of "
-            f"(from {oldest} on): update the robot (Opentrons App, Robot settings)")
+            f"(from {oldest} on): update the robot (Opentrons App, Robot settings)"
+        )
     return known[-1]
 
 

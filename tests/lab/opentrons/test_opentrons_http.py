@@ -395,12 +395,28 @@ def test_mscrobot_run_against_mscrobot_emulate_opentrons(tmp_path: Path) -> None
         emulator.wait()
 
 
-def test_devices_probe_reads_the_robots_health(url: str) -> None:
+def test_devices_probe_reads_the_robot(url: str) -> None:
+    """Health, software, the pipettes on each mount, calibration, the current run, the
+    trash; the lab's labware of assumed geometry as warnings."""
     from mscrobot.app.probe import probe_lab
 
     found = probe_lab(lab_from_text(_lab_text(url)))[0]
-    assert found["ok"] and found["backend"] == "opentrons" and found["url"] == url
-    assert "OT-2 Standard" in found["identity"] and found["state"] == "reachable"
+    assert found["ok"], found["error"]
+    assert found["backend"] == "opentrons" and found["url"] == url
+    assert "OT-2 Standard" in found["identity"]
+    state = found["state"]
+    assert state["software"] == "8.8.2" and "air_gap" not in state
+    assert (state["left_pipette"], state["right_pipette"]) == ("p1000_single_gen2",
+                                                               "p300_single_gen2")
+    assert state["calibration_status"] == "not served (404)"
+    assert state["trash"] == "fixedTrash"
+    with httpx.Client(base_url=url, headers={"Opentrons-Version": "*"}) as api:
+        current = [r for r in api.get("/runs").json()["data"] if r["current"]]
+    assert state["current_run"] == ("none" if not current else
+                                    f"{current[0]['id']} ({current[0]['status']}, created "
+                                    f"{current[0]['createdAt']})")
+    assert any("mscrobot_flow_cell_inlet in slot 5: assumed geometry: measure it before a "
+               "real run" in w for w in found["warnings"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"

@@ -5,6 +5,7 @@ the run starts, naming the version; a wrong pipette on a mount is refused naming
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,7 +70,8 @@ def test_an_8_1_robot_is_read_at_open(robot_8_1: tuple[str, RobotEmulator]) -> N
 
 @pytest.mark.slow  # a whole run over HTTP
 def test_an_8_1_robot_runs_the_reference_recipe_without_air_gap_in_place(
-        robot_8_1: tuple[str, RobotEmulator], tmp_path: Path) -> None:
+    robot_8_1: tuple[str, RobotEmulator], tmp_path: Path
+) -> None:
     url, _ = robot_8_1
     recipe = load_recipe(REFERENCE).recipe
     built = assemble_lab(lab_from_text(_lab_text(url)), recipe, 0, tmp_path)
@@ -84,7 +86,7 @@ def test_an_8_1_robot_runs_the_reference_recipe_without_air_gap_in_place(
         assert "airGapInPlace" not in types and "aspirateInPlace" in types
         assert all(r.status == "succeeded" for r in sent)
         # every air gap is drawn just above the liquid: the move before it is to a well's top
-        for before, gap in zip(sent, sent[1:], strict=False):
+        for before, gap in itertools.pairwise(sent):
             if gap.command_type == "aspirateInPlace":
                 assert before.command_type in ("moveToWell", "prepareToAspirate")
         assert h.volumes() == built.world.tracker.volumes()  # type: ignore[union-attr]
@@ -96,12 +98,14 @@ def test_an_8_1_robot_runs_the_reference_recipe_without_air_gap_in_place(
 
 
 def test_a_command_the_robot_lacks_is_refused_before_the_run_starts(
-        robot_8_1: tuple[str, RobotEmulator], monkeypatch: pytest.MonkeyPatch) -> None:
+    robot_8_1: tuple[str, RobotEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No replacement for the trash's addressable-area move: refused naming the version,
     before the deck is set up (the robot ran no command)."""
     url, robot = robot_8_1
-    monkeypatch.setattr(handler_module, "USED_COMMANDS",
-                        handler_module.USED_COMMANDS | {"airGapInPlace", "fooBar"})
+    monkeypatch.setattr(
+        handler_module, "USED_COMMANDS", handler_module.USED_COMMANDS | {"airGapInPlace", "fooBar"}
+    )
     config = lab_from_text(_lab_text(url))
     recipe = load_recipe(REFERENCE).recipe
     with pytest.raises(DeviceFaultError, match=r"robot software 8\.1\.0, which has no fooBar"):
@@ -111,18 +115,22 @@ def test_a_command_the_robot_lacks_is_refused_before_the_run_starts(
 
 def test_a_robot_older_than_any_recorded_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     for url, robot in _robot("8.1.0"):
-        real = robot.health
-        monkeypatch.setattr(robot, "health", lambda: {**real(), "api_version": "7.5.0"})
+        health = robot.health()
+        monkeypatch.setattr(robot, "health", lambda: {**health, "api_version": "7.5.0"})
         with pytest.raises(DeviceFaultError, match=r"7\.5\.0 is older than any .* 8\.1\.0"):
             HttpBackend(url, "OT-2")
         assert not robot.runs  # refused before a run was made
 
 
 def test_a_wrong_pipette_on_a_mount_is_refused_naming_it() -> None:
-    for url, robot in _robot("8.8.2", pipettes={"left": "p20_single_gen2",
-                                               "right": "p300_single_gen2"}):
+    for url, robot in _robot(
+        "8.8.2", pipettes={"left": "p20_single_gen2", "right": "p300_single_gen2"}
+    ):
         config = lab_from_text(_lab_text(url))
-        with pytest.raises(DeviceFaultError, match=r"left mount holds p20_single_gen2, the "
-                           r"lab file says p1000_single_gen2 \(liquid_handler\.pipettes\.left\)"):
+        with pytest.raises(
+            DeviceFaultError,
+            match=r"left mount holds p20_single_gen2, the "
+            r"lab file says p1000_single_gen2 \(liquid_handler\.pipettes\.left\)",
+        ):
             assemble_lab(config, load_recipe(REFERENCE).recipe, 0, None)
         assert robot.command_posts == 0
