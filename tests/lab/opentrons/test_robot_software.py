@@ -115,8 +115,8 @@ def test_a_command_the_robot_lacks_is_refused_before_the_run_starts(
 
 def test_a_robot_older_than_any_recorded_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     for url, robot in _robot("8.1.0"):
-        health = robot.health()
-        monkeypatch.setattr(robot, "health", lambda: {**health, "api_version": "7.5.0"})
+        old = {**robot.health(), "api_version": "7.5.0"}
+        monkeypatch.setattr(robot, "health", lambda old=old: old)
         with pytest.raises(DeviceFaultError, match=r"7\.5\.0 is older than any .* 8\.1\.0"):
             HttpBackend(url, "OT-2")
         assert not robot.runs  # refused before a run was made
