@@ -40,3 +40,12 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if collection_path == FLOWS and config.getoption("markexpr") == "not slow":
         return True
     return None
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test keeps its per-user state (device locks, robots' tip inventories) in a folder
+    of its own: a run over HTTP counts its tips into its robot's inventory, which must not
+    reach the user's or another test's."""
+    monkeypatch.setenv("MSCROBOT_STATE_DIR", str(tmp_path_factory.mktemp("state")))

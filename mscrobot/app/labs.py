@@ -142,9 +142,15 @@ def _liquid_handler(config: LabConfig, recipe: Recipe, world: World | None,
     if lh.backend == "simulated":
         assert twin is not None
         return twin
+    from mscrobot.app.tips import check_tips, stock_for
     from mscrobot.lab.opentrons.handler import open_opentrons
+    from mscrobot.lab.opentrons.oplog import LOG_NAME, OpLog
 
-    robot = open_opentrons(config, start_tracker(config, recipe), state_dir, follower=twin)
+    stock = stock_for(config)  # a robot over HTTP: its racks as earlier runs left them
+    log = None if state_dir is None else state_dir / LOG_NAME
+    check_tips(recipe, config, stock, OpLog.read(log).tips if log and log.exists() else None)
+    robot = open_opentrons(config, start_tracker(config, recipe), state_dir, follower=twin,
+                           stock=stock)
     closers.append(robot.close)
     return robot
 

@@ -85,3 +85,80 @@ def offsets_import(
         typer.echo(f"  {o.labware} in slot {o.slot}: x {o.x:+.2f} y {o.y:+.2f} z {o.z:+.2f} mm")
     if not taken:
         raise typer.Exit(EXIT_FAILED)
+
+
+@lab_app.command("tips")
+def tips(
+    lab: LabOption = None,
+    refill: Annotated[
+        list[str] | None,
+        typer.Option("--refill", help="The rack in this slot was refilled (repeat for several)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show the tips left in each rack of the lab's robot, or record racks refilled."""
+    import json
+
+    from mscrobot.app.lablock import LabBusyError, hold_lab
+    from mscrobot.app.tips import inventory
+    from mscrobot.app.tips import refill as refill_rack
+    from mscrobot.lab.config import LabError, load_lab
+    from mscrobot.lab.protocols import LabRefusalError
+
+    try:
+        config, _ = load_lab(lab)
+    except LabError as exc:
+        for p in exc.problems:
+            typer.echo(str(p), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    try:
+        if refill:
+            with hold_lab(config, "tips", "lab tips --refill"):  # never under a running run
+                for slot in refill:
+                    rack = refill_rack(config, slot)
+                    typer.echo(f"slot {slot}: {rack.labware} refilled, {rack.capacity} tips")
+        stock, racks = inventory(config)
+    except LabBusyError as exc:
+        fail(f"not changing lab '{config.name}': {exc}", EXIT_FAILED)
+    except LabRefusalError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    pipettes = config.liquid_handler.pipettes
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "lab": config.name,
+                    "inventory": None if stock is None else str(stock.path),
+                    "racks": [
+                        {
+                            "mount": m,
+                            "pipette": pipettes[m].name,
+                            "slot": r.slot,  # type: ignore[index]
+                            "labware": r.labware,
+                            "capacity": r.capacity,
+                            "used": r.used,
+                            "left": r.left,
+                            "refilled": r.refilled,
+                        }
+                        for m, rs in racks.items()
+                        for r in rs
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    if stock is None:
+        typer.echo(
+            f"lab '{config.name}': its robot runs in process; every run starts with "
+            "full racks (no inventory kept)"
+        )
+    else:
+        typer.echo(f"lab '{config.name}', robot {stock.robot} (inventory {stock.path})")
+    for mount, rs in racks.items():
+        for r in rs:
+            since = f", refilled {r.refilled}" if r.refilled else ""
+            typer.echo(
+                f"  {mount:<5} {pipettes[mount].name:<18} slot {r.slot:<3} "  # type: ignore[index]
+                f"{r.labware}: {r.left} of {r.capacity} left{since}"
+            )

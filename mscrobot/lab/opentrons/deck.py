@@ -15,6 +15,7 @@ from mscrobot.lab.opentrons import commands as c
 from mscrobot.lab.opentrons.backend import CommandBackend, CommandResult
 from mscrobot.lab.opentrons.labware import LabwareRef, find_labware
 from mscrobot.lab.opentrons.pipettes import PIPETTES, PipetteSpec
+from mscrobot.lab.opentrons.tipstock import TipStock, racks_of
 from mscrobot.lab.protocols import DeviceFaultError, LabRefusalError
 
 
@@ -50,22 +51,30 @@ class Place:
 
 
 class Deck:
-    def __init__(self, backend: CommandBackend, config: LabConfig) -> None:
+    def __init__(self, backend: CommandBackend, config: LabConfig,
+                 stock: TipStock | None = None) -> None:
+        """``stock``: the robot's tip inventory (each rack used from where it was left, each
+        tip taken counted in it); None: every rack full, as for a robot in process."""
         self.backend = backend
+        self.stock = stock
+        #: tip rack labware id → (slot, load name, tips it holds)
+        self.racks: dict[str, tuple[str, str, int]] = {}
         self.trash = backend.trash  # where the robot's deck configuration has its trash
         self.pipettes: list[Pipette] = []
         self.places: dict[str, Place] = {}
         #: slot → the labware offset id the robot applied to what it loaded there (None: none)
         self.offset_ids: dict[str, str | None] = {}
         self._setup(c.home())
+        stocked = racks_of(stock, config)  # refused here if a rack's labware changed
         for mount, pc in config.liquid_handler.pipettes.items():
             spec = PIPETTES[pc.name]
             result = self._setup(c.load_pipette(pc.name, mount))
             pipette = Pipette(mount, spec, result.result["pipetteId"])
-            for slot in pc.tip_slots:
-                rack = self._load(pc.tip_rack or spec.tip_rack, slot)
-                pipette.tips += [(rack[0], w) for col in rack[1].definition["ordering"]
-                                 for w in col]
+            for known in stocked[mount]:
+                rack = self._load(known.labware, known.slot)
+                self.racks[rack[0]] = (known.slot, known.labware, known.capacity)
+                wells = [w for col in rack[1].definition["ordering"] for w in col]
+                pipette.tips += [(rack[0], w) for w in wells[known.used:]]
             self.pipettes.append(pipette)
         self.pipettes.sort(key=lambda p: p.spec.max_ul)
         loaded: dict[str, tuple[str, LabwareRef]] = {}
@@ -74,6 +83,11 @@ class Deck:
                 loaded[pos.slot] = self._load(pos.labware, pos.slot)
             labware_id, ref = loaded[pos.slot]
             self.places[name] = Place(labware_id, pos.well, ref)
+
+    def took(self, rack_id: str) -> None:
+        """A tip of rack ``rack_id`` is about to be picked up: counted in the inventory."""
+        if self.stock is not None:
+            self.stock.take(*self.racks[rack_id])
 
     def _setup(self, cmd: c.Command) -> CommandResult:
         try:

@@ -33,7 +33,6 @@ it is delivered.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from mscrobot.lab.config import LabConfig
@@ -42,6 +41,8 @@ from mscrobot.lab.opentrons.backend import CommandBackend, CommandResult
 from mscrobot.lab.opentrons.deck import Deck, Pipette, Place
 from mscrobot.lab.opentrons.labware import well_area_mm2, well_depth_mm
 from mscrobot.lab.opentrons.oplog import LOG_NAME, Operation, OpLog
+from mscrobot.lab.opentrons.pipettes import choose
+from mscrobot.lab.opentrons.tipstock import TipStock
 from mscrobot.lab.protocols import (
     DeviceFaultError,
     LabRefusalError,
@@ -91,8 +92,9 @@ class OpentronsLiquidHandler:
             if not op.done:
                 self.status_of(op_id)
         self.log.run(backend.run_id)
-        for pip in deck.pipettes:  # tips an earlier process of this run took stay taken
-            pip.used = max(pip.used, self.log.tips.get(pip.mount, 0))
+        if deck.stock is None:  # tips an earlier process of this run took stay taken (an
+            for pip in deck.pipettes:  # inventory counts them already)
+                pip.used = max(pip.used, self.log.tips.get(pip.mount, 0))
 
     @property
     def ops(self) -> dict[str, Operation]:
@@ -243,16 +245,10 @@ class OpentronsLiquidHandler:
     def _pipette(self, volume_ul: float, gaps: int, split: bool) -> tuple[Pipette, int]:
         """The smallest pipette that takes ``volume_ul`` plus its air gaps in one go; with
         ``split``, else the largest one in as few equal parts as its tips hold."""
-        need = volume_ul + gaps * self.air_gap
-        for pip in self.deck.pipettes:  # smallest first
-            if volume_ul >= pip.spec.min_ul and need <= pip.spec.max_ul:
-                return pip, 1
-        big = self.deck.pipettes[-1]
-        room = big.spec.max_ul - gaps * self.air_gap
-        if split and room > 0:
-            n = math.ceil(volume_ul / room)
-            if volume_ul / n >= big.spec.min_ul:
-                return big, n
+        chosen = choose([p.spec for p in self.deck.pipettes], volume_ul, gaps, self.air_gap,
+                        split)  # smallest first
+        if chosen is not None:
+            return self.deck.pipettes[chosen[0]], chosen[1]
         names = ", ".join(p.spec.name for p in self.deck.pipettes)
         raise LabRefusalError(f"no pipette takes {volume_ul:g} µL with "
                               f"{gaps * self.air_gap:g} µL of air gaps ({names})")
@@ -267,7 +263,8 @@ class OpentronsLiquidHandler:
         # left on by an operation that failed, or by a process that died holding it
         cmds = self._drop(pip) if pip.has_tip else []
         rack, well = pip.next_tip()
-        self.log.tip_taken(pip.mount, pip.used)
+        self.deck.took(rack)  # the inventory first: a crash may waste the tip, never reuse it
+        self.log.tip_taken(pip.mount, self.log.tips.get(pip.mount, 0) + 1)  # this run's count
         return [*cmds, c.pick_up_tip(pip.id, rack, well)]
 
     def _air_gap(self, pip: Pipette, place: Place, empty: bool = False) -> list[c.Command]:
@@ -349,10 +346,12 @@ def _describe(result: CommandResult) -> str:
 
 
 def open_opentrons(config: LabConfig, tracker: VesselTracker, state_dir: Path | None = None,
-                   follower: Follower | None = None) -> OpentronsLiquidHandler:
+                   follower: Follower | None = None,
+                   stock: TipStock | None = None) -> OpentronsLiquidHandler:
     """The lab's Opentrons robot (in process, or over HTTP) set up with its deck. ``tracker``:
     the deck's vessels as the run starts (the operation log in ``state_dir`` brings it to
-    where an earlier process left it); ``follower``: the simulated world, on simulated labs."""
+    where an earlier process left it); ``follower``: the simulated world, on simulated labs;
+    ``stock``: the robot's tip inventory (None: racks full, as for a robot in process)."""
     lh = config.liquid_handler
     log = OpLog(None if state_dir is None else state_dir / LOG_NAME)
     backend: CommandBackend
@@ -379,7 +378,7 @@ def open_opentrons(config: LabConfig, tracker: VesselTracker, state_dir: Path | 
             raise
     try:
         robot = check_robot(config, backend)
-        deck = Deck(backend, config)
+        deck = Deck(backend, config, stock)
         log.robot_found({**robot, "applied": deck.offset_ids})
         _find_leftover_tips(deck, backend, log)
         return OpentronsLiquidHandler(backend, deck, tracker, float(lh.air_gap.m_as("uL")),

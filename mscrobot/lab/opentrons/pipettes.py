@@ -7,6 +7,8 @@ loads each pipette into the protocol engine and compares; the HTTP API does not 
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -44,3 +46,23 @@ PIPETTES: dict[str, PipetteSpec] = {
                     "flex_1channel_1000"),
     )
 }
+
+
+def choose(specs: Sequence[PipetteSpec], volume_ul: float, gaps: int, air_gap_ul: float,
+           split: bool) -> tuple[int, int] | None:
+    """Which of ``specs`` (smallest first) takes ``volume_ul`` with ``gaps`` air gaps, and in
+    how many equal parts: the smallest that takes it in one go; with ``split``, else the
+    largest in as few parts as its tips hold. None: no pipette can."""
+    need = volume_ul + gaps * air_gap_ul
+    for i, spec in enumerate(specs):
+        if volume_ul >= spec.min_ul and need <= spec.max_ul:
+            return i, 1
+    if not specs:
+        return None
+    big = specs[-1]
+    room = big.max_ul - gaps * air_gap_ul
+    if split and room > 0:
+        n = math.ceil(volume_ul / room)
+        if volume_ul / n >= big.min_ul:
+            return len(specs) - 1, n
+    return None

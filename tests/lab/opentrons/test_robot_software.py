@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mscrobot.app.labs import assemble_lab
+from mscrobot.app.tips import stock_for, worst_case_tips
 from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import Engine
 from mscrobot.engine.states import RunState
@@ -22,6 +23,7 @@ from mscrobot.lab.opentrons.emulator import RobotEmulator, serve
 from mscrobot.lab.opentrons.handler import OpentronsLiquidHandler
 from mscrobot.lab.opentrons.http_backend import HttpBackend
 from mscrobot.lab.opentrons.oplog import LOG_NAME, OpLog
+from mscrobot.lab.opentrons.tipstock import racks_of
 from mscrobot.lab.protocols import DeviceFaultError
 from mscrobot.procedure.plan import ExchangePlan
 from mscrobot.recipe.loader import load_recipe
@@ -74,7 +76,8 @@ def test_an_8_1_robot_runs_the_reference_recipe_without_air_gap_in_place(
 ) -> None:
     url, _ = robot_8_1
     recipe = load_recipe(REFERENCE).recipe
-    built = assemble_lab(lab_from_text(_lab_text(url)), recipe, 0, tmp_path)
+    built_config = lab_from_text(_lab_text(url))
+    built = assemble_lab(built_config, recipe, 0, tmp_path)
     journal = Journal(Path(":memory:"))
     try:
         end = Engine(journal, built.lab, ExchangePlan(recipe), "v81").run()
@@ -93,8 +96,14 @@ def test_an_8_1_robot_runs_the_reference_recipe_without_air_gap_in_place(
     finally:
         journal.close()
         built.lab.close()
-    robot = OpLog.read(tmp_path / LOG_NAME).robot
-    assert robot["software"] == "8.1.0" and robot["air_gap"] == "aspirateInPlace"
+    log = OpLog.read(tmp_path / LOG_NAME)
+    assert log.robot["software"] == "8.1.0" and log.robot["air_gap"] == "aspirateInPlace"
+    # the tips the whole run took, counted in the robot's inventory, within the worst case
+    worst = worst_case_tips(recipe, built_config)
+    racks = racks_of(stock_for(built_config), built_config)
+    used = {mount: sum(r.used for r in rs) for mount, rs in racks.items()}
+    assert used == log.tips and used["right"] > 20
+    assert all(used[m] <= worst[m] for m in used), (used, worst)
 
 
 def test_a_command_the_robot_lacks_is_refused_before_the_run_starts(
