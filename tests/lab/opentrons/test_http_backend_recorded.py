@@ -182,3 +182,51 @@ def test_the_trash_is_where_the_robots_deck_configuration_has_it() -> None:
     assert trash_area("OT-3 Standard", moved[:1]) is None
     no_deck = {("GET", "/deck_configuration"): (404, {"errors": [{"id": "BadRequest"}]})}
     assert _backend(no_deck)[0].trash == "fixedTrash"  # a robot from before deck configs
+
+
+def _opened(robot: str, created: tuple[int, Any] | None = None,
+            offsets: list[dict[str, Any]] | None = None) -> tuple[HttpBackend, list[Any]]:
+    """A backend opened on the recorded ``robot`` (``ot2-v8.1.0``, ``flex-v8.1.0``); with the
+    bodies of its POST /runs."""
+    posted: list[Any] = []
+    answers = {
+        ("GET", "/health"): _answer(robot, "health", "GET /health, Opentrons-Version=4"),
+        ("GET", "/runs"): _answer(robot, "runs-empty", "GET /runs with no runs"),
+        ("POST", "/runs"): created or _answer(robot, "transfer", "create a run"),
+        **{("GET", path): _answer(robot, "resources", f"GET {path}")
+           for path in ("/deck_configuration", "/instruments", "/calibration/status")}}
+    recorded = RecordedRobot(answers)
+
+    def robot_answers(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/runs":
+            posted.append(json.loads(request.content))
+        return recorded(request)
+
+    kind = "Flex" if robot.startswith("flex") else "OT-2"
+    return HttpBackend("http://robot", kind, transport=httpx.MockTransport(robot_answers),
+                       offsets=offsets), posted
+
+
+def test_the_robots_software_pipettes_and_calibration_are_read_as_recorded() -> None:
+    ot2, _ = _opened("ot2-v8.1.0")
+    assert ot2.software == "8.1.0" and ot2.command_types is not None
+    assert "airGapInPlace" not in ot2.command_types and "dropTipInPlace" in ot2.command_types
+    assert ot2.attached == {"left": "p20_single_gen2", "right": "p300_single_gen2"}
+    assert ot2.calibration == {"deck": "not calibrated (default)"}  # the simulator's identity
+    assert ot2.found_run is None
+    flex, _ = _opened("flex-v8.1.0")
+    assert flex.attached == {"left": "p1000_single_flex", "right": "p50_single_flex"}
+    assert flex.calibration == {"left": "not calibrated (default offset)",
+                                "right": "not calibrated (default offset)",
+                                "extension": "not calibrated (default offset)"}
+
+
+def test_a_run_is_created_with_the_labs_offsets_and_keeps_the_robots_ids() -> None:
+    offsets = [{"definitionUri": "opentrons/opentrons_96_tiprack_300ul/1",
+                "location": {"slotName": "1"}, "vector": {"x": 0.5, "y": 0.0, "z": -0.25}}]
+    backend, posted = _opened("ot2-v8.1.0", created=_answer(
+        "ot2-v8.1.0", "run-offsets", "POST /runs with two labwareOffsets"), offsets=offsets)
+    assert posted == [{"data": {"labwareOffsets": offsets}}]
+    assert [o["id"] for o in backend.offsets] == ["labware-offset-id-1", "labware-offset-id-2"]
+    plain, posted = _opened("ot2-v8.1.0")
+    assert posted == [{"data": {}}] and plain.offsets == []
