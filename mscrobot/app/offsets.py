@@ -1,10 +1,13 @@
 """``mscrobot lab offsets import``: labware offsets measured by the Opentrons App into a lab file.
 
-Labware Position Check measures where each labware really is in its slot and keeps the result
-as labware offsets: ``{definitionUri, location: {slotName}, vector: {x, y, z}}`` (mm), the
-shape the robot takes in a new run's ``labwareOffsets`` and lists in ``GET /runs/{id}``; a
-newer robot also stores them (``GET /labwareOffsets``, located by a ``locationSequence``). Any
-of those is read here: a list of offsets, a robot's answer (``{"data": [...]}``, a run's
+Labware Position Check measures where each labware really is in its slot. The robot keeps the
+result as labware offsets, ``{definitionUri, location: {slotName}, vector: {x, y, z}}`` (mm),
+in the run it was made for (``GET /runs/{id}``; the shape a new run's ``labwareOffsets``
+takes), and a newer robot also stores them (``GET /labwareOffsets``, located by a
+``locationSequence``); the App shows them as "labware offset data", a Python snippet
+(``labware_3 = protocol.load_labware("NAME", location="1")`` then
+``labware_3.set_offset(x=0.10, y=-0.20, z=0.00)``). Any of those is read here: the snippet
+as the App shows it, a list of offsets, a robot's answer (``{"data": [...]}``, a run's
 ``{"data": {"labwareOffsets": [...]}}``) or ``{"labwareOffsets": [...]}``. For one labware in
 one slot the last offset wins, as on the robot. Each is matched to this lab's deck by load name
 and slot; one on a module or an adapter, or for labware this lab does not load there, is left
@@ -89,15 +92,15 @@ def match(
             raise OffsetImportError(
                 f"{source}: offset {i} ({uri}): its vector needs numbers x, y and z (mm)"
             ) from None
-        name = uri.split("/")[1]
+        name, shown = uri.split("/")[1], record.get("shown", uri)
         slot = _slot(record)
         if slot is None:
-            skipped.append(f"{uri}: on a module or adapter, which this lab's deck has not")
+            skipped.append(f"{shown}: on a module or adapter, which this lab's deck has not")
             continue
         ours = next((s for s in loads if same_slot(s, slot, robot)), None)
         if ours is None or loads[ours] != name:
             skipped.append(
-                f"{uri} in slot {slot}: this lab loads {loads[ours] if ours else 'nothing'} there"
+                f"{shown} in slot {slot}: this lab loads {loads[ours] if ours else 'nothing'} there"
             )
             continue
         found[ours] = Offset(name, ours, round(x, 2), round(y, 2), round(z, 2))
@@ -146,13 +149,55 @@ def import_offsets(
     return new, offsets, skipped
 
 
-def read_json(path: Path) -> Any:
+_LOAD = re.compile(
+    r"^\s*(\w+)\s*=\s*(\w+)\.load_labware\(\s*\"([^\"]+)\""
+    r"(?:\s*,\s*(?:location\s*=\s*)?\"([^\"]+)\")?",
+    re.MULTILINE,
+)
+_SET = re.compile(
+    r"^\s*(\w+)\.set_offset\(\s*x\s*=\s*([-+.\d]+)\s*,\s*y\s*=\s*([-+.\d]+)"
+    r"\s*,\s*z\s*=\s*([-+.\d]+)\s*\)",
+    re.MULTILINE,
+)
+
+
+def snippet_offsets(text: str) -> list[dict[str, Any]]:
+    """The offsets in the App's labware offset data (its Jupyter or command-line snippet):
+    each ``set_offset`` of a labware the snippet loads, a slot's (``protocol.load_labware``)
+    or a module's (no slot)."""
+    loads = {m[1]: (m[3], m[4] if m[2] == "protocol" else None) for m in _LOAD.finditer(text)}
+    out = []
+    for m in _SET.finditer(text):
+        if m[1] not in loads:
+            continue
+        name, slot = loads[m[1]]
+        out.append(
+            {
+                "definitionUri": f"snippet/{name}/0",
+                "shown": name,
+                "location": {"slotName": slot} if slot else {"moduleModel": "a module"},
+                "vector": {"x": float(m[2]), "y": float(m[3]), "z": float(m[4])},
+            }
+        )
+    return out
+
+
+def read_offsets(path: Path) -> Any:
+    """The offsets in ``path``: JSON, or the App's Python snippet."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise OffsetImportError(f"{path}: {e.strerror or e}") from None
+    try:
+        return json.loads(text)
     except ValueError as e:
-        raise OffsetImportError(f"{path}: not JSON ({e})") from None
+        found = snippet_offsets(text)
+        if found:
+            return found
+        raise OffsetImportError(
+            f"{path}: neither JSON offsets ({e}) nor the Opentrons App's "
+            "labware offset data (load_labware and set_offset lines)"
+        ) from None
 
 
 def robot_offsets(url: str) -> tuple[Any, str]:

@@ -48,7 +48,7 @@ def offsets_import(
         OffsetImportError,
         import_offsets,
         offsets_block,
-        read_json,
+        read_offsets,
         robot_offsets,
     )
     from mscrobot.lab.config import LabError, lab_from_text
@@ -65,7 +65,7 @@ def offsets_import(
                 )
             data, source = robot_offsets(robot.robot)
         elif file is not None:
-            data, source = read_json(file), str(file)
+            data, source = read_offsets(file), str(file)
         else:
             fail("give the offsets file, or --from-robot", EXIT_BAD_INPUT)
         _, taken, skipped = import_offsets(path, data, source, write=not dry_run)

@@ -141,6 +141,44 @@ def test_labware_position_check_offsets_are_imported_into_the_lab_file(tmp_path:
     assert result.exit_code == 2 and "offset 0 has no definitionUri" in result.output
 
 
+#: The App's "labware offset data" after Labware Position Check (its Jupyter snippet, as
+#: Opentrons' app/src/molecules/PythonLabwareOffsetSnippet writes it).
+SNIPPET = """import opentrons.execute
+protocol = opentrons.execute.get_protocol_api("2.12")
+
+labware_3 = protocol.load_labware("mscrobot_stirrer_vial_8ml", location="1")
+labware_3.set_offset(x=0.30, y=-0.40, z=1.20)
+
+module_4 = protocol.load_module("temperatureModuleV2", location="3")
+
+labware_5 = module_4.load_labware("opentrons_24_aluminumblock_nest_1.5ml_snapcap")
+labware_5.set_offset(x=0.10, y=0.00, z=0.00)
+
+labware_6 = protocol.load_labware("opentrons_96_tiprack_300ul", location="11")
+labware_6.set_offset(x=-0.10, y=0.20, z=0.00)
+"""
+
+
+def test_the_apps_labware_offset_data_is_imported(tmp_path: Path) -> None:
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(_lab_text())
+    snippet = tmp_path / "offsets.py"
+    snippet.write_text(SNIPPET)
+    result = CliRunner().invoke(app, ["lab", "offsets", "import", str(snippet), "--lab",
+                                      str(lab)])
+    assert result.exit_code == 0, result.output
+    assert ("left out: opentrons_24_aluminumblock_nest_1.5ml_snapcap: on a module or adapter"
+            in result.output)
+    config = lab_from_text(lab.read_text())
+    assert [(o.labware, o.slot, o.x, o.y, o.z) for o in config.offsets] == [
+        ("mscrobot_stirrer_vial_8ml", "1", 0.3, -0.4, 1.2),
+        ("opentrons_96_tiprack_300ul", "11", -0.1, 0.2, 0.0)]
+    snippet.write_text("print('no offsets here')\n")
+    result = CliRunner().invoke(app, ["lab", "offsets", "import", str(snippet), "--lab",
+                                      str(lab)])
+    assert result.exit_code == 2 and "nor the Opentrons App's labware offset data" in result.output
+
+
 def test_assumed_geometry_is_named_until_measured() -> None:
     plain = lab_from_text(_lab_text())
     assert [name for _, name in unmeasured(plain)] == [
@@ -192,6 +230,14 @@ def test_the_robot_applies_the_labs_offsets_to_its_run(
     assert {o["id"] for o in found["offsets"]} == set(ids.values())
     assert {s: i for s, i in found["applied"].items() if i} == ids
     assert found["assumed_geometry"] == ["mscrobot_6_vialrack_20ml in slot 2"]
+    # another lab file of the same robot takes them from the robot's latest run with offsets
+    other = tmp_path / "other.yaml"
+    other.write_text(_lab_text(url))
+    result = CliRunner().invoke(app, ["lab", "offsets", "import", "--from-robot", "--lab",
+                                      str(other)])
+    assert result.exit_code == 0, result.output
+    assert f"from {url} run {run_id}" in result.output
+    assert lab_from_text(other.read_text()).offsets == config.offsets
 
 
 def test_a_real_robot_refuses_assumed_geometry_unless_the_lab_accepts_it(
