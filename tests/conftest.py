@@ -46,6 +46,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 def _own_state_dir(tmp_path_factory: pytest.TempPathFactory,
                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test keeps its per-user state (device locks, robots' tip inventories) in a folder
-    of its own: a run over HTTP counts its tips into its robot's inventory, which must not
-    reach the user's or another test's."""
+    of its own, not only its process's: a run over HTTP counts its tips into its robot's
+    inventory, and a module's shared emulator would otherwise carry one test's tips into the
+    next."""
     monkeypatch.setenv("MSCROBOT_STATE_DIR", str(tmp_path_factory.mktemp("state")))
