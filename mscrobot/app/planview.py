@@ -72,9 +72,17 @@ def plan_view(recipe: Recipe, lab: LabConfig) -> dict[str, Any]:
                 "worst_case_ul": need.get(name)} for name, pos in lab.deck.items()]
     robot: dict[str, Any] = {}
     if lab.liquid_handler.backend == "opentrons":
+        from mscrobot.app.tips import inventory, worst_case_tips
         from mscrobot.lab.opentrons.layout import geometry_warnings, labware_offsets
 
-        robot = {"labware_offsets": labware_offsets(lab), "warnings": geometry_warnings(lab)}
+        stock, racks = inventory(lab)  # a robot over HTTP: its racks as earlier runs left them
+        worst = worst_case_tips(recipe, lab)
+        robot = {"labware_offsets": labware_offsets(lab), "warnings": geometry_warnings(lab),
+                 "tips": [{"mount": mount, "pipette": lab.liquid_handler.pipettes[mount].name,  # type: ignore[index]
+                           "worst_case": worst[mount],
+                           "racks_hold": sum(r.left for r in racks[mount]),
+                           "inventory": None if stock is None else str(stock.path)}
+                          for mount in racks]}
     return {
         "recipe": recipe.name, "lab": lab.name, **robot,
         "steps": [{"kind": v["kind"], "describe": v["describe"],

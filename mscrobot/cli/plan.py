@@ -52,6 +52,11 @@ def plan(
         console.print(f"labware offset: {o['definitionUri']} in slot "
                       f"{o['location']['slotName']}: x {v['x']:+.2f} y {v['y']:+.2f} "
                       f"z {v['z']:+.2f} mm", highlight=False)
+    for t in view.get("tips") or []:
+        where = "in the robot's inventory" if t["inventory"] else "in full racks"
+        console.print(f"tips: the {t['pipette']} ({t['mount']}) takes at most "
+                      f"{t['worst_case']}; its racks hold {t['racks_hold']} {where}",
+                      highlight=False)
     for w in view.get("warnings") or []:
         console.print(f"warning: {w}", highlight=False)
     from mscrobot.recipe.amounts import amounts, describe

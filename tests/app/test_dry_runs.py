@@ -58,7 +58,13 @@ def test_plan_dry_run_and_check_connect_to_no_device(tmp_path: Path,
     runner = CliRunner()
     planned = runner.invoke(app, ["plan", REFERENCE, "--lab", str(lab), "--json"])
     assert planned.exit_code == 0, planned.output
-    assert json.loads(planned.stdout)["time_estimate"]["expected_end"] == "finished"
+    view = json.loads(planned.stdout)
+    assert view["time_estimate"]["expected_end"] == "finished"
+    # the robot's side, read from the lab file and the tip inventory alone
+    assert [t["racks_hold"] for t in view["tips"]] == [96, 288]
+    assert all(0 < t["worst_case"] <= t["racks_hold"] for t in view["tips"])
+    assert any("mscrobot_flow_cell_inlet in slot 5: assumed geometry" in w
+               for w in view["warnings"]) and view["labware_offsets"] == []
     checked = runner.invoke(app, ["recipe", "check", REFERENCE, "--lab", str(lab)])
     assert checked.exit_code == 0, checked.output
     ran = runner.invoke(app, ["run", REFERENCE, "--lab", str(lab), "--dry-run", "--out",
