@@ -143,3 +143,21 @@ def test_a_wrong_pipette_on_a_mount_is_refused_naming_it() -> None:
         ):
             assemble_lab(config, load_recipe(REFERENCE).recipe, 0, None)
         assert robot.command_posts == 0
+
+
+def test_devices_probe_names_the_release_and_a_wrong_pipette() -> None:
+    from mscrobot.app.probe import probe_lab
+
+    for url, _ in _robot(
+        "8.1.0", pipettes={"left": "p20_single_gen2", "right": "p300_single_gen2"}
+    ):
+        found = probe_lab(lab_from_text(_lab_text(url)))[0]
+        assert not found["ok"]
+        assert found["error"] == (
+            "the left mount holds p20_single_gen2; the lab file says p1000_single_gen2"
+        )
+        state = found["state"]
+        assert state["software"] == "8.1.0"
+        assert state["air_gap"] == "aspirate in place (no airGapInPlace)"
+        assert state["left_pipette"] == "p20_single_gen2"
+        assert state["stored_offsets"] == "none kept outside runs (this release)"
