@@ -185,7 +185,9 @@ def test_the_trash_is_where_the_robots_deck_configuration_has_it() -> None:
 
 
 def _opened(robot: str, created: tuple[int, Any] | None = None,
-            offsets: list[dict[str, Any]] | None = None) -> tuple[HttpBackend, list[Any]]:
+            offsets: list[dict[str, Any]] | None = None,
+            changed: dict[tuple[str, str], tuple[int, Any]] | None = None,
+            ) -> tuple[HttpBackend, list[Any]]:
     """A backend opened on the recorded ``robot`` (``ot2-v8.1.0``, ``flex-v8.1.0``); with the
     bodies of its POST /runs."""
     posted: list[Any] = []
@@ -194,7 +196,8 @@ def _opened(robot: str, created: tuple[int, Any] | None = None,
         ("GET", "/runs"): _answer(robot, "runs-empty", "GET /runs with no runs"),
         ("POST", "/runs"): created or _answer(robot, "transfer", "create a run"),
         **{("GET", path): _answer(robot, "resources", f"GET {path}")
-           for path in ("/deck_configuration", "/instruments", "/calibration/status")}}
+           for path in ("/deck_configuration", "/instruments", "/calibration/status")},
+        **(changed or {})}
     recorded = RecordedRobot(answers)
 
     def robot_answers(request: httpx.Request) -> httpx.Response:
@@ -230,3 +233,11 @@ def test_a_run_is_created_with_the_labs_offsets_and_keeps_the_robots_ids() -> No
     assert [o["id"] for o in backend.offsets] == ["labware-offset-id-1", "labware-offset-id-2"]
     plain, posted = _opened("ot2-v8.1.0")
     assert posted == [{"data": {}}] and plain.offsets == []
+
+
+def test_a_deck_calibration_the_robot_calls_bad_is_refused_before_a_run() -> None:
+    status, body = _answer("ot2-v8.1.0", "resources", "GET /calibration/status")
+    bad = {**body, "deckCalibration": {**body["deckCalibration"], "status": "BAD_CALIBRATION"}}
+    with pytest.raises(DeviceFaultError, match=r"reports its deck calibration bad "
+                       r"\(recalibrate\): calibrate the deck"):
+        _opened("ot2-v8.1.0", changed={("GET", "/calibration/status"): (status, bad)})
