@@ -28,7 +28,12 @@ Tip placement (assumed): stocks are drawn 2 mm under their tracked surface; addi
 3 mm under the vial's rim, above the liquid; samples are drawn at the tracker's sampling height
 (the middle of the layer, clear of the interface). A polar sample passes through the alkane, so
 the tip goes down holding an air gap, and every draw ends with an air gap and a blow-out where
-it is delivered.
+it is delivered. Each air gap is drawn 2 mm above the well it follows: ``airGapInPlace``, or on
+a robot whose software has none (8.1) an ``aspirateInPlace`` of air there.
+
+Before the deck is set up, ``check_robot`` holds the robot to the lab: the command types its
+release takes, the pipette on each mount, and (a real robot) labware of assumed geometry. Tips
+come from the robot's inventory (``tipstock``), each counted there before its pick-up.
 """
 
 from __future__ import annotations
