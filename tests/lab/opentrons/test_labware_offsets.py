@@ -134,8 +134,9 @@ def test_labware_position_check_offsets_are_imported_into_the_lab_file(tmp_path:
     import_offsets(lab, {"data": {"labwareOffsets": LPC[2:3]}}, "a run")
     again = lab_from_text(lab.read_text())
     assert [(o.labware, o.slot) for o in again.offsets] == [("opentrons_96_tiprack_300ul", "11")]
-    assert [line for line in lab.read_text().splitlines()
-            if line.startswith("offsets:")] == ["offsets:"]
+    assert [line for line in lab.read_text().splitlines() if line.startswith("offsets:")] == [
+        "offsets:"
+    ]
     bad = tmp_path / "bad.json"
     bad.write_text('[{"definitionUri": "x"}]')
     result = CliRunner().invoke(app, ["lab", "offsets", "import", str(bad), "--lab", str(lab)])
@@ -165,18 +166,19 @@ def test_the_apps_labware_offset_data_is_imported(tmp_path: Path) -> None:
     lab.write_text(_lab_text())
     snippet = tmp_path / "offsets.py"
     snippet.write_text(SNIPPET)
-    result = CliRunner().invoke(app, ["lab", "offsets", "import", str(snippet), "--lab",
-                                      str(lab)])
+    result = CliRunner().invoke(app, ["lab", "offsets", "import", str(snippet), "--lab", str(lab)])
     assert result.exit_code == 0, result.output
-    assert ("left out: opentrons_24_aluminumblock_nest_1.5ml_snapcap: on a module or adapter"
-            in result.output)
+    assert (
+        "left out: opentrons_24_aluminumblock_nest_1.5ml_snapcap: on a module or adapter"
+        in result.output
+    )
     config = lab_from_text(lab.read_text())
     assert [(o.labware, o.slot, o.x, o.y, o.z) for o in config.offsets] == [
         ("mscrobot_stirrer_vial_8ml", "1", 0.3, -0.4, 1.2),
-        ("opentrons_96_tiprack_300ul", "11", -0.1, 0.2, 0.0)]
+        ("opentrons_96_tiprack_300ul", "11", -0.1, 0.2, 0.0),
+    ]
     snippet.write_text("print('no offsets here')\n")
-    result = CliRunner().invoke(app, ["lab", "offsets", "import", str(snippet), "--lab",
-                                      str(lab)])
+    result = CliRunner().invoke(app, ["lab", "offsets", "import", str(snippet), "--lab", str(lab)])
     assert result.exit_code == 2 and "nor the Opentrons App's labware offset data" in result.output
 
 
@@ -234,8 +236,9 @@ def test_the_robot_applies_the_labs_offsets_to_its_run(
     # another lab file of the same robot takes them from the robot's latest run with offsets
     other = tmp_path / "other.yaml"
     other.write_text(_lab_text(url))
-    result = CliRunner().invoke(app, ["lab", "offsets", "import", "--from-robot", "--lab",
-                                      str(other)])
+    result = CliRunner().invoke(
+        app, ["lab", "offsets", "import", "--from-robot", "--lab", str(other)]
+    )
     assert result.exit_code == 0, result.output
     assert f"from {url} run {run_id}" in result.output
     assert lab_from_text(other.read_text()).offsets == config.offsets
@@ -264,3 +267,40 @@ def test_a_real_robot_refuses_assumed_geometry_unless_the_lab_accepts_it(
     handler = open_opentrons(accepted, start_tracker(accepted, recipe), None)
     handler.close()
     assert emulator.command_posts > 0
+
+
+def test_a_robots_stored_offsets_are_read_by_their_location_sequence() -> None:
+    """A newer robot stores offsets located by a sequence (the App's ``StoredLabwareOffset``):
+    one on an addressable area is a slot's; one on a module is left out."""
+    from mscrobot.app.offsets import match, offsets_in
+
+    stored = {
+        "data": [
+            {
+                "id": "a",
+                "createdAt": "2025-03-01T12:00:00Z",
+                "definitionUri": "custom_beta/mscrobot_flow_cell_inlet/1",
+                "locationSequence": [{"kind": "onAddressableArea", "addressableAreaName": "5"}],
+                "vector": {"x": 0.1, "y": 0.2, "z": 0.3},
+            },
+            {
+                "id": "b",
+                "createdAt": "2025-03-01T12:00:00Z",
+                "definitionUri": "custom_beta/mscrobot_stirrer_vial_8ml/1",
+                "locationSequence": [
+                    {"kind": "onModule", "moduleModel": "heaterShakerModuleV1"},
+                    {"kind": "onAddressableArea", "addressableAreaName": "1"},
+                ],
+                "vector": {"x": 1.0, "y": 1.0, "z": 1.0},
+            },
+        ],
+        "meta": {"cursor": 0, "totalLength": 2},
+    }
+    taken, skipped = match(offsets_in(stored, "robot"), lab_from_text(_lab_text()), "robot")
+    assert [(o.labware, o.slot, o.x, o.y, o.z) for o in taken] == [
+        ("mscrobot_flow_cell_inlet", "5", 0.1, 0.2, 0.3)
+    ]
+    assert skipped == [
+        "custom_beta/mscrobot_stirrer_vial_8ml/1: on a module or adapter, "
+        "which this lab's deck has not"
+    ]
