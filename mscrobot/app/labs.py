@@ -5,7 +5,8 @@ The simulated world is built only when the lab needs it (``LabConfig.simulated``
 device, or an emulator's physics link); it is then the lab's virtual clock, and it follows
 every device that acts on it: the stirrer's read-back speed, and each liquid-handling
 operation the robot confirmed (``SimLiquidHandler`` attached to the Opentrons liquid handler
-as its follower). A lab of real instruments builds none and runs on the wall clock. The World
+as its follower; it answers for the robot only where every device is simulated). A lab of
+real instruments builds none and runs on the wall clock. The World
 is returned next to the ``Lab`` (``BuiltLab``), never inside it: the engine sees only devices.
 """
 
@@ -150,7 +151,7 @@ def _liquid_handler(config: LabConfig, recipe: Recipe, world: World | None,
     log = None if state_dir is None else state_dir / LOG_NAME
     check_tips(recipe, config, stock, OpLog.read(log).tips if log and log.exists() else None)
     robot = open_opentrons(config, start_tracker(config, recipe), state_dir, follower=twin,
-                           stock=stock)
+                           stock=stock, follower_answers=not config.real_devices)
     closers.append(robot.close)
     return robot
 

@@ -53,6 +53,9 @@ create table if not exists verdicts (
     action text not null, reasons text not null, numbers text not null, lab_t real);
 create table if not exists operator (
     step integer primary key, answer text not null, wall text not null, note text);
+create table if not exists safe_stops (
+    seq integer primary key autoincrement, wall text not null, lab_t real,
+    action text not null, ok integer not null, detail text not null);
 """
 
 
@@ -170,6 +173,22 @@ class Journal:
         row = self.db.execute("select state, reason from states order by seq desc limit 1"
                               ).fetchone()
         return None if row is None else (row[0], row[1])
+
+    def safe_stop(self, action: str, ok: bool, detail: str, lab_t: float | None) -> None:
+        """One step of a safe stop (stirrer off, the robot's tip dropped, …) and how it went."""
+        with self._tx() as db:
+            db.execute("insert into safe_stops (wall, lab_t, action, ok, detail) "
+                       "values (?, ?, ?, ?, ?)", (_wall(), lab_t, action, int(ok), detail))
+
+    def safe_stops(self) -> list[dict[str, Any]]:
+        """Every safe stop step, in order (none in a journal older than them)."""
+        try:
+            rows = self.db.execute("select wall, lab_t, action, ok, detail from safe_stops "
+                                   "order by seq").fetchall()
+        except sqlite3.OperationalError:  # an older journal opened read-only
+            return []
+        return [{"wall": w, "lab_t": t, "action": a, "ok": bool(ok), "detail": d}
+                for w, t, a, ok, d in rows]
 
     def states(self) -> list[dict[str, Any]]:
         rows = self.db.execute("select state, wall, lab_t, reason from states order by seq")

@@ -22,8 +22,16 @@ journal and goes on from that step, so a run executed stage by stage (one Prefec
 is the run executed at once.
 
 Errors: ``TransientDeviceError`` is retried (3 attempts, each journaled); a
-``DeviceFaultError`` or ``LabRefusalError`` is never retried: the run stops safely (stirrer off)
-and is marked failed with the step and the device's message.
+``DeviceFaultError`` or ``LabRefusalError`` is never retried: the run stops safely and is marked
+failed with the step and the device's message.
+
+Every ending takes one safe stop (``_safe_stop``): the stirrer set to 0 and read back, then each
+step a device with more to leave safe gives (``StopsSafely``: the robot's motion stopped, its tip
+emptied and dropped, its arm homed). Each step is journaled (``safe_stops``) with what it found;
+one that fails is said in the run's reason and never skips the ones after it. A stop request
+(Ctrl-C, SIGTERM, SIGHUP) reaches such a device too (``watch``): it ends the operation in hand
+at its next safe point (``OperationInterrupted``), the step stays open, and the resume asks the
+device whether it happened.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from typing import Any
 
 from mscrobot.engine.events import Event, EventKind
 from mscrobot.engine.handlers import (
+    SPEED_TOLERANCE,
     StepContext,
     WaitInterrupted,
     handler_for,
@@ -44,7 +53,14 @@ from mscrobot.engine.handlers import (
 )
 from mscrobot.engine.journal import Journal, StepRecord
 from mscrobot.engine.states import RunState, check_move
-from mscrobot.lab.protocols import DeviceError, Lab, TransientDeviceError
+from mscrobot.lab.protocols import (
+    DeviceError,
+    Lab,
+    OperationInterrupted,
+    StopAction,
+    StopsSafely,
+    TransientDeviceError,
+)
 from mscrobot.procedure.plan import STAGES, Plan, PlanResult
 from mscrobot.procedure.results import Answered, Recovered
 from mscrobot.procedure.steps import AskOperator, Decide, Outcome, Step, Stir, StopStir
@@ -131,13 +147,28 @@ class Engine:
         self.on_event(Event(EventKind.STATE, 0, lab_t=self.lab.clock.now(),
                             message=f"{to} {reason}"))
 
+    def _stop_stirrer(self) -> str:
+        read = self.lab.stirrer.set_speed(0.0)
+        if abs(read) > SPEED_TOLERANCE:
+            raise DeviceError(f"it reads {read:g} rpm after being set to 0")
+        return f"reads {read:g} rpm"
+
     def _safe_stop(self) -> str:
-        """Stirrer off; liquid handling steps are atomic, so nothing is left half-done."""
-        try:
-            self.lab.stirrer.set_speed(0.0)
-            return ""
-        except DeviceError as e:
-            return f"; could not stop the stirrer: {e}"
+        """The one safe stop of every ending: each step journaled, none skipped because one
+        before it failed. Returns what failed, to be added to the run's reason."""
+        actions: list[StopAction] = [("stop the stirrer", self._stop_stirrer)]
+        for device in (self.lab.liquid_handler,):
+            if isinstance(device, StopsSafely):
+                actions += device.stop_actions()
+        failed = ""
+        for action, do in actions:
+            try:
+                detail, ok = do(), True
+            except DeviceError as e:
+                detail, ok = f"{type(e).__name__}: {e}", False
+                failed += f"; could not {action}: {e}"
+            self.journal.safe_stop(action, ok, detail, self.lab.clock.now())
+        return failed
 
     def _restore_stirring(self, n: int, rpm: float) -> None:
         """A resumed run was stirring when it stopped, and a stop (or a stirrer watchdog after a
@@ -150,6 +181,8 @@ class Engine:
 
     def run(self) -> RunEnd:
         self._move(RunState.RUNNING, "resumed" if self.journal.steps() else "started")
+        if isinstance(self.lab.liquid_handler, StopsSafely):
+            self.lab.liquid_handler.watch(self.stop_requested)
         gen = self.plan.steps()
         n, replayed = 0, 0
         rpm = 0.0  # the speed the journaled steps left the stirrer at
@@ -195,7 +228,7 @@ class Engine:
             self._move(RunState.COMPLETED, result.end + reason)
             return RunEnd(self.state, result.end, self.lab.clock.now(), n, result,
                           replayed=replayed, stage=self.stage)
-        except WaitInterrupted as cut:
+        except (WaitInterrupted, OperationInterrupted) as cut:
             reason = self._safe_stop()
             self._move(RunState.STOPPED, f"stopped by the operator during step {n}: {cut}"
                        + reason)

@@ -233,6 +233,24 @@ class LabConfig(StrictModel):
                                 self.spectrometer.backend)
                 or self.spectrometer.physics is not None)
 
+    @property
+    def real_devices(self) -> list[str]:
+        """The roles whose device is not simulated (a robot, emulator or instrument spoken
+        to): on such a lab the twin never answers a question about the world."""
+        lh = self.liquid_handler
+        return [role for role, real in (
+            ("liquid_handler", lh.backend == "opentrons" and lh.robot != "simulate"),
+            ("stirrer", self.stirrer.backend != "simulated"),
+            ("spectrometer", self.spectrometer.backend != "simulated")) if real]
+
+    @model_validator(mode="after")
+    def _faults_are_the_twins(self) -> LabConfig:
+        if self.liquid_handler.transient_failures and self.real_devices:
+            raise ValueError("liquid_handler.transient_failures injects faults into the "
+                             "simulated lab; a lab with a real device ("
+                             + ", ".join(self.real_devices) + ") takes none")
+        return self
+
     @model_validator(mode="after")
     def _virtual_time_is_the_worlds(self) -> LabConfig:
         if self.clock == "virtual" and not self.simulated:

@@ -9,6 +9,7 @@ knows nothing else about them. Errors are split the way the engine must treat th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -33,6 +34,29 @@ class DeviceFaultError(DeviceError):
 
 class LabRefusalError(DeviceError):
     """The lab refuses an action before doing anything (overfill, unknown vessel, no tip)."""
+
+
+class OperationInterrupted(DeviceError):  # noqa: N818 (a stop, not an error)
+    """A stop request cut an operation short at a safe point; whether it happened (wholly,
+    in part, or not at all) is for ``status_of`` to say."""
+
+
+#: One step of a device's safe stop: what it does (said in the journal) and the call that
+#: does it, returning what it found ("no tip on the p300") or raising ``DeviceError``.
+StopAction = tuple[str, Callable[[], str]]
+
+
+@runtime_checkable
+class StopsSafely(Protocol):
+    """A device that has more to do than its role's calls to be left safe (a robot: its
+    motion stopped, its tip emptied and dropped, its arm homed)."""
+
+    def watch(self, stop: threading.Event) -> None:
+        """Look at ``stop`` between the commands of an operation: once it is set, end the
+        operation at the next safe point with ``OperationInterrupted``."""
+
+    def stop_actions(self) -> list[StopAction]:
+        """The safe stop's steps, in order; each is tried even if one before it failed."""
 
 
 @runtime_checkable

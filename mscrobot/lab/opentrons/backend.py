@@ -83,6 +83,19 @@ class CommandBackend(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class Halts(Protocol):
+    """A robot that may be in motion while this process waits (over HTTP, a command goes on
+    when its answer is lost)."""
+
+    run_id: str
+
+    def halt(self) -> str | None:
+        """Stop our run if a command of it is still running or queued (the robot's stop
+        action) and make a new run for what follows; what was stopped, or None if the run
+        was idle."""
+
+
 def tips_left(records: list[dict[str, Any]], mounts: dict[str, str]) -> set[str]:
     """Mounts holding a tip after ``records`` (runs' commands as the robot lists them, in
     order; list items carry no results, so ``mounts`` maps each pipette id to its mount, as

@@ -22,7 +22,22 @@ raise the lab config's injected transient failures: a busy robot that started no
 engine's retry sends the commands once) and after the ``done`` line; when the handler starts,
 it is told again what the log says was done, so a crash between the two lines loses nothing.
 Where the robot cannot be asked (an in-process robot of an earlier process) the follower
-answers ``status_of``. The handler never imports the simulated lab.
+answers ``status_of`` only on a lab where every device is simulated (``follower_answers``): on
+a lab with any real device the twin never answers a question about the world, and an operation
+the robot no longer knows (restarted, or another client made a new run) is 'unknown', for the
+operator. The handler never imports the simulated lab.
+
+Safe stops (``StopsSafely``): a stop request (``watch``) is seen between an operation's
+commands. Until liquid has reached a destination the operation ends there
+(``OperationInterrupted``); once some has, it is carried to its end, so a vessel never holds
+part of an addition because of a stop. The engine's safe stop then takes the handler's steps,
+each tried whatever the one before did: the robot's motion stopped (``POST /runs/{id}/actions
+stop`` when a command is still running on our run; a new run is then set up, the tip on the
+pipette known as an earlier run's), each tip's liquid blown out into the vessel it was drawn
+from (or where it was being delivered), each tip dropped into the trash, the robot homed. The
+same steps follow a robot failure mid-operation. An operation stopped before any liquid left
+the tip's source, and whose tip was emptied back into it, is logged ``undone``: ``status_of``
+says 'not_done' and the resume runs it again.
 
 Tip placement (assumed): stocks are drawn 2 mm under their tracked surface; additions land from
 3 mm under the vial's rim, above the liquid; samples are drawn at the tracker's sampling height
@@ -38,11 +53,12 @@ come from the robot's inventory (``tipstock``), each counted there before its pi
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.opentrons import commands as c
-from mscrobot.lab.opentrons.backend import CommandBackend, CommandResult
+from mscrobot.lab.opentrons.backend import CommandBackend, CommandResult, Halts
 from mscrobot.lab.opentrons.deck import Deck, Pipette, Place
 from mscrobot.lab.opentrons.labware import well_area_mm2, well_depth_mm
 from mscrobot.lab.opentrons.oplog import LOG_NAME, Operation, OpLog
@@ -51,7 +67,9 @@ from mscrobot.lab.opentrons.tipstock import TipStock
 from mscrobot.lab.protocols import (
     DeviceFaultError,
     LabRefusalError,
+    OperationInterrupted,
     OpStatus,
+    StopAction,
     TransientDeviceError,
 )
 from mscrobot.lab.tracking import FLOW_CELL, Follower, Move, VesselTracker
@@ -75,17 +93,28 @@ REPLACEABLE = frozenset({"airGapInPlace"})
 class OpentronsLiquidHandler:
     def __init__(self, backend: CommandBackend, deck: Deck, tracker: VesselTracker,
                  air_gap_ul: float, log: OpLog | None = None,
-                 follower: Follower | None = None) -> None:
+                 follower: Follower | None = None, follower_answers: bool = False,
+                 config: LabConfig | None = None) -> None:
         """``tracker`` as the deck starts (the log's ``done`` operations are applied to it
-        here); ``follower``: a backend that moves liquid of its own (the simulated world)."""
+        here); ``follower``: a backend that moves liquid of its own (the simulated world),
+        which answers ``status_of`` for the robot only with ``follower_answers`` (a lab with
+        no real device); ``config``: the lab, to set the deck up again on a new run after
+        the robot's motion was stopped."""
         self.backend, self.deck, self.tracker = backend, deck, tracker
         self.follower = follower
+        self.follower_answers = follower_answers
+        self.config = config
         self.air_gap = air_gap_ul
         #: a robot without ``airGapInPlace`` (8.1) draws its air gaps as aspirates in place
         self.air_gap_command = ("airGapInPlace" if backend.command_types is None
                                 or "airGapInPlace" in backend.command_types
                                 else "aspirateInPlace")
         self.log = log or OpLog(None)
+        self._stop: threading.Event | None = None
+        #: pipette id -> the place its tip's liquid came from (or was being delivered to)
+        self._drawn: dict[str, Place] = {}
+        #: the operation in hand, not finished: its id and whether a dispense was sent
+        self._open: tuple[str, bool] | None = None
         for _, move in self.log.completed:
             self.tracker.apply(move)
         if follower is not None:  # a crash may have come between the done line and it
@@ -198,9 +227,12 @@ class OpentronsLiquidHandler:
             return "not_done"
         if op.done:
             return "done"
+        if op.undone:
+            return "not_done"
         said = self._robot_says(op_id, op)
         if said is None:
-            said = "unknown" if self.follower is None else self.follower.status_of(op_id)
+            said = ("unknown" if self.follower is None or not self.follower_answers
+                    else self.follower.status_of(op_id))
         if said == "done" and op.move is not None:
             self._done(op_id, op.move)
         return said
@@ -232,6 +264,85 @@ class OpentronsLiquidHandler:
 
     def volumes(self) -> dict[str, float]:
         return self.tracker.volumes()
+
+    # --- safe stops (StopsSafely) -------------------------------------------------------------
+
+    def watch(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def stop_actions(self) -> list[StopAction]:
+        return [("stop the robot's motion", self._halt),
+                ("empty the tips", self._empty_tips),
+                ("drop the tips", self._drop_tips),
+                ("home the robot", self._home)]
+
+    def _halt(self) -> str:
+        if not isinstance(self.backend, Halts):
+            return "nothing runs between this process's commands"
+        stopped = self.backend.halt()
+        if stopped is None:
+            return "the robot was idle"
+        if self.config is None:
+            raise DeviceFaultError(f"stopped {stopped}; no lab to set the deck up again on "
+                                   "the robot's new run")
+        self.log.run(self.backend.run_id)
+        held = {p.mount: (p.has_tip, p.used) for p in self.deck.pipettes}
+        self.deck = Deck(self.backend, self.config, self.deck.stock)
+        for pip in self.deck.pipettes:  # the new run's engine knows nothing of the tips
+            pip.has_tip, pip.used = held.get(pip.mount, (False, 0))
+            pip.leftover = pip.has_tip
+        self._drawn.clear()  # a tip the run does not know cannot be blown out
+        return f"stopped {stopped}; the deck set up again on run {self.backend.run_id}"
+
+    def _empty_tips(self) -> str:
+        done: list[str] = []
+        for pip in self.deck.pipettes:
+            place = self._drawn.get(pip.id)
+            if not pip.has_tip or place is None:
+                continue
+            if pip.leftover:
+                raise DeviceFaultError(f"the {pip.spec.name}'s tip may hold liquid, and the "
+                                       "robot's new run does not know the tip: it is dropped "
+                                       "as it is")
+            self._safe_send(c.blowout(pip.id, place.labware_id, place.well,
+                                      pip.spec.blowout_ul_s, "top", -RIM_MM))
+            del self._drawn[pip.id]
+            done.append(f"the {pip.spec.name}'s tip blown out into {self._name_of(place)}")
+        if self._open is not None and not self._open[1] and not self._drawn:
+            op_id = self._open[0]
+            self.log.undone(op_id)  # nothing reached a destination, the tip went back
+            self._open = None
+            done.append(f"operation {op_id} undone (nothing had left its source)")
+        return "; ".join(done) or "no tip holds liquid"
+
+    def _drop_tips(self) -> str:
+        dropped = []
+        for pip in self.deck.pipettes:
+            if pip.has_tip:
+                for cmd in self._drop(pip):
+                    self._safe_send(cmd)
+                dropped.append(f"the {pip.spec.name}'s tip")
+        return (" and ".join(dropped) + " dropped into the trash") if dropped \
+            else "no tip on any pipette"
+
+    def _home(self) -> str:
+        self._safe_send(c.home())
+        return "homed"
+
+    def _safe_send(self, cmd: c.Command) -> CommandResult:
+        """One command of a safe stop; anything but success is a fault of that step."""
+        try:
+            result = self.backend.send(cmd)
+        except c.InvalidCommandError as e:
+            raise DeviceFaultError(f"Opentrons refuses the command: {e}") from None
+        self._track_tip(cmd, result)
+        if result.status != "succeeded":
+            raise DeviceFaultError(_describe(result))
+        return result
+
+    def _name_of(self, place: Place) -> str:
+        return next((n for n, p in self.deck.places.items() if p == place),
+                    f"{place.labware.load_name} {place.well}")
 
     def close(self) -> None:
         try:
@@ -312,15 +423,23 @@ class OpentronsLiquidHandler:
         mark ``move`` done once all are. Each carries a key (``<op_id>/<index>``) and each
         answered id is logged first."""
         op = self.log.start(op_id, self.backend.run_id, len(cmds), move)
-        moved = False
+        moved = delivered = False
+        self._open = (op_id, False)
         for i, cmd in enumerate(cmds):
+            if self._stop is not None and self._stop.is_set() and not delivered:
+                raise OperationInterrupted(
+                    f"stopped before command {i + 1} of {len(cmds)} ({cmd['commandType']}): "
+                    "no liquid had reached a vessel")
             cmd = {**cmd, "key": op.key(op_id, i)}
+            if cmd["commandType"] == "dispense":
+                self._open = (op_id, True)
             try:
                 result = self.backend.send(cmd)
             except c.InvalidCommandError as e:
                 raise self._failure(moved, f"Opentrons refuses the command: {e}") from None
-            except TransientDeviceError as e:
-                if op.command_ids:  # part of the operation ran: it must not be retried
+            except (TransientDeviceError, DeviceFaultError) as e:
+                self._learn(cmd)  # the robot may have taken it: its record says
+                if op.command_ids and isinstance(e, TransientDeviceError):
                     raise DeviceFaultError(f"lost the robot mid-operation: {e}") from None
                 raise
             self.log.sent(op_id, result.id)
@@ -328,13 +447,40 @@ class OpentronsLiquidHandler:
             if result.status != "succeeded":
                 raise self._failure(moved, _describe(result))
             moved = moved or result.command_type in LIQUID_COMMANDS
+            delivered = delivered or result.command_type == "dispense"
+        self._open = None
         self._done(op_id, move)
 
+    def _learn(self, cmd: c.Command) -> None:
+        """What became of ``cmd``, whose answer was lost, from the robot's record (if it can
+        still be asked), so a safe stop knows the tips."""
+        try:
+            found = self.backend.find(cmd["key"])
+        except (TransientDeviceError, DeviceFaultError):
+            return
+        if found is not None:
+            self._track_tip(cmd, found)
+
     def _track_tip(self, cmd: c.Command, result: CommandResult) -> None:
-        if result.status == "succeeded" and cmd["commandType"] in {"pickUpTip", *c.DROPS}:
+        """Which pipette holds a tip, and where its liquid came from: an aspirate (also one
+        that failed: it may have drawn some) or a dispense marks the place, a blowout or a
+        drop empties it."""
+        kind, params = cmd["commandType"], cmd.get("params") or {}
+        pip_id = params.get("pipetteId")
+        if kind in ("aspirate", "dispense") and result.status in ("succeeded", "failed"):
+            place = next((p for p in self.deck.places.values()
+                          if (p.labware_id, p.well) == (params["labwareId"],
+                                                        params["wellName"])), None)
+            if place is not None and pip_id is not None:
+                self._drawn[pip_id] = place
+        if result.status != "succeeded":
+            return
+        if kind == "blowout" or kind in c.DROPS:
+            self._drawn.pop(pip_id, None)
+        if kind in {"pickUpTip", *c.DROPS}:
             for pip in self.deck.pipettes:
-                if pip.id == cmd["params"]["pipetteId"]:
-                    pip.has_tip = cmd["commandType"] == "pickUpTip"
+                if pip.id == pip_id:
+                    pip.has_tip = kind == "pickUpTip"
                     pip.leftover = False
 
     @staticmethod
@@ -352,11 +498,13 @@ def _describe(result: CommandResult) -> str:
 
 def open_opentrons(config: LabConfig, tracker: VesselTracker, state_dir: Path | None = None,
                    follower: Follower | None = None,
-                   stock: TipStock | None = None) -> OpentronsLiquidHandler:
+                   stock: TipStock | None = None,
+                   follower_answers: bool = False) -> OpentronsLiquidHandler:
     """The lab's Opentrons robot (in process, or over HTTP) set up with its deck. ``tracker``:
     the deck's vessels as the run starts (the operation log in ``state_dir`` brings it to
-    where an earlier process left it); ``follower``: the simulated world, on simulated labs;
-    ``stock``: the robot's tip inventory (None: racks full, as for a robot in process)."""
+    where an earlier process left it); ``follower``: the simulated world, on simulated labs,
+    answering for the robot with ``follower_answers`` (every device simulated); ``stock``:
+    the robot's tip inventory (None: racks full, as for a robot in process)."""
     lh = config.liquid_handler
     log = OpLog(None if state_dir is None else state_dir / LOG_NAME)
     backend: CommandBackend
@@ -387,7 +535,7 @@ def open_opentrons(config: LabConfig, tracker: VesselTracker, state_dir: Path | 
         log.robot_found({**robot, "applied": deck.offset_ids})
         _find_leftover_tips(deck, backend, log)
         return OpentronsLiquidHandler(backend, deck, tracker, float(lh.air_gap.m_as("uL")),
-                                      log, follower)
+                                      log, follower, follower_answers, config)
     except BaseException:
         backend.close()
         log.close()

@@ -340,6 +340,23 @@ class HttpBackend:
             if not page["data"] or len(out) >= page["meta"]["totalLength"]:
                 return out
 
+    def halt(self) -> str | None:
+        """The robot's stop action on our run if a command of it is running or queued (its
+        motion stops; queued ones fail), then, once the run reads stopped, a new run: the
+        robot takes no more commands on a stopped one."""
+        r = self._request("GET", f"/runs/{self.run_id}/commands",
+                          params={"pageLength": str(PAGE_LENGTH)})
+        if r.status_code != 200:
+            return None
+        moving = [d for d in r.json().get("data") or [] if d.get("status") in ("queued",
+                                                                                 "running")]
+        if not moving:
+            return None
+        old = self.run_id
+        self._release(old)
+        self.run_id = self._created_run()
+        return (f"{moving[0].get('commandType')} (key {moving[0].get('key')}) on run {old}")
+
     def close(self) -> None:
         """Stop the run, wait for the stop to finish and let it go, so the robot is free
         for the next one."""

@@ -7,7 +7,8 @@ log (``opentrons.jsonl`` in the run folder, one JSON line per event, each writte
 ``write``) keeps the robot's run id, each operation (its planned command count and what it
 moves, a ``Move``) and the id of every command the robot answered. Once the robot has
 confirmed every command of an operation, a ``done`` event says so before the handler's vessel
-tracker changes: replaying the log's ``done`` events in order rebuilds the tracker. The one
+tracker changes (an ``undone`` event: a safe stop ended it before any liquid left its
+source): replaying the log's ``done`` events in order rebuilds the tracker. The one
 operation a crash may have cut off between its last command and its ``done`` line is settled
 when the handler starts (it asks the robot; see ``OpentronsLiquidHandler``), from the move its
 start line keeps. It also keeps how many tips of each pipette's racks are taken: the
@@ -39,6 +40,8 @@ class Operation:
     command_ids: list[str] = field(default_factory=list)
     #: the robot confirmed every command
     done: bool = False
+    #: a safe stop ended it before any liquid left its source, and emptied the tip back
+    undone: bool = False
 
     def key(self, op_id: str, index: int) -> str:
         return f"{op_id}/{index}"
@@ -72,6 +75,8 @@ class OpLog:
             self.ops[e["op"]] = Operation(e["run"], e["planned"], move)
         elif "cmd" in e:
             self.ops[e["op"]].command_ids.append(e["cmd"])
+        elif "undone" in e:
+            self.ops[e["op"]].undone = True
         elif "done" in e:
             op = self.ops[e["op"]]
             op.done = True
@@ -100,6 +105,11 @@ class OpLog:
 
     def done(self, op_id: str) -> None:
         self._write(op=op_id, done=True)
+
+    def undone(self, op_id: str) -> None:
+        """Operation ``op_id`` was stopped before any liquid reached a destination, and what
+        its tip drew went back where it came from: nothing moved."""
+        self._write(op=op_id, undone=True)
 
     def tip_taken(self, mount: str, tips: int) -> None:
         self._write(mount=mount, tips=tips)
