@@ -92,8 +92,9 @@ class Halts(Protocol):
 
     def halt(self) -> str | None:
         """Stop our run if a command of it is still running or queued (the robot's stop
-        action) and make a new run for what follows; what was stopped, or None if the run
-        was idle."""
+        action: Opentrons' engine lets a running setup command end, and starts none after
+        it) and make a new run for what follows; what was stopped, or None if the run was
+        idle."""
 
 
 def tips_left(records: list[dict[str, Any]], mounts: dict[str, str]) -> set[str]:

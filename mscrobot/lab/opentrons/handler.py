@@ -32,12 +32,13 @@ commands. Until liquid has reached a destination the operation ends there
 (``OperationInterrupted``); once some has, it is carried to its end, so a vessel never holds
 part of an addition because of a stop. The engine's safe stop then takes the handler's steps,
 each tried whatever the one before did: the robot's motion stopped (``POST /runs/{id}/actions
-stop`` when a command is still running on our run; a new run is then set up, the tip on the
-pipette known as an earlier run's), each tip's liquid blown out into the vessel it was drawn
-from (or where it was being delivered), each tip dropped into the trash, the robot homed. The
-same steps follow a robot failure mid-operation. An operation stopped before any liquid left
-the tip's source, and whose tip was emptied back into it, is logged ``undone``: ``status_of``
-says 'not_done' and the resume runs it again.
+stop`` when a command is still running or queued on our run, as after a lost answer; Opentrons'
+engine lets the running setup command end first and starts nothing after it; a new run is then
+set up, the tip on the pipette known as an earlier run's), each tip's liquid blown out into the
+vessel it was drawn from (or where it was being delivered), each tip dropped into the trash, the
+robot homed. The same steps follow a robot failure mid-operation. An operation stopped before
+any liquid left the tip's source, and whose tip was emptied back into it, is logged ``undone``:
+``status_of`` says 'not_done' and the resume runs it again.
 
 Tip placement (assumed): stocks are drawn 2 mm under their tracked surface; additions land from
 3 mm under the vial's rim, above the liquid; samples are drawn at the tracker's sampling height
@@ -306,7 +307,6 @@ class OpentronsLiquidHandler:
                                        "as it is")
             self._safe_send(c.blowout(pip.id, place.labware_id, place.well,
                                       pip.spec.blowout_ul_s, "top", -RIM_MM))
-            del self._drawn[pip.id]
             done.append(f"the {pip.spec.name}'s tip blown out into {self._name_of(place)}")
         if self._open is not None and not self._open[1] and not self._drawn:
             op_id = self._open[0]

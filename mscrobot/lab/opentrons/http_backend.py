@@ -341,9 +341,9 @@ class HttpBackend:
                 return out
 
     def halt(self) -> str | None:
-        """The robot's stop action on our run if a command of it is running or queued (its
-        motion stops; queued ones fail), then, once the run reads stopped, a new run: the
-        robot takes no more commands on a stopped one."""
+        """The robot's stop action on our run if a command of it is running or queued (the
+        running one ends, nothing after it starts), then, once the run reads stopped, a new
+        run: the robot takes no more commands on a stopped one."""
         r = self._request("GET", f"/runs/{self.run_id}/commands",
                           params={"pageLength": str(PAGE_LENGTH)})
         if r.status_code != 200:
