@@ -69,6 +69,10 @@ class EmulatedStirrer:
         self.wd_time: float | None = None
         self.wd_last = 0.0
         self.lock = threading.Lock()
+        #: told when the motor is switched on, switched off and comes to rest (the device's
+        #: own log of how long it stirred; the CLI prints it)
+        self.on_motor: Callable[[str], None] | None = None
+        self._motor = "rest"
 
     def advance(self) -> None:
         """Bring the motor and the watchdog up to now, tripping the watchdog on time."""
@@ -93,38 +97,60 @@ class EmulatedStirrer:
     def handle(self, command: str) -> str | None:
         """The reply to one command (None: the device sends nothing)."""
         with self.lock:
-            self.advance()
-            head, _, arg = command.partition(" ")
-            p = self.profile
-            if command == "IN_NAME":
-                return p.model
-            if command == "IN_PV_4":
-                return f"{self.actual:.1f} 4"
-            if command == "IN_SP_4":
-                return f"{self.setpoint:.1f} 4"
-            if head == "OUT_SP_4" and arg:
-                value = _number(arg)
-                if value is not None and self.error is None:
-                    self.setpoint = min(max(value, p.min_rpm), p.max_rpm)
-                return None
-            if command == "START_4":
-                if self.error is None:
-                    self.running = True
-                return None
-            if command == "STOP_4":
-                self.running = False
-                return None
-            if command == "RESET":
-                self.running, self.error, self.wd_time = False, None, None
-                return None
-            if command.startswith("OUT_WD1@"):
-                m = _number(command.partition("@")[2])
-                if m is None or not 20 <= m <= 1500:
-                    return None
-                if self.error is None:
-                    self.wd_time, self.wd_last = m, self.clock()
-                return f"{m:g}"
+            try:
+                return self._handle(command)
+            finally:
+                self._note()
+
+    def _note(self) -> None:
+        """A ``motor on|at-speed|off|rest`` line for ``on_motor`` when the motor's state
+        changed (seen when a command comes): on once started, at-speed once at its setpoint,
+        off once stopped (or tripped), rest once it reads 0 rpm after that."""
+        if self.on_motor is None:
+            return
+        if self.running and self.error is None:
+            state = "at-speed" if self.actual == self.setpoint else "on"
+        else:
+            state = "rest" if self.actual == 0.0 else "off"
+        if state == self._motor or (state == "off" and self._motor == "rest"):
+            return
+        self._motor = state
+        self.on_motor(f"motor {state} setpoint={self.setpoint:g} actual={self.actual:g} "
+                      f"t={self.t:.3f} wall={time.time():.3f}")
+
+    def _handle(self, command: str) -> str | None:
+        self.advance()
+        head, _, arg = command.partition(" ")
+        p = self.profile
+        if command == "IN_NAME":
+            return p.model
+        if command == "IN_PV_4":
+            return f"{self.actual:.1f} 4"
+        if command == "IN_SP_4":
+            return f"{self.setpoint:.1f} 4"
+        if head == "OUT_SP_4" and arg:
+            value = _number(arg)
+            if value is not None and self.error is None:
+                self.setpoint = min(max(value, p.min_rpm), p.max_rpm)
             return None
+        if command == "START_4":
+            if self.error is None:
+                self.running = True
+            return None
+        if command == "STOP_4":
+            self.running = False
+            return None
+        if command == "RESET":
+            self.running, self.error, self.wd_time = False, None, None
+            return None
+        if command.startswith("OUT_WD1@"):
+            m = _number(command.partition("@")[2])
+            if m is None or not 20 <= m <= 1500:
+                return None
+            if self.error is None:
+                self.wd_time, self.wd_last = m, self.clock()
+            return f"{m:g}"
+        return None
 
 
 def _number(text: str) -> float | None:
@@ -371,6 +397,7 @@ def run(*, pty: bool, tcp: int | None, host: str, speed: float, pace: bool, faul
     if pty and any(f.kind == "disconnect" for f in plan.faults):
         raise ValueError("the disconnect fault needs --tcp (a pty cannot be unplugged)")
     emulator = Emulator(load_profile(profile), speed=speed, pace=pace, faults=plan)
+    emulator.device.on_motor = lambda line: print(line, file=sys.stderr, flush=True)
     if pty:
         emulator.start_pty()
     else:

@@ -1,0 +1,352 @@
+"""Safe stops and real time against ``mscrobot emulate`` processes over real TCP/HTTP: a stir's
+length by the stirrer emulator's own log, SIGTERM, SIGHUP and SIGINT at random points of an
+emulated run (the motor at rest within 2 s, no tip on a pipette by the robot's own sensing,
+the journal intact, the resumes ending as an unbroken run decides), and a robot restarted
+during a dispense ending in an operator question."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mscrobot.engine.journal import Journal
+from mscrobot.engine.runner import Engine
+from mscrobot.engine.states import RunState
+from mscrobot.lab.clock import WallClock
+from mscrobot.lab.protocols import Lab
+from mscrobot.procedure.plan import PlannedStep, PlanResult
+from mscrobot.procedure.steps import Stir, StopStir, Wait
+from tests.engine.runs import REFERENCE, dry_run, only_run
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+#: hardware/labs/emulated.yaml on a Flex, whose pipettes sense their tips (GET /instruments)
+FLEX_EDITS = {
+    "robot_type: OT-2 ": "robot_type: Flex ",
+    '{name: p1000_single_gen2, tip_slots: ["10"]}': '{name: p1000_single_flex, tip_slots: ["A1"]}',
+    '{name: p300_single_gen2, tip_slots: ["11", "8", "7"]}':
+        '{name: p50_single_flex, tip_slots: ["A2", "B1", "B2"]}',
+    'slot: "1"': 'slot: "D1"', 'slot: "2"': 'slot: "D2"', 'slot: "5"': 'slot: "C2"',
+    'slot: "9"': 'slot: "C1"',
+}
+
+
+def _start(log: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """``mscrobot emulate ARGS`` with its stderr in ``log``; the addresses it prints."""
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "mscrobot.cli", "emulate", *args],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline().strip()]
+    if "--physics" in args:
+        lines.append(proc.stdout.readline().strip().removeprefix("physics "))
+    return proc, lines
+
+
+def _motor(log: Path) -> list[tuple[str, float]]:
+    """The stirrer emulator's own log of its motor: (state, wall time)."""
+    out = []
+    for line in log.read_text().splitlines():
+        if line.startswith("motor "):
+            fields = dict(f.split("=", 1) for f in line.split()[2:])
+            out.append((line.split()[1], float(fields["wall"])))
+    return out
+
+
+# --- a stir in real time ---------------------------------------------------------------------
+
+STIR_S = 20.0
+
+
+class _OneStir:
+    def steps(self):  # type: ignore[no-untyped-def]
+        yield PlannedStep(Stir(1000.0))
+        yield PlannedStep(Wait(STIR_S, "stirring"))
+        yield PlannedStep(StopStir())
+        return PlanResult("finished")
+
+
+def test_a_stir_lasts_its_planned_length_by_the_stirrer_emulators_own_log(
+        tmp_path: Path) -> None:
+    from mscrobot.lab.stirrer.ika import open_stirrer
+
+    log = tmp_path / "stirrer.log"
+    proc, (address,) = _start(log, "stirrer", "--tcp", "0")  # real speed: --speed 1
+    try:
+        stirrer = open_stirrer(f"socket://{address}", "ika-rct-basic")
+        lab = Lab("wall", WallClock(tmp_path / "clock.jsonl"), None, stirrer,  # type: ignore[arg-type]
+                  None, closers=[stirrer.close])  # type: ignore[arg-type]
+        journal = Journal(tmp_path / "journal.sqlite")
+        try:
+            end = Engine(journal, lab, _OneStir(), "stir").run()
+            wait = journal.step(2)
+        finally:
+            lab.close()
+            journal.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+    assert end.state == RunState.COMPLETED, end.reason
+    motor = _motor(log)
+    states = [s for s, _ in motor]
+    assert states[:4] == ["on", "at-speed", "off", "rest"], motor
+    stirred = motor[2][1] - motor[1][1]  # at its speed until switched off, by the device
+    assert abs(stirred - STIR_S) <= 0.02 * STIR_S, stirred
+    assert wait is not None and wait.ended_t is not None and wait.started_t is not None
+    assert abs((wait.ended_t - wait.started_t) - STIR_S) < 0.1  # the journal's real seconds
+
+
+# --- signals at random points of an emulated run --------------------------------------------
+
+@dataclass
+class Emulated:
+    lab: Path
+    robot: str
+    stirrer_log: Path
+
+
+@pytest.fixture
+def emulated(tmp_path: Path) -> Iterator[Emulated]:
+    """The three emulators as processes, and emulated.yaml (on a Flex) pointing at them."""
+    robot, (robot_at,) = _start(tmp_path / "robot.log", "opentrons", "--port", "0",
+                                "--robot", "Flex")
+    stirrer, (stirrer_at,) = _start(tmp_path / "stirrer.log", "stirrer", "--tcp", "0",
+                                    "--speed", "20")
+    spectro, (spectro_at, physics_at) = _start(tmp_path / "spectrometer.log", "spectrometer",
+                                               "--tcp", "0", "--physics", "0", "--speed", "4")
+    text = (ROOT / "hardware/labs/emulated.yaml").read_text()
+    for old, new in {**FLEX_EDITS, "http://127.0.0.1:31950": f"http://{robot_at}",
+                     "socket://127.0.0.1:4001": f"socket://{stirrer_at}",
+                     "address: 127.0.0.1:4002": f"address: {spectro_at}",
+                     "physics: 127.0.0.1:4003": f"physics: {physics_at}"}.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(text)
+    try:
+        yield Emulated(lab, f"http://{robot_at}", tmp_path / "stirrer.log")
+    finally:
+        for proc in (robot, stirrer, spectro):
+            proc.kill()
+            proc.wait()
+
+
+def _done_steps(journal: Path) -> int:
+    try:
+        db = sqlite3.connect(f"{journal.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return int(db.execute("select count(*) from steps where status = 'done'")
+                       .fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _tips_detected(robot: str) -> dict[str, bool]:
+    """What the robot's pipettes sense (a Flex reports ``tipDetected``)."""
+    answer = httpx.get(f"{robot}/instruments", headers={"Opentrons-Version": "4"}).json()
+    return {i["mount"]: i["state"]["tipDetected"] for i in answer["data"]
+            if i["instrumentType"] == "pipette"}
+
+
+def _journal_intact(run: Path) -> dict[str, Any]:
+    db = sqlite3.connect(run / "journal.sqlite")
+    try:
+        assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
+    journal = Journal(run / "journal.sqlite")
+    try:
+        steps, state = journal.steps(), journal.state()
+        open_steps = [s.n for s in steps if s.status != "done"]
+        assert len(open_steps) <= 1 and all(s.n < open_steps[0] for s in steps
+                                            if s.status == "done" and open_steps), open_steps
+        return {"state": state, "done": sum(s.status == "done" for s in steps),
+                "stops": journal.safe_stops()}
+    finally:
+        journal.close()
+
+
+def test_signals_at_random_points_stop_safely_and_the_resumes_end_as_an_unbroken_run(
+        tmp_path: Path, emulated: Emulated) -> None:
+    seed = int(os.environ.get("MSCROBOT_SIGNAL_SEED", time.time_ns() % 10_000))
+    rng = random.Random(seed)
+    out = tmp_path / "runs"
+    run: Path | None = None
+    done = 0
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        name = f"{signal.Signals(signum).name} (seed {seed})"
+        args = (["--resume", run.name] if run is not None else [str(REFERENCE)])
+        proc = subprocess.Popen([sys.executable, "-m", "mscrobot.cli", "run", *args, "--lab",
+                                 str(emulated.lab), "--out", str(out), "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        target = done + rng.randint(1, 12)  # a random step, then a random moment in it
+        deadline = time.monotonic() + 120
+        while (run is None or _done_steps(run / "journal.sqlite") < target) \
+                and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+            if run is None and out.is_dir() and any(out.iterdir()):
+                run = only_run(out)
+        time.sleep(rng.uniform(0.0, 0.5))
+        assert proc.poll() is None, f"{name}: the run ended before the signal"
+        sent = time.time()
+        proc.send_signal(signum)
+        stdout, stderr = proc.communicate(timeout=120)
+        assert run is not None
+        doc = json.loads(stdout)
+        assert proc.returncode == 1 and doc["state"] == "stopped", (name, stderr[-2000:])
+        assert "Traceback" not in stderr, name
+        # the stirrer at rest within 2 s, by its own log (or it was at rest already)
+        motor = _motor(emulated.stirrer_log)
+        before = [s for s, t in motor if t <= sent]
+        after = [t for s, t in motor if t > sent and s == "rest"]
+        assert (before and before[-1] == "rest") or (after and after[0] - sent <= 2.0), \
+            (name, motor[-4:], sent)
+        assert _tips_detected(emulated.robot) == {"left": False, "right": False}, name
+        journal = _journal_intact(run)
+        assert journal["state"][0] == "stopped", name
+        last = journal["stops"][-5:]
+        assert [s["action"] for s in last] == ["stop the stirrer", "stop the robot's motion",
+                                               "empty the tips", "drop the tips",
+                                               "home the robot"], name
+        assert all(s["ok"] for s in last), (name, last)
+        assert journal["done"] >= done, name
+        done = journal["done"]
+    assert run is not None
+    final = subprocess.run([sys.executable, "-m", "mscrobot.cli", "run", "--resume", run.name,
+                            "--lab", str(emulated.lab), "--out", str(out), "--json"],
+                           capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr[-2000:]
+    doc = json.loads(final.stdout)
+    assert doc["state"] == "completed", doc
+    # as the simulated lab decides for the same recipe and seed, with each dose given once
+    info, unbroken = dry_run(tmp_path / "simulated")
+    assert unbroken.state == RunState.COMPLETED
+    assert _decisions(run) == _decisions(info.path)
+    assert _tips_detected(emulated.robot) == {"left": False, "right": False}
+
+
+def _decisions(run: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """A run's verdicts and the kinds of its steps, in order (each dose given once)."""
+    journal = Journal(run / "journal.sqlite")
+    try:
+        return ([(v["stage"], v["state"], v["action"]) for v in journal.verdicts()],
+                [s.kind for s in journal.steps()])
+    finally:
+        journal.close()
+
+
+# --- a robot restarted during a dispense -----------------------------------------------------
+
+def _first_dispense_post(lab_text: str) -> int:
+    """Which command POST of a run on this lab is the first dispense of step 6 (1500 µL of
+    salt), counted on an emulator in this process up to step 5's end."""
+    import tempfile
+
+    from mscrobot.app.runs import create_run, execute
+    from mscrobot.engine.events import EventKind
+    from mscrobot.lab.config import lab_from_text
+    from mscrobot.lab.opentrons.emulator import RobotEmulator, serve
+    from mscrobot.recipe.loader import load_recipe
+
+    robot = RobotEmulator("OT-2")
+    server = serve(robot, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        text = lab_text.replace("http://127.0.0.1:31950",
+                                f"http://127.0.0.1:{server.server_address[1]}")
+        with tempfile.TemporaryDirectory() as tmp:
+            info = create_run(load_recipe(REFERENCE).recipe, REFERENCE.read_text(),
+                              str(REFERENCE), lab_from_text(text), text, 0, Path(tmp))
+            stop = threading.Event()
+            posts: list[int] = []
+
+            def on_event(event: Any) -> None:
+                if event.kind == EventKind.STEP and event.n == 5:
+                    posts.append(robot.command_posts)
+                    stop.set()
+
+            execute(info, on_event=on_event, stop_requested=stop)
+        # step 6 with the p1000: pickUpTip, aspirate, moveToWell, airGapInPlace, dispense
+        return posts[0] + 5
+    finally:
+        robot.settle()
+        server.shutdown()
+        server.server_close()
+        robot.close()
+
+
+def test_a_robot_restarted_during_a_dispense_ends_in_an_operator_question(
+        tmp_path: Path) -> None:
+    lab_text = (ROOT / "hardware/labs/opentrons-emulated.yaml").read_text()
+    n = _first_dispense_post(lab_text)
+    robot, (address,) = _start(tmp_path / "robot.log", "opentrons", "--port", "0",
+                               "--faults", f"slow@{n}")
+    port = address.rsplit(":", 1)[1]
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(lab_text.replace("http://127.0.0.1:31950", f"http://{address}"))
+    out = tmp_path / "runs"
+    restarted: subprocess.Popen[str] | None = None
+    try:
+        run = subprocess.Popen([sys.executable, "-m", "mscrobot.cli", "run", str(REFERENCE),
+                                "--lab", str(lab), "--out", str(out), "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        api = httpx.Client(base_url=f"http://{address}", headers={"Opentrons-Version": "4"})
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and run.poll() is None:  # the dispense in flight
+            runs = api.get("/runs").json()["data"]
+            current = next((r for r in runs if r["current"]), None)
+            if current is not None:
+                page = api.get(f"/runs/{current['id']}/commands",
+                               params={"cursor": "0", "pageLength": "500"}).json()
+                if any(c["commandType"] == "dispense" and c["key"].endswith("/6/4")
+                       for c in page["data"]):
+                    break
+            time.sleep(0.1)
+        api.close()
+        assert run.poll() is None, "the run ended before its dispense"
+        robot.kill()  # the robot restarts while the dispense is in flight
+        robot.wait()
+        restarted, _ = _start(tmp_path / "robot2.log", "opentrons", "--port", port)
+        stdout, stderr = run.communicate(timeout=120)
+        assert run.returncode == 1 and json.loads(stdout)["state"] == "failed", stderr[-2000:]
+        resumed = subprocess.run([sys.executable, "-m", "mscrobot.cli", "run", "--resume",
+                                  only_run(out).name, "--out", str(out), "--json"],
+                                 capture_output=True, text=True, timeout=120)
+        doc = json.loads(resumed.stdout)
+        assert resumed.returncode == 1 and doc["state"] == "awaiting_operator", resumed.stderr
+        assert doc["pending"]["step"] == 6
+        assert "cannot say whether it happened" in doc["pending"]["question"]
+        # nothing of the dispense went to the new robot: the twin did not answer for it
+        api = httpx.Client(base_url=f"http://127.0.0.1:{port}",
+                           headers={"Opentrons-Version": "4"})
+        sent = [c["commandType"] for r in api.get("/runs").json()["data"]
+                for c in api.get(f"/runs/{r['id']}/commands",
+                                 params={"cursor": "0", "pageLength": "500"}).json()["data"]]
+        api.close()
+        assert "aspirate" not in sent and "dispense" not in sent, sent
+        journal = Journal(only_run(out) / "journal.sqlite")
+        try:
+            assert journal.step(6) is not None and journal.step(7) is None
+        finally:
+            journal.close()
+    finally:
+        for proc in (robot, restarted):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
