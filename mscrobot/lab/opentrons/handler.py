@@ -35,10 +35,10 @@ each tried whatever the one before did: the robot's motion stopped (``POST /runs
 stop`` when a command is still running or queued on our run, as after a lost answer; Opentrons'
 engine lets the running setup command end first and starts nothing after it; a new run is then
 set up, the tip on the pipette known as an earlier run's), each tip's liquid blown out into the
-vessel it was drawn from (or where it was being delivered), each tip dropped into the trash, the
-robot homed. The same steps follow a robot failure mid-operation. An operation stopped before
-any liquid left the tip's source, and whose tip was emptied back into it, is logged ``undone``:
-``status_of`` says 'not_done' and the resume runs it again.
+vessel it was drawn from, each tip dropped into the trash, the robot homed. The same steps
+follow a robot failure mid-operation. An operation stopped before any dispense was sent, whose
+every aspirate (answered or not) the robot confirmed blown back into its source, is logged
+``undone``: ``status_of`` says 'not_done' and the resume runs it again.
 
 Tip placement (assumed): stocks are drawn 2 mm under their tracked surface; additions land from
 3 mm under the vial's rim, above the liquid; samples are drawn at the tracker's sampling height
@@ -112,7 +112,7 @@ class OpentronsLiquidHandler:
                                 else "aspirateInPlace")
         self.log = log or OpLog(None)
         self._stop: threading.Event | None = None
-        #: pipette id -> the place its tip's liquid came from (or was being delivered to)
+        #: pipette id -> where the liquid its tip may hold was drawn from
         self._drawn: dict[str, Place] = {}
         #: the operation in hand, not finished: its id and whether a dispense was sent
         self._open: tuple[str, bool] | None = None
@@ -292,7 +292,6 @@ class OpentronsLiquidHandler:
         for pip in self.deck.pipettes:  # the new run's engine knows nothing of the tips
             pip.has_tip, pip.used = held.get(pip.mount, (False, 0))
             pip.leftover = pip.has_tip
-        self._drawn.clear()  # a tip the run does not know cannot be blown out
         return f"stopped {stopped}; the deck set up again on run {self.backend.run_id}"
 
     def _empty_tips(self) -> str:
@@ -433,6 +432,8 @@ class OpentronsLiquidHandler:
             cmd = {**cmd, "key": op.key(op_id, i)}
             if cmd["commandType"] == "dispense":
                 self._open = (op_id, True)
+            elif cmd["commandType"] == "aspirate":  # before it is sent: it may draw unseen
+                self._drawn[cmd["params"]["pipetteId"]] = self._place_at(cmd)
             try:
                 result = self.backend.send(cmd)
             except c.InvalidCommandError as e:
@@ -461,18 +462,17 @@ class OpentronsLiquidHandler:
         if found is not None:
             self._track_tip(cmd, found)
 
+    def _place_at(self, cmd: c.Command) -> Place:
+        params = cmd["params"]
+        return next(p for p in self.deck.places.values()
+                    if (p.labware_id, p.well) == (params["labwareId"], params["wellName"]))
+
     def _track_tip(self, cmd: c.Command, result: CommandResult) -> None:
-        """Which pipette holds a tip, and where its liquid came from: an aspirate (also one
-        that failed: it may have drawn some) or a dispense marks the place, a blowout or a
-        drop empties it."""
+        """Which pipette holds a tip, and whether its liquid may still be in it: an aspirate
+        marks where it came from when it is sent (``_run``), a blowout or a drop the robot
+        confirmed clears it."""
         kind, params = cmd["commandType"], cmd.get("params") or {}
         pip_id = params.get("pipetteId")
-        if kind in ("aspirate", "dispense") and result.status in ("succeeded", "failed"):
-            place = next((p for p in self.deck.places.values()
-                          if (p.labware_id, p.well) == (params["labwareId"],
-                                                        params["wellName"])), None)
-            if place is not None and pip_id is not None:
-                self._drawn[pip_id] = place
         if result.status != "succeeded":
             return
         if kind == "blowout" or kind in c.DROPS:

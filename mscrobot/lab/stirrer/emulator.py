@@ -104,12 +104,14 @@ class EmulatedStirrer:
 
     def _note(self) -> None:
         """A ``motor on|at-speed|off|rest`` line for ``on_motor`` when the motor's state
-        changed (seen when a command comes): on once started, at-speed once at its setpoint,
-        off once stopped (or tripped), rest once it reads 0 rpm after that."""
+        changed (seen when a command comes): on once started, at-speed once within the
+        profile's tolerance of its setpoint, off once stopped (or tripped), rest once it reads
+        0 rpm after that."""
         if self.on_motor is None:
             return
         if self.running and self.error is None:
-            state = "at-speed" if self.actual == self.setpoint else "on"
+            reached = abs(self.actual - self.setpoint) <= self.profile.tolerance_rpm
+            state = "at-speed" if reached else "on"
         else:
             state = "rest" if self.actual == 0.0 else "off"
         if state == self._motor or (state == "off" and self._motor == "rest"):

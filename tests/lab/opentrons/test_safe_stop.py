@@ -167,8 +167,8 @@ def test_a_robot_failure_mid_dispense_ends_with_the_tip_emptied_and_dropped(
         assert end.state == RunState.FAILED and "lost the robot" in end.reason
         stops, steps = _journal(info)
         assert [s["action"] for s in stops] == SAFE_STEPS and all(s["ok"] for s in stops), stops
-        # the liquid had landed (the robot's record, read by key): the tip's rest goes there
-        assert "blown out into flow_cell" in stops[2]["detail"]
+        # the dispense may have landed: what the tip may still hold goes back where it came
+        assert "blown out into salt_stock" in stops[2]["detail"]
         assert "undone" not in stops[2]["detail"]
         robot.settle()
         assert robot.tips_on == set()  # no tip left loaded over the vial
