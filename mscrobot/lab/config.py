@@ -126,6 +126,15 @@ class LiquidHandlerConfig(StrictModel):
         found = re.match(r"^https?://[^\s/:]+:(\d+)", v)
         return _with_port(v, found and found[1])
 
+    @field_validator("transient_failures")
+    @classmethod
+    def _faults_into_the_twin(cls, v: int, info: ValidationInfo) -> int:
+        robot = info.data.get("robot")
+        if v and info.data.get("backend") == "opentrons" and robot != "simulate":
+            raise ValueError(f"injects faults into the simulated lab; the robot at {robot} "
+                             "is a real device and takes none")
+        return v
+
     @field_validator("pipettes")
     @classmethod
     def _fit_the_robot(cls, v: dict[str, PipetteConfig],
