@@ -50,7 +50,7 @@ def _journaled(path: Path) -> tuple[list[Any], list[dict[str, Any]], list[dict[s
 
 def _run_folder(lab: str, runs: Path) -> Path:
     """A run folder whose journal is a copy of the fixture, named by the run's id."""
-    journal = Journal(_fixture(lab))
+    journal = Journal.frozen(_fixture(lab))  # read only: the fixture stays as written
     try:
         run_id = journal.meta()["id"]
     finally:
@@ -85,7 +85,7 @@ def test_an_old_completed_journal_replays_with_its_verdicts(tmp_path: Path, lab:
 
 @pytest.mark.parametrize("lab", LABS)
 def test_every_old_outcome_is_rebuilt_as_a_typed_result_and_written_back_alike(lab: str) -> None:
-    journal = Journal(_fixture(lab))
+    journal = Journal.frozen(_fixture(lab))  # read only: the fixture stays as written
     try:
         for rec in journal.steps():
             step_type = STEP_TYPES[rec.kind]
@@ -151,7 +151,7 @@ def test_a_fresh_dry_run_is_the_journaled_run_bit_for_bit(lab: str) -> None:
                    on_event=events.append)
     assert run.end == "finished"
     executed = [e for e in events if e.kind == EventKind.STEP]
-    journal = Journal(_fixture(lab))
+    journal = Journal.frozen(_fixture(lab))  # read only: the fixture stays as written
     try:
         steps, verdicts = journal.steps(), journal.verdicts()
         assert [e.n for e in executed] == [s.n for s in steps]
