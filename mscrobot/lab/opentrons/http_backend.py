@@ -112,7 +112,8 @@ class HttpBackend:
                 self._release(run)
             #: the robot's current run when we came (whoever made it), before ours
             self.found_run = self._refuse_another_clients_run(previous_runs)
-            self.run_id, self.offsets = self._created_run(offsets or [])
+            self._asked_offsets = offsets or []  # each run of ours is made with them
+            self.run_id, self.offsets = self._created_run(self._asked_offsets)
         except BaseException:
             self._client.close()
             raise
@@ -354,7 +355,7 @@ class HttpBackend:
             return None
         old = self.run_id
         self._release(old)
-        self.run_id = self._created_run()
+        self.run_id, self.offsets = self._created_run(self._asked_offsets)
         return (f"{moving[0].get('commandType')} (key {moving[0].get('key')}) on run {old}")
 
     def close(self) -> None:

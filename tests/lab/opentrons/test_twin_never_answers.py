@@ -70,7 +70,8 @@ def test_an_operation_a_restarted_robot_forgot_is_unknown_though_the_twin_follow
 def test_the_twins_fault_injection_is_refused_on_a_lab_with_a_real_device() -> None:
     text = _text("http://127.0.0.1:31950").replace(
         "sample_time: 20 s", "sample_time: 20 s\n  transient_failures: 2")
-    with pytest.raises(LabError, match=r"<lab>:23:\d+: liquid_handler.transient_failures: "
+    line = text.splitlines().index("  transient_failures: 2") + 1
+    with pytest.raises(LabError, match=rf"<lab>:{line}:\d+: liquid_handler.transient_failures: "
                                        "injects faults .* is a real device"):
         lab_from_text(text)
     with_stirrer = (ROOT / "hardware/labs/simulated.yaml").read_text().replace(
