@@ -1,5 +1,6 @@
 """Safe stops and real time against ``mscrobot emulate`` processes over real TCP/HTTP: a stir's
-length by the stirrer emulator's own log, SIGTERM, SIGHUP and SIGINT at random points of an
+length by the stirrer emulator's own log (and a stop mid-stir: the motor told off within a
+second, at rest as the device's ramp allows), SIGTERM, SIGHUP and SIGINT at random points of an
 emulated run (the motor at rest within 2 s, no tip on a pipette by the robot's own sensing,
 the journal intact, the resumes ending as an unbroken run decides), and a robot restarted
 during a dispense ending in an operator question."""
@@ -13,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,17 +90,38 @@ def test_a_stir_lasts_its_planned_length_by_the_stirrer_emulators_own_log(
     try:
         stirrer = open_stirrer(f"socket://{address}", "ika-rct-basic")
         lab = Lab("wall", WallClock(tmp_path / "clock.jsonl"), None, stirrer,  # type: ignore[arg-type]
-                  None, closers=[stirrer.close])  # type: ignore[arg-type]
+                  None)  # type: ignore[arg-type]
         journal = Journal(tmp_path / "journal.sqlite")
         try:
             end = Engine(journal, lab, _OneStir(), "stir").run()
             wait = journal.step(2)
+            # and stopped 3 s into the next stir: the motor off within a second of the request
+            again = Journal(tmp_path / "again.sqlite")
+            stop, asked_at = threading.Event(), []
+
+            def request() -> None:
+                asked_at.append(time.time())
+                stop.set()
+
+            threading.Timer(3.0, request).start()
+            lab.clock = WallClock(tmp_path / "again.jsonl")
+            stopped = Engine(again, lab, _OneStir(), "again", stop_requested=stop).run()
+            again.close()
         finally:
-            lab.close()
+            stirrer.close()
             journal.close()
     finally:
         proc.terminate()
         proc.wait()
+    assert stopped.state == RunState.STOPPED, stopped.reason
+    asked = asked_at[0]
+    last = _motor(log)[-2:]
+    assert [s for s, _ in last] == ["off", "rest"], last
+    assert 0.0 <= last[0][1] - asked <= 1.0, last[0][1] - asked  # STOP_4 sent
+    # at rest when the device's ramp allows: 1000 rpm at its 500 rpm/s (assumed profile)
+    assert abs((last[1][1] - last[0][1]) - 1000.0 / 500.0) < 0.4, last
+    print(f"motor off {last[0][1] - asked:.3f} s after the stop request, at rest "
+          f"{last[1][1] - asked:.3f} s after it")
     assert end.state == RunState.COMPLETED, end.reason
     motor = _motor(log)
     states = [s for s, _ in motor]
