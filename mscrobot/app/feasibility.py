@@ -70,6 +70,25 @@ def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
     return problems
 
 
+def lab_warnings(config: LabConfig, recipe: Recipe) -> list[str]:
+    """What this lab will not do of the recipe although it can run it (shown as the run starts
+    and kept in its record)."""
+    st, out = config.stirrer, []
+    if st.backend == "ika":
+        temp = f"{float(recipe.exchange.temperature.m_as('degC')):g} °C"
+        out.append(f"the stirrer has no temperature probe (stirrer.temperature_probe: false): "
+                   f"the recipe's {temp} drives nothing and is not measured; the heater is "
+                   "kept off" if not st.temperature_probe else
+                   f"the heater is kept off (mscrobot does not heat): the vial's probe is read "
+                   f"at start and must be within {PROBE_TOLERANCE_C:g} °C of the recipe's "
+                   f"{temp}")
+    return out
+
+
+#: How far the probe's reading at start may be from the recipe's temperature (°C, assumed).
+PROBE_TOLERANCE_C = 5.0
+
+
 def stirrer_max_rpm(config: LabConfig) -> float:
     st = config.stirrer
     if st.max_rpm is not None:

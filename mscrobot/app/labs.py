@@ -16,16 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mscrobot.app.feasibility import capacities, stirrer_max_rpm
+from mscrobot.app.feasibility import PROBE_TOLERANCE_C, capacities, stirrer_max_rpm
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.protocols import (
     Clock,
     DeviceError,
     DeviceFaultError,
     Lab,
+    LabRefusalError,
     LiquidHandler,
     Spectrometer,
     Stirrer,
+    TransientDeviceError,
 )
 from mscrobot.lab.simulated.world import Timing, World, WorldSpec
 from mscrobot.lab.tracking import VesselState, VesselTracker
@@ -74,8 +76,9 @@ class WorldStirrer:
         return self.device.speed()
 
 
-def _stirrer(config: LabConfig, world: World | None,
-             closers: list[Callable[[], None]]) -> Stirrer:
+def _stirrer(config: LabConfig, recipe: Recipe, world: World | None,
+             closers: list[Callable[[], None]],
+             keepalives: list[Callable[[], object]]) -> Stirrer:
     from mscrobot.lab.simulated.devices import SimStirrer
 
     st = config.stirrer
@@ -92,7 +95,25 @@ def _stirrer(config: LabConfig, world: World | None,
     except (OSError, DocumentError, ValueError) as e:
         raise DeviceFaultError(f"stirrer at {st.url}: {e}") from None
     closers.append(device.close)
+    keepalives.append(device.refresh)  # the watchdog follows the engine's loop
+    if st.temperature_probe:
+        try:
+            read_c = device.temperature()
+        except TransientDeviceError as e:
+            raise DeviceFaultError(f"stirrer.temperature_probe is true but the probe does not "
+                                   f"answer (is it plugged in?): {e}") from None
+        _check_probe(read_c, float(recipe.exchange.temperature.m_as("degC")))
     return device if world is None else WorldStirrer(device, world)
+
+
+def _check_probe(read_c: float, recipe_c: float) -> None:
+    """The vial as the run starts must be at the recipe's temperature: mscrobot does not heat,
+    so a vial far from it (a plate still hot from a colleague's run) is refused."""
+    if abs(read_c - recipe_c) > PROBE_TOLERANCE_C:
+        raise LabRefusalError(f"the stirrer's temperature probe reads {read_c:.1f} °C; the "
+                              f"recipe asks {recipe_c:g} °C and mscrobot does not heat or "
+                              f"cool: wait for the vial to reach it (within "
+                              f"{PROBE_TOLERANCE_C:g} °C)")
 
 
 def _spectrometer(config: LabConfig, world: World | None,
@@ -183,8 +204,9 @@ def assemble_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path |
     else:
         clock, last = VirtualClock(world), world.close
     closers: list[Callable[[], None]] = []  # the devices, closed before the world or clock
+    keepalives: list[Callable[[], object]] = []
     try:
-        stirrer = _stirrer(config, world, closers)
+        stirrer = _stirrer(config, recipe, world, closers, keepalives)
         spectrometer = _spectrometer(config, world, closers)
         handler = _liquid_handler(config, recipe, world, state_dir, closers)
     except BaseException:
@@ -192,7 +214,7 @@ def assemble_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path |
             close()
         raise
     return BuiltLab(Lab(config.name, clock, handler, stirrer, spectrometer,
-                        closers=[*closers, last]), world)
+                        closers=[*closers, last], keepalives=keepalives), world)
 
 
 def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None,

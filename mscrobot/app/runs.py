@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mscrobot.app.feasibility import check_lab
+from mscrobot.app.feasibility import check_lab, lab_warnings
 from mscrobot.app.labs import build_lab
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
 from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd, answer_flag
@@ -105,7 +105,7 @@ def create_run(recipe: Recipe, recipe_text: str, recipe_source: str, lab: LabCon
                           "recipe_source": recipe_source, "lab_name": lab.name,
                           "lab_text": lab_text, "seed": seed,
                           "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                          **record_of(recipe_text, recipe_source)})
+                          **record_of(recipe_text, recipe_source, lab)})
             journal.set_state(str(RunState.CREATED), 0.0, "")
         finally:
             journal.close()
@@ -117,14 +117,17 @@ def create_run(recipe: Recipe, recipe_text: str, recipe_source: str, lab: LabCon
     return RunInfo(run_id, path, recipe, lab, seed)
 
 
-def record_of(recipe_text: str, recipe_source: str) -> dict[str, object]:
+def record_of(recipe_text: str, recipe_source: str,
+              lab: LabConfig | None = None) -> dict[str, object]:
     """What the run's record keeps of the chemistry as it was checked at creation: the recipe
-    check's warnings and what the run relies on beyond the paper (the report and the notebook
+    check's warnings, the lab's (what it will not do of the recipe, such as a temperature
+    without a probe) and what the run relies on beyond the paper (the report and the notebook
     entry show them; a later version's checks cannot rewrite them)."""
     from mscrobot.recipe.provenance import beyond_the_paper
 
     loaded = load_recipe_text(recipe_text, recipe_source)
-    return {"warnings": [str(w) for w in loaded.warnings],
+    lab_notes = [] if lab is None else [f"lab: {w}" for w in lab_warnings(lab, loaded.recipe)]
+    return {"warnings": [str(w) for w in loaded.warnings] + lab_notes,
             "beyond_the_paper": [r.as_dict() for r in beyond_the_paper(loaded.recipe)]}
 
 

@@ -28,13 +28,18 @@ def stirrer(
                                "(see mscrobot/lab/stirrer/emulator.py)"),
     profile: str = typer.Option("ika-rct-basic", help="device profile: name in "
                                 "hardware/devices/ or a path"),
+    probe: bool = typer.Option(False, help="an external temperature probe is plugged in "
+                               "(IN_PV_1 answers)"),
+    heating: bool = typer.Option(False, help="start with the heater on (as an earlier user "
+                                 "left it)"),
 ) -> None:
     """An IKA stirrer speaking NAMUR; prints the pty path or HOST:PORT on the first line."""
     from mscrobot.lab.stirrer.emulator import run
     from mscrobot.yamldoc import DocumentError
 
     try:
-        run(pty=pty, tcp=tcp, host=host, speed=speed, pace=pace, faults=faults, profile=profile)
+        run(pty=pty, tcp=tcp, host=host, speed=speed, pace=pace, faults=faults, profile=profile,
+            probe=probe, heating=heating)
     except (ValueError, DocumentError, OSError) as e:
         typer.echo(f"mscrobot emulate stirrer: {e}", err=True)
         raise typer.Exit(2) from None

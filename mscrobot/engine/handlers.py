@@ -112,13 +112,14 @@ def _robot_commands(ctx: StepContext) -> tuple[str, ...] | None:
 def _wait(ctx: StepContext, step: Wait) -> Done:
     assert ctx.deadline_t is not None, "a wait's deadline is journaled with its intent"
     clock = ctx.lab.clock
-    if not getattr(clock, "real_time", False) or ctx.stop is None:
+    if not getattr(clock, "real_time", False):
         clock.sleep_until(ctx.deadline_t)
         return Done()
     while clock.now() < ctx.deadline_t:
-        if ctx.stop.is_set():
+        if ctx.stop is not None and ctx.stop.is_set():
             raise WaitInterrupted(f"{step.describe()} stopped {ctx.deadline_t - clock.now():.0f} "
                                   "s before its end")
+        ctx.lab.keep_alive()  # the stirrer's watchdog lives on this loop, not on a thread
         clock.sleep_until(min(ctx.deadline_t, clock.now() + WAKE_S))
     return Done()
 

@@ -189,6 +189,7 @@ class Engine:
         try:
             planned = next(gen)
             while True:
+                self.lab.keep_alive()  # device watchdogs follow this loop: a hang trips them
                 n += 1
                 step, self.stage = planned.step, planned.stage
                 rec = self.journal.step(n)

@@ -171,6 +171,10 @@ class StirrerConfig(StrictModel):
     timeout_s: float = Field(0.5, gt=0, le=30, description="ika: seconds to wait per reply")
     speedup: float = Field(1.0, gt=0, le=1000, description="ika: only with an emulator "
                            "started with --speed X")
+    temperature_probe: bool = Field(False, description="ika: an external probe (PT1000) is "
+                                    "in the vial; without one the recipe's temperature is "
+                                    "neither controlled nor measured (the run says so). The "
+                                    "heater is switched off at open and at every stop.")
 
     @field_validator("url")
     @classmethod

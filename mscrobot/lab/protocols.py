@@ -135,6 +135,14 @@ class Lab:
     stirrer: Stirrer
     spectrometer: Spectrometer
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: called from the engine's own loop (each step, and every ``WAKE_S`` of a real-time
+    #: wait): a device watchdog refreshed here trips when the engine hangs, as it should
+    keepalives: list[Callable[[], object]] = field(default_factory=list)
+
+    def keep_alive(self) -> None:
+        """Let each device know the engine is alive (each is cheap when not due)."""
+        for refresh in self.keepalives:
+            refresh()
 
     def close(self) -> None:
         for close in self.closers:

@@ -1,22 +1,28 @@
 """An IKA stirrer as a real process on a pseudo-terminal or TCP: ``mscrobot emulate stirrer``.
 
 The device (``EmulatedStirrer``) is pure state in emulated time: a motor ramping linearly to its
-setpoint at the profile's rate, and watchdog mode 1. Its state is computed when asked (a
-silent line still trips the watchdog at the right emulated time). ``speed`` runs emulated time
-faster than the wall clock; wire pacing stays real (a pty has no baud rate, so with ``pace`` each
-character costs 10 bits at 9600 baud in both directions: a command is acted on only once its
-last character could have arrived, and replies leave one character at a time).
+setpoint at the profile's rate, a heater (NAMUR function 1) and watchdog mode 1. Its state is
+computed when asked (a silent line still trips the watchdog at the right emulated time).
+``speed`` runs emulated time faster than the wall clock; wire pacing stays real (a pty has no
+baud rate, so with ``pace`` each character costs 10 bits at 9600 baud in both directions: a
+command is acted on only once its last character could have arrived, and replies leave one
+character at a time).
 
 Behaviour where IKA's manuals are silent is an assumption, kept plausible:
 - unknown commands and out-of-range watchdog times get no reply (the device stays silent);
   ``OUT_SP_4`` outside the profile's range is clamped;
 - replies: ``IN_NAME`` → the model name, ``IN_PV_4``/``IN_SP_4`` → ``"750.0 4"``,
   ``OUT_WD1@m`` → ``"m"`` (echo of the watchdog time);
+- the heater: ``OUT_SP_1 n`` sets its temperature, ``START_1``/``STOP_1`` switch it (no reply),
+  ``IN_SP_1`` → ``"60.0 1"``; while on, the plate (``IN_PV_2`` → ``"24.0 2"``) heats at an
+  assumed 0.2 °C/s toward the setpoint and cools at 0.05 °C/s toward 22 °C; ``IN_PV_1`` (the
+  external probe) answers the medium's temperature (the plate's, assumed) only when a probe is
+  plugged in (``probe``), else nothing;
 - watchdog mode 1 trips when ``OUT_WD1@m`` is not re-sent within m s (other traffic does not
-  count): motor off, display "Er 2". Until ``RESET`` the device keeps answering queries
+  count): motor and heater off, display "Er 2". Until ``RESET`` the device keeps answering queries
   (``IN_PV_4`` shows the motor coasting to 0) but ignores ``OUT_SP_4`` and ``START_4``; a
   watchdog command is still echoed but does not clear the error. ``RESET`` (normal operating
-  mode) clears Er 2, stops the motor and disarms the watchdog.
+  mode) clears Er 2, stops motor and heater and disarms the watchdog.
 
 Faults (``--faults`` or ``Emulator.faults``), items separated by commas, ``KIND[:CMD][@N][xK]``:
 the fault hits the N-th reply (1-based, counting replies to CMD only when given) and the K-1
@@ -57,8 +63,18 @@ class DisconnectError(Exception):
 class EmulatedStirrer:
     """The device's state in emulated seconds (``clock``); ``handle`` answers one command."""
 
-    def __init__(self, profile: StirrerProfile, clock: Callable[[], float]) -> None:
+    #: assumed plate behaviour (°C, °C/s)
+    AMBIENT_C, HEAT_C_PER_S, COOL_C_PER_S = 22.0, 0.2, 0.05
+
+    def __init__(self, profile: StirrerProfile, clock: Callable[[], float],
+                 probe: bool = False) -> None:
         self.profile = profile
+        self.probe = probe
+        self.heating = False
+        self.temp_setpoint = 25.0
+        self.plate_c = self.AMBIENT_C
+        #: emulated time at which the heater was last switched off, or on (tests read it)
+        self.heater_changes: list[tuple[float, bool]] = []
         self.clock = clock
         self.t = clock()
         self.setpoint = 0.0
@@ -82,10 +98,20 @@ class EmulatedStirrer:
             if expiry <= now:
                 self._ramp_to(max(expiry, self.t))
                 self.error, self.running = "Er 2", False
+                self._switch_heater(False)
         self._ramp_to(now)
+
+    def _switch_heater(self, on: bool) -> None:
+        if on != self.heating:
+            self.heater_changes.append((self.t, on))
+        self.heating = on
 
     def _ramp_to(self, t: float) -> None:
         dt = max(0.0, t - self.t)
+        if self.heating and self.plate_c < self.temp_setpoint:
+            self.plate_c = min(self.temp_setpoint, self.plate_c + self.HEAT_C_PER_S * dt)
+        elif self.plate_c > self.AMBIENT_C:
+            self.plate_c = max(self.AMBIENT_C, self.plate_c - self.COOL_C_PER_S * dt)
         target = self.setpoint if self.running and not self.stalled else 0.0
         step = self.profile.ramp_rpm_per_s * dt
         if abs(target - self.actual) <= step:
@@ -142,8 +168,27 @@ class EmulatedStirrer:
         if command == "STOP_4":
             self.running = False
             return None
+        if command == "IN_PV_1":
+            return f"{self.plate_c:.1f} 1" if self.probe else None
+        if command == "IN_PV_2":
+            return f"{self.plate_c:.1f} 2"
+        if command == "IN_SP_1":
+            return f"{self.temp_setpoint:.1f} 1"
+        if head == "OUT_SP_1" and arg:
+            value = _number(arg)
+            if value is not None and self.error is None:
+                self.temp_setpoint = min(max(value, 0.0), 310.0)
+            return None
+        if command == "START_1":
+            if self.error is None:
+                self._switch_heater(True)
+            return None
+        if command == "STOP_1":
+            self._switch_heater(False)
+            return None
         if command == "RESET":
             self.running, self.error, self.wd_time = False, None, None
+            self._switch_heater(False)
             return None
         if command.startswith("OUT_WD1@"):
             m = _number(command.partition("@")[2])
@@ -237,12 +282,12 @@ class Emulator:
     """A stirrer behind a pty or a TCP port, served from a thread (tests) or the CLI."""
 
     def __init__(self, profile: StirrerProfile, *, speed: float = 1.0, pace: bool = True,
-                 faults: FaultPlan | None = None, seed: int = 0) -> None:
+                 faults: FaultPlan | None = None, seed: int = 0, probe: bool = False) -> None:
         self.speed = speed
         self.pace = pace
         self.faults = faults or FaultPlan()
         t0 = time.monotonic()
-        self.device = EmulatedStirrer(profile, lambda: (time.monotonic() - t0) * speed)
+        self.device = EmulatedStirrer(profile, lambda: (time.monotonic() - t0) * speed, probe)
         self.received: list[str] = []
         self.address = ""
         self._rng = random.Random(seed)
@@ -382,7 +427,7 @@ def _sleep_until(t: float) -> None:
 
 
 def run(*, pty: bool, tcp: int | None, host: str, speed: float, pace: bool, faults: str,
-        profile: str) -> None:
+        profile: str, probe: bool = False, heating: bool = False) -> None:
     """``mscrobot emulate stirrer``: serve until SIGTERM or Ctrl-C; first stdout line is the
     address a driver opens (a pty path, or HOST:PORT for ``socket://HOST:PORT``)."""
     import signal
@@ -398,15 +443,17 @@ def run(*, pty: bool, tcp: int | None, host: str, speed: float, pace: bool, faul
     plan.on_fire = lambda what: print(what, file=sys.stderr, flush=True)
     if pty and any(f.kind == "disconnect" for f in plan.faults):
         raise ValueError("the disconnect fault needs --tcp (a pty cannot be unplugged)")
-    emulator = Emulator(load_profile(profile), speed=speed, pace=pace, faults=plan)
+    emulator = Emulator(load_profile(profile), speed=speed, pace=pace, faults=plan, probe=probe)
     emulator.device.on_motor = lambda line: print(line, file=sys.stderr, flush=True)
+    emulator.device.heating = heating
     if pty:
         emulator.start_pty()
     else:
         emulator.start_tcp(tcp or 0, host)
     print(emulator.address, flush=True)
     print(f"IKA {emulator.device.profile.model} emulator on {emulator.address} "
-          f"(speed ×{speed:g}, pacing {'on' if pace else 'off'}, faults: {faults or 'none'})",
+          f"(speed ×{speed:g}, pacing {'on' if pace else 'off'}, faults: {faults or 'none'}, "
+          f"heater {'on' if heating else 'off'}, probe {'in' if probe else 'none'})",
           file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: emulator.request_stop())
     try:

@@ -10,9 +10,16 @@ Why it is built the way it is:
   then the engine gets a one-line ``TransientDeviceError`` (nothing answered: worth retrying
   later) or ``DeviceFaultError`` (the device answers nonsense, or the motor does not reach its
   speed: magnet decoupled, load too viscous; the motor is stopped first).
-- Watchdog mode 1 (``OUT_WD1@m``) is armed on open and re-sent from a background thread every
-  m/4 s: if this process dies or hangs, the device stops the motor by itself after m seconds.
-  Only that command resets the device's timer; other traffic does not.
+- Watchdog mode 1 (``OUT_WD1@m``) is armed on open and re-sent by ``refresh()``, which the
+  engine calls from its own loop (each step, and every ``WAKE_S`` of a wait) and which sends
+  it at most every m/4 s: no background thread keeps it alive, so if this process dies *or its
+  engine hangs*, the device switches motor and heater off by itself after m seconds. Only that
+  command resets the device's timer; other traffic does not.
+- mscrobot never heats: the heater (NAMUR function 1: ``OUT_SP_1``, ``START_1``, ``STOP_1``; the
+  motor is function 4) is switched off (``STOP_1``) at open, with every motor stop and on
+  close. NAMUR has no read-back of the heater's on/off state, so ``STOP_1`` is sent each time
+  rather than believed once. ``IN_PV_1`` reads the external probe (``temperature()``), where
+  the lab says one is in the vial; ``IN_PV_2`` the plate.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ except ImportError:  # Windows
     pass
 
 _SPEED = re.compile(r"(-?\d+(?:\.\d*)?) 4")
+_TEMPERATURE = re.compile(r"(-?\d+(?:\.\d*)?) [12]")
 _ECHO = re.compile(r"(?:OUT_WD1@)?(\d+(?:\.\d*)?)")
 
 
@@ -86,11 +94,12 @@ class _GarbledError(Exception):
 
 
 class IkaStirrer:
-    """One IKA stirrer on one port. Thread-safe; ``close()`` stops the motor and the watchdog.
+    """One IKA stirrer on one port. Thread-safe; ``close()`` stops motor and heater.
 
     ``speedup`` is for emulators running faster than real time (``--speed``): ramp waits, polls
-    and the watchdog period are divided by it. ``clock``/``sleep`` and ``port_factory`` let a
-    byte-level replay run without waiting.
+    and the watchdog period are divided by it. ``keepalive=False``: ``refresh()`` never re-sends
+    the watchdog (replays, probes). ``clock``/``sleep`` and ``port_factory`` let a byte-level
+    replay run without waiting.
     """
 
     def __init__(self, url: str, profile: StirrerProfile, *, watchdog_s: int | None = None,
@@ -116,18 +125,20 @@ class IkaStirrer:
         self._port: Port | None = None
         self._io = threading.Lock()      # one exchange at a time on the line
         self._op = threading.RLock()     # one speed change at a time
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._opened_once = False
+        #: when the watchdog was last armed (``clock``), None before open
+        self._armed_at: float | None = None
+        self.refreshes = 0
         self.label = f"stirrer {profile.model} at {url}"
 
     # --- life cycle -------------------------------------------------------------------------
 
     def open(self) -> str:
-        """Connect, identify, reset to a known state (motor off) and arm the watchdog.
+        """Connect, identify, reset to a known state (motor and heater off) and arm the
+        watchdog.
 
-        RESET clears an Er 2 left by an earlier crashed run; the motor is off then anyway.
-        Returns the device's name.
+        RESET clears an Er 2 left by an earlier crashed run; the motor is off then anyway, and
+        ``STOP_1`` switches off a heater an earlier user left on. Returns the device's name.
         """
         with self._op:
             name = self.identify()
@@ -135,26 +146,20 @@ class IkaStirrer:
                 log.warning("%s: device says it is %r; is the profile %s the right one?",
                             self.label, name, self.profile.name)
             self._setter("RESET")
+            self.heater_off()
             self._arm_watchdog()
             self._opened_once = True
-            if self._keepalive_on and self._thread is None:
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._keepalive, daemon=True,
-                                                name=f"ika-watchdog {self.url}")
-                self._thread.start()
             return name
 
     def close(self, stop_motor: bool = True) -> None:
-        """Stop re-sending the watchdog and close the port. With ``stop_motor`` (the default)
-        the motor is stopped and the device put back in normal mode (RESET), so the watchdog
-        does not trip later; without it the device is simply left alone, as a crash would."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        """Close the port. With ``stop_motor`` (the default) motor and heater are stopped and
+        the device put back in normal mode (RESET), so the watchdog does not trip later;
+        without it the device is simply left alone, as a crash would (its watchdog, no longer
+        refreshed, then stops it)."""
         if stop_motor and self._opened_once:
             try:
                 self._setter("STOP_4")
+                self._setter("STOP_1")
                 self._setter("RESET")
             except TransientDeviceError as e:
                 log.warning("%s: could not stop the motor on close: %s", self.label, e)
@@ -179,6 +184,7 @@ class IkaStirrer:
         with self._op:
             if rpm == 0:
                 self._setter("STOP_4")
+                self.heater_off()
                 return self._await_speed(0.0)
             self._set_setpoint(rpm)
             self._setter("START_4")
@@ -189,6 +195,18 @@ class IkaStirrer:
         return self._query("IN_PV_4", self._parse_speed)
 
     # --- more of the device -----------------------------------------------------------------
+
+    def heater_off(self) -> None:
+        """``STOP_1``: heating off (no reply; NAMUR cannot read the heater's state back)."""
+        self._setter("STOP_1")
+
+    def temperature(self) -> float:
+        """The external probe's temperature, °C (``IN_PV_1``; only with a probe attached)."""
+        return self._query("IN_PV_1", _parse_temperature)
+
+    def plate_temperature(self) -> float:
+        """The hotplate's own temperature, °C (``IN_PV_2``)."""
+        return self._query("IN_PV_2", _parse_temperature)
 
     def identify(self) -> str:
         return self._query("IN_NAME", _parse_name)
@@ -243,12 +261,14 @@ class IkaStirrer:
                     f"{allowed * self.speedup:.1f} s): magnet decoupled or load too viscous; "
                     f"motor stopped")
             self._sleep(self.poll_s / self.speedup)
+            self.refresh()
             pv = self.speed()
         return pv
 
     def _stop_after_fault(self) -> None:
         try:
             self._setter("STOP_4")
+            self.heater_off()
         except TransientDeviceError as e:
             log.error("%s: could not stop the motor after a fault: %s", self.label, e)
 
@@ -264,14 +284,25 @@ class IkaStirrer:
             return m
 
         self._query(f"OUT_WD1@{m}", echo)
+        self._armed_at = self._clock()
 
-    def _keepalive(self) -> None:
-        period = self.watchdog_s / 4 / self.speedup
-        while not self._stop.wait(period):
-            try:
+    def refresh(self) -> bool:
+        """Re-send the watchdog if m/4 s (emulated: divided by ``speedup``) have passed since it
+        was last armed; the engine calls this from its own loop, so a hung engine lets the
+        device trip. Cheap when not due. Returns whether it was sent; a failure is logged (the
+        next call tries again, and past m s the device stops by itself)."""
+        if not self._keepalive_on or self._armed_at is None:
+            return False
+        if self._clock() - self._armed_at < self.watchdog_s / 4 / self.speedup:
+            return False
+        try:
+            with self._op:
                 self._arm_watchdog()
-            except Exception as e:  # the thread must outlive any one failure
-                log.error("%s: watchdog not re-sent: %s", self.label, e)
+        except (TransientDeviceError, DeviceFaultError) as e:
+            log.error("%s: watchdog not re-sent: %s", self.label, e)
+            return False
+        self.refreshes += 1
+        return True
 
     # --- exchanges --------------------------------------------------------------------------
 
@@ -346,8 +377,8 @@ class IkaStirrer:
             buf += port.read(max(1, port.in_waiting))
 
     def _connected(self) -> Port:
-        """The open port, reconnecting if the link was lost (then the watchdog is re-armed by
-        the next keepalive; the device kept its state)."""
+        """The open port, reconnecting if the link was lost (the device kept its state,
+        watchdog included; the next ``refresh()`` re-sends it as usual)."""
         if self._port is None:
             try:
                 self._port = self._factory(self.url, min(self.timeout_s, 0.05))
@@ -365,6 +396,13 @@ class IkaStirrer:
 
     def _backoff(self, attempt: int) -> None:
         self._sleep(self.backoff_s * 2 ** (attempt - 1))
+
+
+def _parse_temperature(text: str) -> float:
+    found = _TEMPERATURE.fullmatch(text)
+    if not found or not -100 <= float(found.group(1)) <= 600:
+        raise _GarbledError(text)
+    return float(found.group(1))
 
 
 def _parse_name(text: str) -> str:

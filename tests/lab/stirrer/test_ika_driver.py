@@ -57,7 +57,11 @@ def test_watchdog_stops_the_motor_when_the_driver_goes_silent(
     d = driver(url, speedup=speed)
     d.open()
     d.set_speed(500)
-    time.sleep(1.0)                   # 2.5 × m: the keepalive holds the watchdog off
+    end = time.monotonic() + 1.0      # 2.5 × m: a loop calling refresh() holds it off
+    while time.monotonic() < end:
+        d.refresh()
+        time.sleep(0.05)
+    assert d.refreshes >= 5           # sent every m/4 s, not on every call
     assert abs(d.speed() - 500) <= 20
     d.close(stop_motor=False)         # the computer goes silent, motor still on
     time.sleep(1.0)

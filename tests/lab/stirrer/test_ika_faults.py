@@ -72,7 +72,8 @@ def test_a_stalled_motor_is_reported_and_stopped(emulator: Make, driver: Driver)
     assert "\n" not in str(err.value)
     assert emu.received.count("START_4") == 1
     assert d.speed() == 0                    # a query after it: the STOP_4 has been handled
-    assert emu.received[-2:] == ["STOP_4", "IN_PV_4"] and not emu.device.running
+    assert emu.received[-3:] == ["STOP_4", "STOP_1", "IN_PV_4"] and not emu.device.running
+    assert not emu.device.heating
     assert_no_blind_setter_repeats(emu.received)
 
 
@@ -125,6 +126,7 @@ def test_the_keepalive_re_sends_the_watchdog_and_survives_garbled_echoes(
     d.set_speed(300)
     deadline = time.monotonic() + 5
     while emu.received.count("OUT_WD1@20") < 5 and time.monotonic() < deadline:
+        d.refresh()                           # what the engine's loop does
         time.sleep(0.05)
     assert emu.received.count("OUT_WD1@20") >= 5
     assert emu.device.error is None
@@ -135,7 +137,7 @@ def test_open_stirrer_loads_the_profile_and_arms_the_watchdog(emulator: Make) ->
     d = open_stirrer(url, "ika-c-mag-hs7", speedup=20.0, watchdog_s=30, keepalive=False)
     try:
         assert d.profile.min_rpm == 100
-        assert emu.received == ["IN_NAME", "RESET", "OUT_WD1@30"]
+        assert emu.received == ["IN_NAME", "RESET", "STOP_1", "OUT_WD1@30"]
     finally:
         d.close()
 

@@ -114,7 +114,7 @@ def _opened(port: ReplayPort, timeout: float) -> ReplayPort:
 def test_replay_of_a_recorded_set_speed(profile: StirrerProfile) -> None:
     transcript = _transcript("set-speed-750", "", profile)
     writes = [data for kind, data in transcript if kind == "w"]
-    assert writes[:5] == [b"IN_NAME \r\n", b"RESET \r\n", b"OUT_WD1@20 \r\n",
+    assert writes[:6] == [b"IN_NAME \r\n", b"RESET \r\n", b"STOP_1 \r\n", b"OUT_WD1@20 \r\n",
                           b"OUT_SP_4 750 \r\n", b"IN_SP_4 \r\n"]
     assert (b"START_4 \r\n" in writes) and writes[-1] == b"IN_PV_4 \r\n"
     assert ("r", b"20 \r\n") in transcript and ("r", b"750.0 4 \r\n") in transcript
@@ -127,7 +127,7 @@ def test_replay_with_a_lost_reply_re_sends_the_query_not_the_setter(
         profile: StirrerProfile) -> None:
     transcript = _transcript("set-speed-750-lost-reply", "timeout:IN_SP_4", profile)
     writes = [data for kind, data in transcript if kind == "w"]
-    assert writes[3:6] == [b"OUT_SP_4 750 \r\n", b"IN_SP_4 \r\n", b"IN_SP_4 \r\n"]
+    assert writes[4:7] == [b"OUT_SP_4 750 \r\n", b"IN_SP_4 \r\n", b"IN_SP_4 \r\n"]
     assert writes.count(b"OUT_SP_4 750 \r\n") == 1
     port, d = _replay(transcript, profile)
     assert _exchange(d)[1] == 750.0
