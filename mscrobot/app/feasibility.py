@@ -59,10 +59,6 @@ def check_lab(config: LabConfig, recipe: Recipe) -> list[str]:
     if w.window[0] < lo or w.scatter_window[1] > hi:
         problems.append(f"the spectrometer covers {lo:.0f}–{hi:.0f} nm; the analysis needs "
                         f"{w.window[0]:.0f}–{w.scatter_window[1]:.0f} nm")
-    if config.spectrometer.backend == "ocean" and config.spectrometer.physics is None:
-        problems.append("the spectrometer has no way to close the light path for darks: only "
-                        "an emulator's physics link (spectrometer.physics) provides a shutter "
-                        "so far")
     if config.liquid_handler.backend == "opentrons":
         from mscrobot.lab.opentrons.layout import check_deck
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mscrobot.app.feasibility import PROBE_TOLERANCE_C, capacities, stirrer_max_rpm
 from mscrobot.lab.config import LabConfig
 from mscrobot.lab.protocols import (
@@ -33,6 +35,7 @@ from mscrobot.lab.simulated.world import Timing, World, WorldSpec
 from mscrobot.lab.tracking import VesselState, VesselTracker
 from mscrobot.recipe.models import Recipe
 from mscrobot.recipe.vessels import VIAL_TYPES
+from mscrobot.spectra.types import FloatArray
 from mscrobot.twin.optics import Instrument
 from mscrobot.twin.params import TwinParams
 from mscrobot.yamldoc import DocumentError
@@ -116,8 +119,9 @@ def _check_probe(read_c: float, recipe_c: float) -> None:
                               f"{PROBE_TOLERANCE_C:g} °C)")
 
 
-def _spectrometer(config: LabConfig, world: World | None,
-                  closers: list[Callable[[], None]]) -> Spectrometer:
+def _spectrometer(config: LabConfig, recipe: Recipe, world: World | None,
+                  closers: list[Callable[[], None]],
+                  operator: Callable[[str, float], bool] | None) -> Spectrometer:
     from mscrobot.lab.simulated.devices import SimSpectrometer
 
     sp = config.spectrometer
@@ -130,7 +134,7 @@ def _spectrometer(config: LabConfig, world: World | None,
         OceanSpectrometer,
     )
 
-    shutter = None
+    shutter: Callable[[bool], None] | None = None
     if sp.physics is not None:
         from mscrobot.lab.spectrometer.physics import PhysicsLink
 
@@ -140,18 +144,58 @@ def _spectrometer(config: LabConfig, world: World | None,
         link.model(world.model)
         link.cell(world.contents())
         world.cell_watchers.append(link.cell)
-        shutter = link.shutter
+        if sp.dark is None:  # the emulator's shortcut: the lamp follows the world's link
+            shutter = link.shutter
+    if sp.shutter is not None:
+        from mscrobot.lab.spectrometer.shutter import TtlShutter
+
+        ttl = TtlShutter(sp.shutter.url, sp.shutter.line, sp.shutter.closed_when == "high")
+        ttl.open()
+        closers.append(ttl.release)
+        shutter = ttl
+    if sp.dark == "operator" and operator is None:
+        raise LabRefusalError("spectrometer.dark: operator, but this run has no operator to "
+                              "ask (start it from a terminal)")
     settings = OceanSettings(address=sp.address, model=sp.model, serial=sp.serial,
-                             io_timeout_s=sp.timeout_s,
+                             io_timeout_s=sp.timeout_s, dark=sp.dark_mode,
+                             nonlinearity=sp.nonlinearity,
+                             operator_timeout_s=float(sp.operator_timeout.m_as("s")),
+                             settle_s=0.05 if sp.shutter is None
+                             else sp.shutter.settle_s,
                              integration_ms=sp.integration_ms, scans=sp.scans)
-    device = OceanSpectrometer(settings, shutter)
+    device = OceanSpectrometer(settings, shutter, operator)
     try:
         device.open()
     except (DeviceError, OSError) as e:
-        raise DeviceFaultError(f"spectrometer at {sp.address or 'USB ' + sp.model}: "
-                               f"{e}") from None
+        device.close()
+        kind = LabRefusalError if isinstance(e, LabRefusalError) else DeviceFaultError
+        raise kind(f"spectrometer at {sp.address or 'USB ' + sp.model}: {e}") from None
     closers.append(device.close)
+    _check_range(config, recipe, device.wavelengths_nm)
     return OceanLabSpectrometer(device)
+
+
+def _check_range(config: LabConfig, recipe: Recipe, wavelengths: FloatArray) -> None:
+    """The device's own axis must cover the lab file's range and the recipe's bands (checked
+    at open, before anything moves: a lab file copied from another model is caught here)."""
+    from mscrobot.procedure.reading import analysis_windows
+
+    sp = config.spectrometer
+    lo, hi = float(np.min(wavelengths)), float(np.max(wavelengths))
+    want = (float(sp.range_min.m_as("nm")), float(sp.range_max.m_as("nm")))
+    problems = []
+    if want[0] < lo or want[1] > hi:
+        problems.append(f"the lab file's range {want[0]:g}-{want[1]:g} nm "
+                        "(spectrometer.range_min/range_max)")
+    w = analysis_windows(recipe)
+    need = (w.window[0], w.scatter_window[1])
+    if need[0] < lo or need[1] > hi:
+        bands = sorted({b for v in w.band_sets.values() for b in v})
+        problems.append(f"the recipe's bands ({', '.join(f'{b:g}' for b in bands)} nm) with "
+                        f"their baseline, {need[0]:g}-{need[1]:g} nm")
+    if problems:
+        raise LabRefusalError(f"the {sp.model} reads {lo:.1f}-{hi:.1f} nm; it cannot cover "
+                              + " or ".join(problems))
 
 
 def _liquid_handler(config: LabConfig, recipe: Recipe, world: World | None,
@@ -178,12 +222,14 @@ def _liquid_handler(config: LabConfig, recipe: Recipe, world: World | None,
 
 
 def assemble_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None,
-                 params: TwinParams | None = None,
-                 instrument: Instrument | None = None) -> BuiltLab:
+                 params: TwinParams | None = None, instrument: Instrument | None = None,
+                 operator: Callable[[str, float], bool] | None = None) -> BuiltLab:
     """The devices of ``config``, and the World they share if the lab simulates anything,
     persisted in ``state_dir/world.jsonl`` so a resumed run finds the vial as the crash left
     it (``state_dir`` None: all kept in memory). ``params`` and ``instrument`` change the
-    twin (tests, benchmarks)."""
+    twin (tests, benchmarks). ``operator`` asks a person to act (``spectrometer.dark:
+    operator``): a question and a timeout in, whether it was done in time out; while it waits,
+    the lab's keepalives are its own business (``console_operator`` calls them)."""
     from mscrobot.lab.clock import LOG_NAME, WallClock
     from mscrobot.lab.simulated.devices import VirtualClock
 
@@ -207,17 +253,21 @@ def assemble_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path |
     keepalives: list[Callable[[], object]] = []
     try:
         stirrer = _stirrer(config, recipe, world, closers, keepalives)
-        spectrometer = _spectrometer(config, world, closers)
+        spectrometer = _spectrometer(config, recipe, world, closers, operator)
         handler = _liquid_handler(config, recipe, world, state_dir, closers)
     except BaseException:
         for close in [*reversed(closers), last]:
             close()
         raise
-    return BuiltLab(Lab(config.name, clock, handler, stirrer, spectrometer,
-                        closers=[*closers, last], keepalives=keepalives), world)
+    lab = Lab(config.name, clock, handler, stirrer, spectrometer, closers=[*closers, last],
+              keepalives=keepalives)
+    if operator is not None and hasattr(operator, "keepalive"):
+        operator.keepalive = lab.keep_alive  # an operator's wait keeps the watchdog alive
+    return BuiltLab(lab, world)
 
 
 def build_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path | None,
-              params: TwinParams | None = None, instrument: Instrument | None = None) -> Lab:
+              params: TwinParams | None = None, instrument: Instrument | None = None,
+              operator: Callable[[str, float], bool] | None = None) -> Lab:
     """The devices of ``config`` (``assemble_lab`` without the world)."""
-    return assemble_lab(config, recipe, seed, state_dir, params, instrument).lab
+    return assemble_lab(config, recipe, seed, state_dir, params, instrument, operator).lab

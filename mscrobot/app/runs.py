@@ -26,6 +26,7 @@ from pathlib import Path
 
 from mscrobot.app.feasibility import check_lab, lab_warnings
 from mscrobot.app.labs import build_lab
+from mscrobot.app.operator import terminal_operator
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
 from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd, answer_flag
 from mscrobot.engine.states import RunState
@@ -251,7 +252,10 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
         try:
             journal = Journal(info.path / JOURNAL_NAME)
             try:
-                lab = build_lab(info.lab, info.recipe, info.seed, info.path)
+                operator = (terminal_operator(stop_requested)
+                            if info.lab.spectrometer.dark == "operator" else None)
+                lab = build_lab(info.lab, info.recipe, info.seed, info.path,
+                                operator=operator)
             except DeviceError as e:
                 raise RunError(f"cannot start run {info.id}: lab '{info.lab.name}': {e} "
                                f"(nothing was done; resume with `{resume_command(info.path)}` "

@@ -61,17 +61,23 @@ def spectrometer(
     acquisition: str = typer.Option("free-running", help="free-running (a request gets the "
                                     "next scan) | on-request (a request starts a scan)"),
     physics: int | None = typer.Option(None, "--physics", metavar="PORT",
-                                       help="also take the flow cell's contents and the lamp "
-                                       "shutter from an emulated lab on this port"),
+                                       help="also take the flow cell's contents (and, for "
+                                       "a lab without spectrometer.dark, the lamp shutter) "
+                                       "from an emulated lab on this port"),
+    shutter: int | None = typer.Option(None, "--shutter", metavar="PORT",
+                                       help="the lamp's shutter on a TTL line: an RFC 2217 "
+                                       "serial server on this port whose RTS (high) closes it"),
+    nonlinear: float = typer.Option(0.0, help="detector nonlinearity a: it reads c/(1+a·c) "
+                                    "and reports the coefficients that undo it (e.g. 1e-6)"),
 ) -> None:
-    """An Ocean HDX speaking OBP over TCP; prints HOST:PORT on the first line (and
-    'physics HOST:PORT' on the second with --physics)."""
+    """An Ocean HDX speaking OBP over TCP; prints HOST:PORT on the first line, then
+    'physics HOST:PORT' with --physics and 'shutter rfc2217://HOST:PORT' with --shutter."""
     from mscrobot.lab.spectrometer.obp_emulator import run
 
     try:
         run(tcp=tcp, host=host, speed=speed, faults=faults, contents=contents, recipe=recipe,
             micromolar=micromolar, phase=phase, seed=seed, acquisition=acquisition,
-            physics=physics)
+            physics=physics, shutter=shutter, nonlinear=nonlinear)
     except (ValueError, OSError) as e:
         typer.echo(f"mscrobot emulate spectrometer: {e}", err=True)
         raise typer.Exit(2) from None

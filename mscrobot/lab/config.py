@@ -190,25 +190,70 @@ class StirrerConfig(StrictModel):
         return self
 
 
+#: How a real rig takes its darks (``spectrometer.dark``); DARK_MODES[mode] says it to people.
+DARK_MODES = {
+    "lamp_shutter": "the light source's shutter, driven by the spectrometer's lamp-enable line",
+    "ttl_shutter": "a shutter on its own TTL line (a serial port's RTS or DTR)",
+    "electric_dark": "the detector's electric-dark (masked) pixels, read with every spectrum",
+    "operator": "the operator closes the light path when the run asks",
+}
+
+
+class ShutterConfig(StrictModel):
+    """A shutter in front of the light source on its own TTL line: one modem-control output of
+    a serial port (a USB-serial adapter's RTS or DTR wired to the shutter's TTL input), or of
+    a serial server speaking RFC 2217 (``rfc2217://host:port``, as ``mscrobot emulate
+    spectrometer --shutter PORT`` does). A raw ``socket://`` carries no control lines."""
+
+    url: str = Field(min_length=1, description="the port: /dev/ttyUSB1, COM4, "
+                     "rfc2217://host:port")
+    line: Literal["rts", "dtr"] = Field("rts", description="the output wired to the shutter")
+    closed_when: Literal["high", "low"] = Field("high", description="the line level that "
+                                                "closes the shutter")
+    settle_s: float = Field(0.05, ge=0, le=10, description="seconds the shutter takes to "
+                            "move")
+
+    @field_validator("url")
+    @classmethod
+    def _carries_lines(cls, v: str) -> str:
+        if v.startswith(("socket://", "loop://")):
+            raise ValueError(f"{v!r} carries no control line: use the serial port itself "
+                             "(/dev/ttyUSB1) or an RFC 2217 server (rfc2217://host:port)")
+        found = re.match(r"^rfc2217://[^\s/]*:(\d+)", v)
+        return _with_port(v, found and found[1])
+
+
 class SpectrometerConfig(StrictModel):
     """``simulated``: the twin's instrument. ``ocean``: an Ocean spectrometer through seabreeze,
     over OBP/TCP at ``address`` (Ethernet HDX, or ``mscrobot emulate spectrometer --tcp``) or
-    the first USB device of ``model``. Darks need the light path closed: with an emulator,
-    ``physics`` (its ``--physics`` port) carries the shutter and the simulated flow cell's
-    contents."""
+    the first USB device of ``model``. ``dark`` says how the light path is closed for darks
+    (``DARK_MODES``); an emulator's ``physics`` port carries the simulated flow cell's
+    contents, and the lamp only when no ``dark`` is given (the emulator's shortcut)."""
 
     backend: Literal["simulated", "ocean"] = "simulated"
-    model: str = Field("Ocean HDX (simulated)", description="ocean: seabreeze model name "
-                       "for USB devices (e.g. 'HDX', 'FLAME-S')")
+    model: str = Field("Ocean HDX (simulated)", description="ocean: seabreeze's model name "
+                       "(HDX, FLAMES, USB2000PLUS, …; 'FLAME-S' is read as FLAMES)")
     path_length: PathLength = Field("2 mm", description="the flow cell's optical path (the "
                                     "shipped labs' cell; measure yours)")
-    range_min: Wavelength = Field("200 nm")
-    range_max: Wavelength = Field("1100 nm")
+    range_min: Wavelength = Field("200 nm", description="the lowest wavelength the analysis "
+                                  "may use (checked against the device's at open)")
+    range_max: Wavelength = Field("800 nm", description="the highest (an HDX UV-VIS reads "
+                                  "≈200-800 nm)")
     address: str | None = Field(None, pattern=r"^[^:\s]*:\d+$", description="ocean: "
                                 "host:port of an Ethernet model")
     serial: str | None = Field(None, description="ocean/USB: which device, if several")
     physics: str | None = Field(None, pattern=r"^[^:\s]*:\d+$", description="ocean: "
                                 "host:port of the emulator's physics link (emulated labs)")
+    dark: Literal["lamp_shutter", "ttl_shutter", "electric_dark", "operator"] | None = Field(
+        None, description="ocean: how darks are taken: " + "; ".join(
+            f"{k}: {v}" for k, v in DARK_MODES.items()))
+    shutter: ShutterConfig | None = Field(None, description="ocean, dark: ttl_shutter: the "
+                                          "shutter's line")
+    operator_timeout: Duration = Field("5 min", description="ocean, dark: operator: how "
+                                       "long the run waits for the operator to close (and "
+                                       "open) the light path")
+    nonlinearity: bool = Field(True, description="ocean: correct each read with the "
+                               "device's own nonlinearity coefficients")
     integration_ms: float = Field(10.0, gt=0, le=60_000, description="ocean: starting "
                                   "integration time, ms (each reference auto-ranges)")
     scans: int = Field(4, ge=1, le=1000, description="ocean: scans averaged per spectrum")
@@ -219,6 +264,42 @@ class SpectrometerConfig(StrictModel):
     @classmethod
     def _port_in_range(cls, v: str | None) -> str | None:
         return v if v is None else _with_port(v, v.rsplit(":", 1)[1])
+
+    @field_validator("model")
+    @classmethod
+    def _seabreeze_model(cls, v: str, info: ValidationInfo) -> str:
+        if info.data.get("backend") != "ocean":
+            return v
+        from mscrobot.lab.spectrometer.models import seabreeze_model
+
+        return seabreeze_model(v)
+
+    @model_validator(mode="after")
+    def _darks_are_possible(self) -> SpectrometerConfig:
+        if self.backend != "ocean":
+            return self
+        if self.dark is None and self.physics is None:
+            raise ValueError("spectrometer.dark: say how this rig takes its darks: "
+                             + "; ".join(f"{k} ({v})" for k, v in DARK_MODES.items()))
+        if self.dark == "ttl_shutter" and self.shutter is None:
+            raise ValueError("dark: ttl_shutter needs spectrometer.shutter (url, line)")
+        if self.shutter is not None and self.dark != "ttl_shutter":
+            raise ValueError(f"spectrometer.shutter is given but dark is {self.dark}: set "
+                             "dark: ttl_shutter, or remove the shutter")
+        if self.range_min >= self.range_max:
+            raise ValueError("range_min must be below range_max")
+        if self.address is not None:
+            from mscrobot.lab.spectrometer.models import network_models
+
+            if self.model not in network_models():
+                raise ValueError(f"model {self.model} is reached over USB, not at an address: "
+                                 f"seabreeze speaks Ethernet to {', '.join(network_models())}")
+        return self
+
+    @property
+    def dark_mode(self) -> str:
+        """What each spectrum records: the lab's ``dark``, or 'emulator' (physics shortcut)."""
+        return self.dark or ("emulator" if self.physics is not None else "simulated")
 
 
 class LabConfig(StrictModel):

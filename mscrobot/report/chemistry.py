@@ -31,6 +31,9 @@ class Chemistry:
     path_cm: float = DEFAULT_PATH_CM
     #: the lab file gives the path (else it is the shipped labs' 2 mm, assumed)
     path_given: bool = False
+    #: how the lab's spectrometer takes its darks (``spectrometer.dark``; each spectrum
+    #: records it too, in ``meta['dark_mode']``)
+    dark_mode: str = ""
     problems: list[str] = field(default_factory=list)
 
     def verdict_note(self) -> str:
@@ -70,7 +73,15 @@ def chemistry_of(meta: dict[str, Any]) -> Chemistry:
                      and lab.spectrometer.backend == "simulated")
     out.path_cm = float(lab.spectrometer.path_length.m_as("cm"))
     out.path_given = "path_length" in lab.spectrometer.model_fields_set
+    out.dark_mode = lab.spectrometer.dark_mode
     return out
+
+
+#: What each dark mode means, for people (the lab file's modes, the emulator's, the twin's).
+DARK_MEANING = {
+    "emulator": "the spectrometer emulator's lamp, closed over its physics link",
+    "simulated": "the twin's detector (a simulated dark)",
+}
 
 
 def amount_rows(c: Chemistry) -> list[tuple[str, str]]:
@@ -93,4 +104,9 @@ def amount_rows(c: Chemistry) -> list[tuple[str, str]]:
                          f"{mg(ul):.3g} mg {what} in {ul / 1000:.3g} mL"))
     rows.append(("flow-cell path", f"{c.path_cm * 10:g} mm" + (
         " (the lab file's)" if c.path_given else " (the shipped labs' cell; assumed)")))
+    if c.dark_mode:
+        from mscrobot.lab.config import DARK_MODES
+
+        meaning = {**DARK_MODES, **DARK_MEANING}.get(c.dark_mode, "")
+        rows.append(("darks", f"{c.dark_mode}: {meaning}" if meaning else c.dark_mode))
     return rows

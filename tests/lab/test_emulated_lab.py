@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mscrobot.app.labs import assemble_lab
@@ -26,13 +27,13 @@ from mscrobot.engine.states import RunState
 from mscrobot.lab.clock import WallClock
 from mscrobot.lab.config import lab_from_text
 from mscrobot.lab.opentrons.handler import OpentronsLiquidHandler
-from mscrobot.lab.protocols import LabRefusalError
 from mscrobot.recipe.loader import load_recipe
 from tests.engine.runs import REFERENCE, cli, dry_run, end_state, only_run
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 STIRRER, SPECTROMETER, PHYSICS = "127.0.0.1:4001", "127.0.0.1:4002", "127.0.0.1:4003"
+SHUTTER = "rfc2217://127.0.0.1:4004"
 ROBOT = "http://127.0.0.1:31950"
 
 
@@ -41,6 +42,7 @@ class Emulators:
     stirrer: str
     spectrometer: str
     physics: str
+    shutter: str
     robot: str
     logs: Path
 
@@ -55,7 +57,8 @@ class Emulators:
         for old, new in {f"robot: {ROBOT}": f"robot: {self.robot}",
                          f"socket://{STIRRER}": f"socket://{self.stirrer}",
                          f"address: {SPECTROMETER}": f"address: {self.spectrometer}",
-                         f"physics: {PHYSICS}": f"physics: {self.physics}", **changes}.items():
+                         f"physics: {PHYSICS}": f"physics: {self.physics}",
+                         SHUTTER: self.shutter, **changes}.items():
             assert old in text, old
             text = text.replace(old, new)
         return text
@@ -69,6 +72,8 @@ def _start(log: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
     lines = [proc.stdout.readline().strip()]
     if "--physics" in args:
         lines.append(proc.stdout.readline().strip().removeprefix("physics "))
+    if "--shutter" in args:
+        lines.append(proc.stdout.readline().strip().removeprefix("shutter "))
     return proc, lines
 
 
@@ -89,12 +94,12 @@ def _instruments(logs: Path, robot: str, faults: dict[str, str]) -> Iterator[Emu
     stirrer, (stirrer_at,) = _start(logs / "stirrer.log", "stirrer", "--tcp", "0",
                                     "--speed", "20", *(["--faults", faults["stirrer"]]
                                                        if "stirrer" in faults else []))
-    spectro, (spectro_at, physics_at) = _start(
+    spectro, (spectro_at, physics_at, shutter_at) = _start(
         logs / "spectrometer.log", "spectrometer", "--tcp", "0", "--physics", "0",
-        "--speed", "4",
+        "--shutter", "0", "--speed", "4",
         *(["--faults", faults["spectrometer"]] if "spectrometer" in faults else []))
     try:
-        yield Emulators(stirrer_at, spectro_at, physics_at, robot, logs)
+        yield Emulators(stirrer_at, spectro_at, physics_at, shutter_at, robot, logs)
     finally:
         for proc in (stirrer, spectro):
             proc.kill()
@@ -273,7 +278,8 @@ def test_devices_probe_reads_both_instruments_and_reports_an_unreachable_one(
 def test_a_lab_that_simulates_nothing_builds_no_world(tmp_path: Path,
                                                       emulators: Emulators) -> None:
     """The three emulators as if they were the instruments: no physics link, the wall clock.
-    The robot's handler tracks the volumes itself; no simulated world is built or written."""
+    The robot's handler tracks the volumes itself; no simulated world is built or written; the
+    dark is taken with the lamp's shutter on its TTL line, as on a real HDX rig."""
     text = emulators.lab(**{f"physics: {PHYSICS}": "integration_ms: 10",
                             "clock: virtual": "clock: wall"})
     run = tmp_path / "run"
@@ -293,8 +299,10 @@ def test_a_lab_that_simulates_nothing_builds_no_world(tmp_path: Path,
         assert lab.stirrer.set_speed(0.0) == pytest.approx(0.0, abs=20)
         spectrum = lab.spectrometer.measure("real/4", 10.0)
         assert spectrum.meta.get("serial") == "HDX-EMU-0001"
-        with pytest.raises(LabRefusalError, match="no way to close the light path"):
-            lab.spectrometer.reference("real/5", "nonpolar")
+        dark, reference = lab.spectrometer.reference("real/5", "nonpolar")
+        assert dark.meta["dark_mode"] == reference.meta["dark_mode"] == "ttl_shutter"
+        assert float(np.percentile(dark.counts, 99)) < 0.1 * float(
+            np.percentile(reference.counts, 99))
     finally:
         lab.close()
     assert sorted(p.name for p in run.iterdir()) == ["clock.jsonl", "opentrons.jsonl"]

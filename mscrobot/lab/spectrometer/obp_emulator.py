@@ -157,7 +157,7 @@ class ObpEmulator:
                  coefficients: Sequence[float] | None = None,
                  nonlinearity: Sequence[float] = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
                  n_pixels: int = HDX_PIXELS, stall_s: float = 30.0,
-                 acquisition: str = "free-running") -> None:
+                 acquisition: str = "free-running", nonlinear: float = 0.0) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         if acquisition not in ("free-running", "on-request"):
@@ -167,7 +167,11 @@ class ObpEmulator:
         self.faults = faults or FaultPlan()
         self.serial = serial.encode("ascii")[:16]
         self.coefficients = tuple(coefficients or hdx_wavelength_coefficients())
-        self.nonlinearity = tuple(nonlinearity)
+        #: the detector's response: it reads c/(1 + a·c) for c counts of light and dark, and
+        #: stores the coefficients of 1 - a·x that give c back (seabreeze divides by them)
+        self.nonlinear = nonlinear
+        self.nonlinearity = (tuple(nonlinearity) if not nonlinear
+                             else (1.0, -nonlinear, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
         self.n_pixels = n_pixels
         #: how long a "timeout"/"partial" fault keeps silent before the device recovers
         self.stall_s = stall_s
@@ -353,6 +357,8 @@ class ObpEmulator:
                                              + 1) * period
             # a flash or room light on the open port: fiftyfold light, clipped like the ADC
             counts = self.source.counts(t_ms * (50.0 if fault == "saturate" else 1.0))
+            if self.nonlinear:
+                counts = counts / (1.0 + self.nonlinear * counts)
             raw = np.clip(np.rint(counts), 0, FULL_SCALE_COUNTS).astype("<u2").tobytes()
             delay = ready - time.perf_counter()
             if delay > 0:
@@ -393,9 +399,13 @@ def _hard_close(sock: socket.socket) -> None:
 def run(*, tcp: int, host: str = "127.0.0.1", speed: float = 1.0, faults: str = "",
         contents: str = "blank", recipe: str | None = None, micromolar: float = 20.0,
         phase: str = "nonpolar", seed: int = 0, serial: str = "HDX-EMU-0001",
-        acquisition: str = "free-running", physics: int | None = None) -> None:
-    """The ``mscrobot emulate spectrometer`` process: print HOST:PORT (and, with ``physics``,
-    ``physics HOST:PORT`` on the next line), serve until killed."""
+        acquisition: str = "free-running", physics: int | None = None,
+        shutter: int | None = None, nonlinear: float = 0.0) -> None:
+    """The ``mscrobot emulate spectrometer`` process: print HOST:PORT (then, with ``physics``,
+    ``physics HOST:PORT``, and with ``shutter``, ``shutter rfc2217://HOST:PORT`` on the next
+    lines), serve until killed. ``shutter``: the lamp's shutter on a TTL line behind an RFC 2217
+    server (RTS high closes it). ``nonlinear``: the detector reads counts/(1 + a·counts), a = this
+    value, and reports the coefficients that undo it."""
     from mscrobot.lab.spectrometer.source import (
         TwinSpectrumSource,
         blank_cell,
@@ -414,20 +424,30 @@ def run(*, tcp: int, host: str = "127.0.0.1", speed: float = 1.0, faults: str = 
     plan = FaultPlan.parse(faults, seed)
     plan.on_fire = lambda what: print(what, file=sys.stderr, flush=True)
     emulator = ObpEmulator(source, host=host, port=tcp, speed=speed, faults=plan,
-                           serial=serial, acquisition=acquisition)
+                           serial=serial, acquisition=acquisition, nonlinear=nonlinear)
     bound_host, bound_port = emulator.address
     print(f"{bound_host}:{bound_port}", flush=True)
-    link = None
+    closers: list[Callable[[], None]] = []
     if physics is not None:
         from mscrobot.lab.spectrometer.physics import PhysicsServer
 
         link = PhysicsServer(source, host, physics).start()
+        closers.append(link.close)
         print("physics {}:{}".format(*link.address), flush=True)
+    if shutter is not None:
+        from mscrobot.lab.spectrometer.shutter_server import ShutterServer
+
+        def follow(closed: bool) -> None:
+            source.shutter_closed = closed
+
+        line = ShutterServer(follow, host=host, port=shutter).start()
+        closers.append(line.close)
+        print("shutter rfc2217://{}:{}".format(*line.address), flush=True)
     try:
         emulator.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         emulator.close()
-        if link is not None:
-            link.close()
+        for close in closers:
+            close()

@@ -16,6 +16,19 @@ seabreeze speaks the protocol; this module only keeps it from hanging or lying:
 Transport trouble (timeouts, resets, garbage, bad frames) is retried with backoff on a fresh
 connection a bounded number of times, then raised as ``TransientDeviceError``; an error the
 device reports itself is never retried (``DeviceFaultError``).
+
+Darks, in the ways real rigs take them (``OceanSettings.dark``, checked against what seabreeze
+exposes for the model when the device opens): ``lamp_shutter`` switches the light source off
+through the spectrometer's lamp-enable line (seabreeze's ``light_source``, ``strobe_lamp``,
+``continuous_strobe`` or ``shutter`` feature, whichever the model has); ``ttl_shutter`` closes
+a shutter on its own line (``shutter``); ``electric_dark`` subtracts the mean of the detector's
+masked pixels from every read, as seabreeze's ``Spectrometer.intensities(correct_dark_counts=
+True)`` does; ``operator`` asks a person to close and open the light path, with a timeout; and
+``emulator`` is the emulated lab's physics link. The first scan after the light path changes is
+discarded (it integrated across the change), and a dark that is as bright as the light means the
+path did not close: a fault, never a dark. Every read is linearised with the device's own
+nonlinearity coefficients (the correction ``intensities(correct_nonlinearity=True)`` applies).
+Each spectrum records its dark mode (``meta['dark_mode']``).
 """
 
 from __future__ import annotations
@@ -76,14 +89,40 @@ class OceanSettings:
     scans: int = 4
     #: auto-ranging puts the brightest pixel here (fraction of full scale)
     target_fraction: float = 0.8
-    #: subtract the mean of the detector's masked pixels from each read, if it has any
-    electric_dark: bool = True
+    #: how darks are taken: lamp_shutter, ttl_shutter, electric_dark, operator, emulator
+    dark: str = "emulator"
+    #: linearise each read with the device's nonlinearity coefficients, where it has them
+    nonlinearity: bool = True
+    #: dark: operator — how long to wait for the operator, s
+    operator_timeout_s: float = 300.0
+    #: how long the light path takes to close or open (shutter travel, lamp switching), s
+    settle_s: float = 0.05
     #: a sample still saturated after this many reads is returned (the analysis flags it)
     saturation_retries: int = 2
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.scans < 1 or not 0.0 < self.target_fraction < 1.0:
             raise ValueError("attempts and scans must be ≥ 1, target_fraction in (0, 1)")
+        if self.dark not in DARK_MODES:
+            raise ValueError(f"dark {self.dark!r}: one of {', '.join(DARK_MODES)}")
+
+
+#: Dark modes this driver knows (the lab file's ``spectrometer.dark``, plus the emulator's link).
+DARK_MODES = ("lamp_shutter", "ttl_shutter", "electric_dark", "operator", "emulator")
+
+#: seabreeze features that switch the light source, tried in this order, with how to switch it.
+_LAMP_FEATURES: tuple[tuple[str, Callable[[Any, bool], None]], ...] = (
+    ("light_source", lambda f, on: f.set_enable(0, on)),
+    ("strobe_lamp", lambda f, on: f.enable_lamp(on)),
+    ("continuous_strobe", lambda f, on: f.set_enable(on)),  # the lamp-enable line (OOI: J2 pin 4)
+    ("shutter", lambda f, on: f.set_shutter_open(on)),
+)
+
+#: A dark whose brightest pixels reach this fraction of the light's is lit: the path stayed open.
+LIT_DARK_FRACTION = 0.5
+
+#: What an operator is asked, and answers within a timeout (True: done, False: no answer).
+Operator = Callable[[str, float], bool]
 
 
 class _Deadline:
@@ -261,10 +300,16 @@ class OceanSpectrometer:
     """An Ocean spectrometer: calibrated axis, darks, references, auto-ranging, averaging."""
 
     def __init__(self, settings: OceanSettings,
-                 shutter: Callable[[bool], None] | None = None) -> None:
+                 shutter: Callable[[bool], None] | None = None,
+                 operator: Operator | None = None) -> None:
         self.settings = settings
-        #: closes (True) / opens (False) the light path for darks; None: the caller does it
+        #: ttl_shutter / emulator: closes (True) / opens (False) the light path for darks
         self.shutter = shutter
+        #: operator: asks a person, waits up to the timeout
+        self.operator = operator
+        #: lamp_shutter: the seabreeze feature that switches the lamp (found at open)
+        self.lamp_feature = ""
+        self.nonlinearity_coefficients: list[float] = []
         self._link: _Link | None = None
         self._lock = threading.RLock()
         self.integration_ms = settings.integration_ms
@@ -311,14 +356,36 @@ class OceanSpectrometer:
             lo, hi = spec.get_integration_time_micros_limits()
             self.limits_ms = (lo / 1000.0, hi / 1000.0)
             self.full_scale = float(spec.get_maximum_intensity())
-            self.electric_dark_pixels = (list(spec.get_electric_dark_pixel_indices())
-                                         if self.settings.electric_dark else [])
+            self.electric_dark_pixels = list(spec.get_electric_dark_pixel_indices())
+            nl = dev.f.nonlinearity_coefficients
+            self.nonlinearity_coefficients = [] if nl is None else link.call(
+                lambda: [float(c) for c in nl.get_nonlinearity_coefficients()],
+                self.settings.io_timeout_s * 2 + 1.0, "nonlinearity coefficients")
+            self._check_dark_mode(dev)
             if not self.read_only:
                 self._apply_integration(link, self.integration_ms)
         except BaseException:
             link.close()
             raise
         return link
+
+    def _check_dark_mode(self, dev: Any) -> None:
+        """Refuse, at open, a dark mode this model cannot do (nothing has been read yet)."""
+        mode, model = self.settings.dark, self.model
+        if mode == "electric_dark" and not self.electric_dark_pixels:
+            raise LabRefusalError(f"dark: electric_dark, but seabreeze lists no electric-dark "
+                                  f"pixels for the {model}: use lamp_shutter, ttl_shutter or "
+                                  "operator")
+        if mode == "lamp_shutter":
+            found = [name for name, _ in _LAMP_FEATURES if getattr(dev.f, name, None)]
+            if not found:
+                has = sorted(k for k, v in dev.features.items() if v)
+                raise LabRefusalError(
+                    f"dark: lamp_shutter, but seabreeze exposes no lamp control for the "
+                    f"{model} (none of {', '.join(n for n, _ in _LAMP_FEATURES)}; it has "
+                    f"{', '.join(has)}): use ttl_shutter or operator"
+                    + ("" if not self.electric_dark_pixels else ", or electric_dark"))
+            self.lamp_feature = found[0]
 
     def _apply_integration(self, link: _Link, ms: float) -> None:
         spec = link.device.f.spectrometer
@@ -380,14 +447,33 @@ class OceanSpectrometer:
         return ms
 
     def read_raw(self) -> FloatArray:
-        """One scan as the device sends it (counts per pixel), electric dark removed."""
+        """One scan, corrected as the dark mode and the device's coefficients say."""
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[FloatArray, float]:
+        """One scan: (corrected counts, the brightest raw count, for saturation)."""
         def get(dev: Any) -> FloatArray:
             return np.asarray(dev.f.spectrometer.get_intensities(), float)
 
-        counts = self._call(get, "spectrum", extra_s=self.integration_ms / 1000.0)
-        if self.electric_dark_pixels:
-            counts = counts - float(np.mean(counts[self.electric_dark_pixels]))
-        return counts
+        raw = self._call(get, "spectrum", extra_s=self.integration_ms / 1000.0)
+        return self.correct(raw), float(np.max(raw))
+
+    def correct(self, raw: FloatArray) -> FloatArray:
+        """``raw`` as seabreeze's ``Spectrometer.intensities(correct_dark_counts=…,
+        correct_nonlinearity=…)`` returns it (the same arithmetic, on a scan read under our
+        deadline): the electric-dark offset (mean of the masked pixels) removed, then divided
+        by the nonlinearity polynomial of the device's coefficients (lowest order first)
+        evaluated at those counts; without electric-dark correction the offset is put back."""
+        electric = self.settings.dark == "electric_dark"
+        coeffs = self.nonlinearity_coefficients if self.settings.nonlinearity else []
+        if not electric and not coeffs:
+            return raw
+        pixels = self.electric_dark_pixels
+        offset = float(np.mean(raw[pixels])) if pixels else 0.0
+        out = raw - offset
+        if coeffs:
+            out = out / np.polynomial.polynomial.polyval(out, np.asarray(coeffs, float))
+        return out if electric else out + offset
 
     def read(self, scans: int | None = None, kind: str = "sample",
              **meta: Any) -> Spectrum:
@@ -399,13 +485,17 @@ class OceanSpectrometer:
             total = np.zeros_like(self.wavelengths_nm)
             peak = 0.0
             for _ in range(n):
-                raw = self.read_raw()
-                peak = max(peak, float(np.max(raw)))
-                total += raw
+                counts, raw_peak = self._scan()
+                peak = max(peak, raw_peak)
+                total += counts
             return Spectrum(self.wavelengths_nm.copy(), total / n, self.integration_ms, n,
                             self.full_scale,
                             {"kind": kind, "serial": self.serial_number,
-                             "saturated": saturated(peak, self.full_scale), **meta})
+                             "saturated": saturated(peak, self.full_scale),
+                             "dark_mode": self.settings.dark,
+                             "nonlinearity": bool(self.settings.nonlinearity
+                                                  and self.nonlinearity_coefficients),
+                             **meta})
 
     def auto_range(self, target_fraction: float | None = None, max_steps: int = 8) -> float:
         """Set the integration time that puts the brightest pixel near ``target_fraction`` of
@@ -431,16 +521,58 @@ class OceanSpectrometer:
             return self.integration_ms
 
     def capture_dark(self, scans: int | None = None) -> Spectrum:
-        """A dark at the current integration time (shutter closed through ``shutter``)."""
-        if self.shutter is not None:
-            self.shutter(True)
-        try:
-            dark = self.read(scans, kind="dark")
-        finally:
-            if self.shutter is not None:
-                self.shutter(False)
+        """A dark at the current integration time, the light path closed as the dark mode
+        says (electric_dark: nothing to close; the reads are already offset-free, so the dark
+        is zero, with the offset the masked pixels read kept in its meta)."""
+        mode = self.settings.dark
+        if mode == "electric_dark":
+            with self._lock:
+                if self._link is None:
+                    self.open()
+                raw = self._call(lambda dev: np.asarray(dev.f.spectrometer.get_intensities(),
+                                                        float),
+                                 "spectrum", extra_s=self.integration_ms / 1000.0)
+            offset = float(np.mean(raw[self.electric_dark_pixels]))
+            dark = Spectrum(self.wavelengths_nm.copy(), np.zeros_like(self.wavelengths_nm),
+                            self.integration_ms, 1, self.full_scale,
+                            {"kind": "dark", "serial": self.serial_number, "saturated": False,
+                             "dark_mode": mode, "electric_dark_offset": offset,
+                             "nonlinearity": bool(self.settings.nonlinearity
+                                                  and self.nonlinearity_coefficients)})
+        else:
+            self.light_path(closed=True)
+            try:
+                self.read_raw()  # integrated across the change: discarded
+                dark = self.read(scans, kind="dark")
+            finally:
+                self.light_path(closed=False)
+            self.read_raw()
         self.darks[self.integration_ms] = dark
         return dark
+
+    def light_path(self, closed: bool) -> None:
+        """Close (or open) the light path as the dark mode says, and let it settle."""
+        mode = self.settings.dark
+        if mode == "lamp_shutter":
+            name = self.lamp_feature
+            switch = dict(_LAMP_FEATURES)[name]
+            self._call(lambda dev: switch(getattr(dev.f, name), not closed),
+                       f"lamp {'off' if closed else 'on'} ({name})")
+        elif mode == "operator":
+            what = ("close the light path (the lamp's shutter) for a dark" if closed else
+                    "open the light path again")
+            if self.operator is None:
+                raise LabRefusalError("dark: operator, but no operator can be asked here "
+                                      "(run it from a terminal)")
+            if not self.operator(what, self.settings.operator_timeout_s):
+                raise DeviceFaultError(f"the operator did not confirm '{what}' within "
+                                       f"{self.settings.operator_timeout_s:g} s")
+            return
+        elif self.shutter is not None:
+            self.shutter(closed)
+        else:
+            raise LabRefusalError(f"dark: {mode}, but nothing here closes the light path")
+        time.sleep(self.settings.settle_s)
 
     def capture_reference(self, blank: str, scans: int | None = None) -> Spectrum:
         """Read the blank now in the cell as the reference named ``blank``."""
@@ -462,7 +594,7 @@ class OceanLabSpectrometer:
         the open port) would spoil every sample read against this reference, so it is read
         again; one still saturated is a fault."""
         dev = self.device
-        if dev.shutter is None:
+        if dev.settings.dark in ("ttl_shutter", "emulator") and dev.shutter is None:
             raise LabRefusalError("the spectrometer has no way to close the light path for a "
                                   "dark: configure the light source's shutter")
         dev.auto_range()
@@ -471,6 +603,11 @@ class OceanLabSpectrometer:
         if reference.meta["saturated"]:
             raise DeviceFaultError(f"the {blank} reference saturates the detector at "
                                    f"{dev.integration_ms:g} ms on every read")
+        lit, light = (float(np.percentile(x.counts, 99)) for x in (dark, reference))
+        if dev.settings.dark != "electric_dark" and lit >= LIT_DARK_FRACTION * light:
+            raise DeviceFaultError(
+                f"the dark ({dev.settings.dark}) reads {lit:.0f} counts against the "
+                f"{blank} reference's {light:.0f}: the light path did not close")
         return dark, reference
 
     def measure(self, op_id: str, integration_ms: float) -> Spectrum:
@@ -491,9 +628,9 @@ class OceanLabSpectrometer:
 
 
 @contextmanager
-def open_ocean(settings: OceanSettings,
-               shutter: Callable[[bool], None] | None = None) -> Iterator[OceanSpectrometer]:
-    device = OceanSpectrometer(settings, shutter)
+def open_ocean(settings: OceanSettings, shutter: Callable[[bool], None] | None = None,
+               operator: Operator | None = None) -> Iterator[OceanSpectrometer]:
+    device = OceanSpectrometer(settings, shutter, operator)
     try:
         yield device.open()
     finally:
