@@ -99,6 +99,10 @@ class OceanSettings:
     settle_s: float = 0.05
     #: a sample still saturated after this many reads is returned (the analysis flags it)
     saturation_retries: int = 2
+    #: the longest integration time auto-ranging may choose (ms)
+    max_auto_ms: float = 5_000.0
+    #: USB: the pyusb backend to enumerate with (None: pyusb's own, i.e. libusb)
+    usb_backend: Any = None
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.scans < 1 or not 0.0 < self.target_fraction < 1.0:
@@ -209,8 +213,10 @@ class _Link:
             self.handle = _GuardedHandle(host, port, s.io_timeout_s)
             self.device = SeaBreezeDevice(self.handle)
         else:
-            self.device = _find_usb(s.model, s.serial)
+            self.device = _find_usb(s.model, s.serial, s.usb_backend)
         self.device.open()
+        if self.device.model != s.model:  # USB: one product id, told apart only once open
+            raise ConnectionError(f"the device is a {self.device.model}, not a {s.model}")
         protocol = self.device._transport.protocol
         if isinstance(protocol, OBPProtocol):
             self._guard_obp(protocol)
@@ -265,9 +271,27 @@ class _Link:
             self.handle.abort()
 
 
-def _find_usb(model: str, serial: str | None) -> Any:
-    for device in SeaBreezeAPI().list_devices():
-        if device.model == model and (serial is None or device.serial_number == serial):
+def _find_usb(model: str, serial: str | None, backend: Any = None) -> Any:
+    """The first USB device that may be a ``model`` (seabreeze lists a FLAMES as the
+    USB2000PLUS it shares a product id with until it is open), as seabreeze's own
+    ``list_devices`` enumerates them, with ``backend`` if given."""
+    from seabreeze.pyseabreeze import devices
+
+    wanted = devices._model_class_registry.get(model)
+    if backend is None:
+        found = SeaBreezeAPI().list_devices()
+    else:
+        import usb.core
+        from seabreeze.pyseabreeze.transport import USBTransport, USBTransportHandle
+
+        ids = USBTransport.vendor_product_ids
+        found = [SeaBreezeDevice(USBTransportHandle(d)) for d in usb.core.find(
+            find_all=True, backend=backend,
+            custom_match=lambda d: (d.idVendor, d.idProduct) in ids)]
+    for device in found:
+        if (wanted is not None and isinstance(device, SeaBreezeDevice)
+                and issubclass(wanted, type(device))
+                and (serial is None or device.serial_number in (serial, "?"))):
             return device
     raise ConnectionError(f"no USB {model}{' ' + serial if serial else ''} found")
 
@@ -364,6 +388,11 @@ class OceanSpectrometer:
             self._check_dark_mode(dev)
             if not self.read_only:
                 self._apply_integration(link, self.integration_ms)
+                if self.lamp_feature:  # lamp_shutter: the lamp is lit between darks
+                    feature, switch = getattr(dev.f, self.lamp_feature), \
+                        dict(_LAMP_FEATURES)[self.lamp_feature]
+                    link.call(lambda: switch(feature, True), self.settings.io_timeout_s * 2
+                              + 1.0, f"lamp on ({self.lamp_feature})")
         except BaseException:
             link.close()
             raise
@@ -515,7 +544,9 @@ class OceanSpectrometer:
                 offset = (float(np.mean(dark.counts)) if dark is not None
                           else float(np.percentile(counts, 1)))
                 new = t * 4.0 if peak - offset <= 0 else t * (target - offset) / (peak - offset)
-                new = self.set_integration_ms(new)
+                # a dark light path (a lamp left off) must not send it to the device's limit
+                # (a FLAME-S takes 655 s): at most 4× per step, and never past max_auto_ms
+                new = self.set_integration_ms(min(new, 4.0 * t, self.settings.max_auto_ms))
                 if abs(new - t) <= 0.03 * t:
                     return new
             return self.integration_ms

@@ -47,6 +47,9 @@ try:  # pyserial's posix ports raise termios.error (not an OSError) when a pty g
 except ImportError:  # Windows
     pass
 
+#: A motor reading at most this is stopped (rpm).
+STOPPED_RPM = 0.5
+
 _SPEED = re.compile(r"(-?\d+(?:\.\d*)?) 4")
 _TEMPERATURE = re.compile(r"(-?\d+(?:\.\d*)?) [12]")
 _ECHO = re.compile(r"(?:OUT_WD1@)?(\d+(?:\.\d*)?)")
@@ -251,7 +254,10 @@ class IkaStirrer:
         start = self._clock()
         pv = self.speed()
         allowed = 1.5 * p.ramp_time(pv, target) / self.speedup
-        while abs(pv - target) > p.tolerance_rpm:
+        # a stop is over when the motor reads still, not when it is merely slow: a caller told
+        # "0" must not get a motor still coasting at a few rpm
+        tolerance = p.tolerance_rpm if target > 0 else STOPPED_RPM
+        while abs(pv - target) > tolerance:
             waited = self._clock() - start
             if waited > allowed:
                 self._stop_after_fault()
