@@ -51,7 +51,8 @@ def _ocean(config: LabConfig) -> dict[str, Any]:
     out: dict[str, Any] = {"role": "spectrometer", "backend": "ocean", "url": where,
                            "ok": False, "identity": None, "state": None, "error": None}
     device = OceanSpectrometer(OceanSettings(address=sp.address, model=sp.model,
-                                             serial=sp.serial, io_timeout_s=sp.timeout_s))
+                                             serial=sp.serial, io_timeout_s=sp.timeout_s,
+                                             dark=sp.dark_mode))
     device.read_only = True
     try:
         device.open()
@@ -59,7 +60,10 @@ def _ocean(config: LabConfig) -> dict[str, Any]:
         out["identity"] = f"{device.model} {device.serial_number}"
         out["state"] = {"pixels": len(wl), "range_nm": [round(float(wl[0]), 1),
                                                         round(float(wl[-1]), 1)],
-                        "integration_limits_ms": list(device.limits_ms)}
+                        "integration_limits_ms": list(device.limits_ms),
+                        "dark": sp.dark_mode,  # open refuses a mode the model cannot do
+                        "electric_dark_pixels": len(device.electric_dark_pixels),
+                        "nonlinearity_coefficients": len(device.nonlinearity_coefficients)}
         out["ok"] = True
     except (DeviceError, OSError, ValueError) as e:
         out["error"] = str(e).splitlines()[0]
