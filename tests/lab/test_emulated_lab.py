@@ -168,6 +168,12 @@ def test_reference_recipe_on_the_emulated_lab_decides_as_on_the_simulated_one(
     references = [s for s in spectra if s.meta.get("kind") == "reference"]
     assert [r.meta["blank"] for r in references] == ["polar_salt", "nonpolar", "nonpolar_ola"]
     assert all(0.7 * 65535 < float(r.counts.max()) < 0.9 * 65535 for r in references)
+    # every spectrum says how its dark was taken: the shutter's TTL line, not the physics link
+    assert {s.meta.get("dark_mode") for s in spectra} == {"ttl_shutter"}
+    darks = [s for s in spectra if s.meta.get("kind") == "dark"]
+    assert len(darks) == len(references) and all(
+        float(d.counts.max()) < 0.1 * float(r.counts.max())
+        for d, r in zip(darks, references, strict=True))
 
 
 #: every transport fault the HDX emulator can inject, spread over one run's ~100 spectrum requests

@@ -215,8 +215,6 @@ class _Link:
         else:
             self.device = _find_usb(s.model, s.serial, s.usb_backend)
         self.device.open()
-        if self.device.model != s.model:  # USB: one product id, told apart only once open
-            raise ConnectionError(f"the device is a {self.device.model}, not a {s.model}")
         protocol = self.device._transport.protocol
         if isinstance(protocol, OBPProtocol):
             self._guard_obp(protocol)
@@ -375,6 +373,9 @@ class OceanSpectrometer:
             spec = dev.f.spectrometer
             self.serial_number = str(dev.serial_number)
             self.model = str(dev.model)
+            if self.model != self.settings.model:  # USB: one product id, told apart once open
+                raise LabRefusalError(f"the device is a {self.model}, not the "
+                                      f"{self.settings.model} the lab file names")
             self.wavelengths_nm = link.call(lambda: np.asarray(spec.get_wavelengths(), float),
                                             self.settings.io_timeout_s * 2 + 1.0, "wavelengths")
             lo, hi = spec.get_integration_time_micros_limits()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from mscrobot.lab.protocols import DeviceFaultError, TransientDeviceError
+from mscrobot.lab.protocols import DeviceFaultError, LabRefusalError
 from mscrobot.lab.spectrometer.ocean import OceanLabSpectrometer, OceanSettings, OceanSpectrometer
 from mscrobot.lab.spectrometer.ooi_emulator import (
     DARK_PIXELS,
@@ -103,5 +103,5 @@ def test_electric_dark_reads_the_masked_pixels_and_the_analysis_finds_the_bands(
 
 
 def test_a_device_that_is_not_the_lab_files_model_is_refused(flame: OoiFlameEmulator) -> None:
-    with pytest.raises(TransientDeviceError, match="the device is a FLAMES, not a USB2000PLUS"):
+    with pytest.raises(LabRefusalError, match="the device is a FLAMES, not the USB2000PLUS"):
         _open(flame, "electric_dark", model="USB2000PLUS")
