@@ -135,3 +135,24 @@ def test_without_a_probe_the_run_says_the_temperature_drives_nothing(tmp_path: P
         assert f"lab: {warning}" in journal.meta()["warnings"]  # the record, and so the report
     finally:
         journal.close()
+
+
+def test_a_lab_with_a_probe_reads_it_at_start_and_refuses_a_hot_vial(
+    profile: StirrerProfile,
+) -> None:
+    from mscrobot.app.labs import assemble_lab
+
+    recipe = load_recipe(ROOT / "recipes/cds34-zncl2.yaml").recipe
+    emu = Emulator(profile, pace=False, probe=True)
+    host, port = emu.start_tcp()
+    try:
+        text = _ika_lab(probe=True).replace("socket://127.0.0.1:4001", f"socket://{host}:{port}")
+        lab = assemble_lab(lab_from_text(text), recipe, 0, None).lab
+        lab.close()
+        assert "IN_PV_1" in emu.received and not emu.device.heating
+        emu.device.plate_c = 40.0  # a plate still hot from the last user
+        with pytest.raises(LabRefusalError, match=r"probe reads 40\.0 °C"):
+            assemble_lab(lab_from_text(text), recipe, 0, None)
+        assert not emu.device.running and not emu.device.heating  # closed again, motor off
+    finally:
+        emu.stop()
