@@ -157,6 +157,7 @@ def _spectrometer(config: LabConfig, recipe: Recipe, world: World | None,
         raise LabRefusalError("spectrometer.dark: operator, but this run has no operator to "
                               "ask (start it from a terminal)")
     settings = OceanSettings(address=sp.address, model=sp.model, serial=sp.serial,
+                             usb_backend=usb_backend(sp.usb_emulator),
                              io_timeout_s=sp.timeout_s, dark=sp.dark_mode,
                              nonlinearity=sp.nonlinearity,
                              operator_timeout_s=float(sp.operator_timeout.m_as("s")),
@@ -173,6 +174,16 @@ def _spectrometer(config: LabConfig, recipe: Recipe, world: World | None,
     closers.append(device.close)
     _check_range(config, recipe, device.wavelengths_nm)
     return OceanLabSpectrometer(device)
+
+
+def usb_backend(emulator: str | None) -> object | None:
+    """The pyusb backend a USB spectrometer is found with: the bus's (None), or an emulated
+    device's transfers over TCP (``spectrometer.usb_emulator``)."""
+    if emulator is None:
+        return None
+    from mscrobot.lab.spectrometer.ooi_emulator import EmulatedUsbBackend, RemoteUsbDevice
+
+    return EmulatedUsbBackend(RemoteUsbDevice(emulator))
 
 
 def _check_range(config: LabConfig, recipe: Recipe, wavelengths: FloatArray) -> None:

@@ -50,9 +50,12 @@ def _ocean(config: LabConfig) -> dict[str, Any]:
     where = sp.address or f"USB {sp.model}"
     out: dict[str, Any] = {"role": "spectrometer", "backend": "ocean", "url": where,
                            "ok": False, "identity": None, "state": None, "error": None}
+    from mscrobot.app.labs import usb_backend
+
     device = OceanSpectrometer(OceanSettings(address=sp.address, model=sp.model,
                                              serial=sp.serial, io_timeout_s=sp.timeout_s,
-                                             dark=sp.dark_mode))
+                                             dark=sp.dark_mode,
+                                             usb_backend=usb_backend(sp.usb_emulator)))
     device.read_only = True
     try:
         device.open()

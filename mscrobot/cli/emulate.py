@@ -83,6 +83,35 @@ def spectrometer(
         raise typer.Exit(2) from None
 
 
+@emulate_app.command("flame")
+def flame(
+    tcp: int = typer.Option(..., "--tcp", metavar="PORT", help="TCP port for its USB "
+                            "transfers (0: any free port)"),
+    host: str = typer.Option("127.0.0.1", help="address to bind"),
+    speed: float = typer.Option(1.0, help="emulated seconds per wall second (integration)"),
+    contents: str = typer.Option("blank", help="flow cell: blank | clusters"),
+    recipe: str | None = typer.Option(None, help="recipe for cluster bands and solvents"),
+    seed: int = typer.Option(0, help="noise seed"),
+    physics: int | None = typer.Option(None, "--physics", metavar="PORT",
+                                       help="also take the flow cell's contents from an "
+                                       "emulated lab on this port"),
+    nonlinear: float = typer.Option(0.0, help="detector nonlinearity a (reads c/(1+a·c))"),
+    lamp: str = typer.Option("line", help="line: the lamp follows the lamp-enable line | on: "
+                             "always lit (for dark: electric_dark)"),
+) -> None:
+    """An Ocean FLAME-S on USB (OOI protocol: lamp-enable line, masked electric-dark pixels),
+    its bulk transfers over TCP for a lab's ``spectrometer.usb_emulator``; prints HOST:PORT on
+    the first line (and 'physics HOST:PORT' with --physics)."""
+    from mscrobot.lab.spectrometer.ooi_emulator import run
+
+    try:
+        run(tcp=tcp, host=host, speed=speed, contents=contents, recipe=recipe, seed=seed,
+            physics=physics, nonlinear=nonlinear, lamp=lamp)
+    except (ValueError, OSError) as e:
+        typer.echo(f"mscrobot emulate flame: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
 @emulate_app.command("opentrons")
 def opentrons(
     port: int = typer.Option(31950, "--port", help="TCP port (0: any free port)"),

@@ -244,6 +244,9 @@ class SpectrometerConfig(StrictModel):
     serial: str | None = Field(None, description="ocean/USB: which device, if several")
     physics: str | None = Field(None, pattern=r"^[^:\s]*:\d+$", description="ocean: "
                                 "host:port of the emulator's physics link (emulated labs)")
+    usb_emulator: str | None = Field(None, pattern=r"^[^:\s]*:\d+$", description="ocean/"
+                                     "USB: host:port of `mscrobot emulate flame`, plugged in "
+                                     "instead of the USB bus (emulated labs)")
     dark: Literal["lamp_shutter", "ttl_shutter", "electric_dark", "operator"] | None = Field(
         None, description="ocean: how darks are taken: " + "; ".join(
             f"{k}: {v}" for k, v in DARK_MODES.items()))
@@ -260,7 +263,7 @@ class SpectrometerConfig(StrictModel):
     timeout_s: float = Field(1.0, gt=0, le=60, description="ocean: seconds to wait per "
                              "reply beyond the integration time")
 
-    @field_validator("address", "physics")
+    @field_validator("address", "physics", "usb_emulator")
     @classmethod
     def _port_in_range(cls, v: str | None) -> str | None:
         return v if v is None else _with_port(v, v.rsplit(":", 1)[1])
@@ -288,6 +291,9 @@ class SpectrometerConfig(StrictModel):
                              "dark: ttl_shutter, or remove the shutter")
         if self.range_min >= self.range_max:
             raise ValueError("range_min must be below range_max")
+        if self.address is not None and self.usb_emulator is not None:
+            raise ValueError("address (Ethernet) and usb_emulator (USB) name two devices: "
+                             "give one")
         if self.address is not None:
             from mscrobot.lab.spectrometer.models import network_models
 

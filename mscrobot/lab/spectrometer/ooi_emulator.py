@@ -19,6 +19,9 @@ the sync byte 0x69 on endpoint 0x82, after the integration time; ``0x0A`` trigge
 seabreeze call it a FLAMES); ``0xFE`` the status (16 bytes, byte 14 0x80: a USB 2.0 port).
 Unknown commands are ignored, as the device does (the next read then times out).
 
+The device runs in this process (tests) or in its own (``mscrobot emulate flame``), its bulk
+transfers then carried over TCP (``UsbLinkServer``, ``RemoteUsbDevice``) as a USB cable would.
+
 Pixels 6-20 are masked (electric dark: they see no light, only the detector's offset and
 noise), as seabreeze's FLAMES class declares. ``nonlinear`` a: the detector reads c/(1 + a·c)
 of c counts above its offset and stores the coefficients that undo it.
@@ -26,9 +29,12 @@ of c counts above its offset and stores the coefficients that undo it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import queue
+import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from types import SimpleNamespace
@@ -177,7 +183,7 @@ class EmulatedUsbBackend(IBackend):  # type: ignore[misc]
     in: enumeration, descriptors, configuration and bulk transfers, failing as libusb does
     (``USBTimeoutError`` when nothing arrives in time)."""
 
-    def __init__(self, *devices: OoiFlameEmulator) -> None:
+    def __init__(self, *devices: OoiFlameEmulator | RemoteUsbDevice) -> None:
         self.devices = list(devices)
 
     def enumerate_devices(self) -> Iterator[OoiFlameEmulator]:
@@ -300,3 +306,147 @@ class EmulatedUsbBackend(IBackend):  # type: ignore[misc]
 
     def detach_kernel_driver(self, handle: Any, intf: int) -> None:
         pass
+
+
+# --- the device in its own process: its bulk transfers over TCP ----------------------------
+#
+# One frame each way: ``op`` (1 byte), length ("<I"), payload. ``W`` data → ``K``; ``R`` with
+# "<BId" (endpoint, size, timeout s) → ``D`` and the bytes, or ``T`` when nothing came in time.
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionResetError("the emulated USB device went away")
+        buf += chunk
+    return bytes(buf)
+
+
+def _send_frame(sock: socket.socket, op: bytes, payload: bytes = b"") -> None:
+    sock.sendall(op + struct.pack("<I", len(payload)) + payload)
+
+
+def _recv_frame(sock: socket.socket) -> tuple[bytes, bytes]:
+    head = _recv_exact(sock, 5)
+    (length,) = struct.unpack("<I", head[1:])
+    return head[:1], _recv_exact(sock, length)
+
+
+class UsbLinkServer:
+    """Serves ``device``'s bulk transfers on TCP, one client at a time (the USB cable)."""
+
+    def __init__(self, device: OoiFlameEmulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.device = device
+        self._server = socket.create_server((host, port))
+        self._stop = threading.Event()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.getsockname()[:2]
+        return str(host), int(port)
+
+    def start(self) -> UsbLinkServer:
+        threading.Thread(target=self.serve_forever, name="usb-link", daemon=True).start()
+        return self
+
+    def serve_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with conn:
+                try:
+                    while True:
+                        op, payload = _recv_frame(conn)
+                        if op == b"W":
+                            self.device.write(payload)
+                            _send_frame(conn, b"K")
+                        elif op == b"R":
+                            ep, size, timeout_s = struct.unpack("<BId", payload)
+                            data = self.device.read(ep, size, timeout_s)
+                            _send_frame(conn, b"T" if data is None else b"D", data or b"")
+                        else:
+                            return
+                except OSError:
+                    continue
+
+    def close(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+
+
+class RemoteUsbDevice:
+    """The computer's end of ``UsbLinkServer``: what ``EmulatedUsbBackend`` transfers to."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self.address = (host or "127.0.0.1", int(port))
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def _exchange(self, op: bytes, payload: bytes, timeout_s: float) -> tuple[bytes, bytes]:
+        with self._lock:
+            try:
+                if self._sock is None:
+                    self._sock = socket.create_connection(self.address, timeout=5.0)
+                    self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._sock.settimeout(timeout_s + 5.0)
+                _send_frame(self._sock, op, payload)
+                return _recv_frame(self._sock)
+            except OSError as e:
+                if self._sock is not None:
+                    self._sock.close()
+                self._sock = None
+                raise usb.core.USBError(f"emulated USB device at {self.address}: {e}",
+                                        None, errno.EIO) from None
+
+    def write(self, data: bytes) -> int:
+        self._exchange(b"W", data, 1.0)
+        return len(data)
+
+    def read(self, endpoint: int, size: int, timeout_s: float) -> bytes | None:
+        op, data = self._exchange(b"R", struct.pack("<BId", endpoint, size, timeout_s),
+                                  timeout_s)
+        return None if op == b"T" else data
+
+
+def run(*, tcp: int, host: str = "127.0.0.1", speed: float = 1.0, contents: str = "blank",
+        recipe: str | None = None, seed: int = 0, serial: str = "FLMS-EMU-0001",
+        physics: int | None = None, nonlinear: float = 0.0, lamp: str = "line") -> None:
+    """``mscrobot emulate flame``: a FLAME-S whose USB transfers arrive over TCP; prints
+    HOST:PORT (then ``physics HOST:PORT`` with ``physics``), serves until killed. ``lamp``:
+    "line" (its TTL input on the lamp-enable line) or "on" (not wired: always lit)."""
+    if lamp not in ("line", "on"):
+        raise ValueError(f"lamp {lamp!r}: line or on")
+    from mscrobot.lab.spectrometer.source import blank_cell, cluster_cell, recipe_or_default
+
+    cells = {"blank": blank_cell(), "clusters": cluster_cell()}
+    if contents not in cells:
+        raise ValueError(f"contents {contents!r}: one of {', '.join(cells)}")
+    twin = TwinSpectrumSource.for_recipe(recipe_or_default(recipe), cells[contents], seed=seed)
+    device = OoiFlameEmulator(flame_source(twin), serial=serial, speed=speed,
+                              nonlinear=nonlinear)
+    if lamp == "on":
+        device.lamp_wired, device.source.shutter_closed = False, False
+    link = UsbLinkServer(device, host, tcp)
+    print("{}:{}".format(*link.address), flush=True)
+    closers = [link.close]
+    if physics is not None:
+        from mscrobot.lab.spectrometer.physics import PhysicsServer
+
+        world = PhysicsServer(device.source, host, physics).start()
+        closers.append(world.close)
+        print("physics {}:{}".format(*world.address), flush=True)
+    try:
+        link.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for close in closers:
+            close()
