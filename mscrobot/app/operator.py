@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-#: Longest piece of the wait between keepalives and stop checks (s), as the engine's waits.
-WAKE_S = 0.5
+from mscrobot.engine.handlers import WAKE_S  # the same pieces as the engine's waits
 
 
 class ConsoleOperator:
