@@ -74,8 +74,18 @@ def device_keys(config: LabConfig) -> list[tuple[str, str]]:
         if sp.address is not None:
             host, _, port = sp.address.rpartition(":")
             keys.append(("spectrometer", f"obp://{_host(host)}:{port}"))
+        elif sp.usb_emulator is not None:
+            host, _, port = sp.usb_emulator.rpartition(":")
+            keys.append(("spectrometer", f"usb-emulator://{_host(host)}:{port}"))
         else:
             keys.append(("spectrometer", f"usb:{sp.model}:{sp.serial or 'first'}"))
+        if sp.shutter is not None:  # the lamp's shutter line is a device of its own
+            url = sp.shutter.url
+            if url.startswith("rfc2217://"):
+                host, _, port = url.removeprefix("rfc2217://").rpartition(":")
+                keys.append(("shutter", f"rfc2217://{_host(host)}:{port.split('?')[0]}"))
+            else:
+                keys.append(("shutter", f"serial:{os.path.realpath(url)}"))
     return keys
 
 

@@ -30,7 +30,7 @@ def test_only_devices_outside_the_process_are_keyed() -> None:
     assert device_keys(load_lab("twin")[0]) == []
     assert device_keys(load_lab(str(EMULATED))[0]) == [
         ("robot", "http://127.0.0.1:31950"), ("stirrer", "socket://127.0.0.1:4001"),
-        ("spectrometer", "obp://127.0.0.1:4002")]
+        ("spectrometer", "obp://127.0.0.1:4002"), ("shutter", "rfc2217://127.0.0.1:4004")]
 
 
 def test_localhost_and_loopback_are_one_device(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_a_second_holder_is_refused_and_nothing_is_held() -> None:
             hold_lab(lab, "b", "devices probe"):
         pytest.fail("held twice")
     with hold_lab(lab, "run-c", "run") as keys:
-        assert len(keys) == 3
+        assert len(keys) == 4  # robot, stirrer, spectrometer, its shutter line
 
 
 def test_a_holder_in_another_process_is_named_and_its_death_frees_the_lab(

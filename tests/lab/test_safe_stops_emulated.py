@@ -55,6 +55,8 @@ def _start(log: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
     lines = [proc.stdout.readline().strip()]
     if "--physics" in args:
         lines.append(proc.stdout.readline().strip().removeprefix("physics "))
+    if "--shutter" in args:
+        lines.append(proc.stdout.readline().strip().removeprefix("shutter "))
     return proc, lines
 
 
@@ -149,13 +151,15 @@ def emulated(tmp_path: Path) -> Iterator[Emulated]:
                                 "--robot", "Flex")
     stirrer, (stirrer_at,) = _start(tmp_path / "stirrer.log", "stirrer", "--tcp", "0",
                                     "--speed", "20")
-    spectro, (spectro_at, physics_at) = _start(tmp_path / "spectrometer.log", "spectrometer",
-                                               "--tcp", "0", "--physics", "0", "--speed", "4")
+    spectro, (spectro_at, physics_at, shutter_at) = _start(
+        tmp_path / "spectrometer.log", "spectrometer", "--tcp", "0", "--physics", "0",
+        "--shutter", "0", "--speed", "4")
     text = (ROOT / "hardware/labs/emulated.yaml").read_text()
     for old, new in {**FLEX_EDITS, "http://127.0.0.1:31950": f"http://{robot_at}",
                      "socket://127.0.0.1:4001": f"socket://{stirrer_at}",
                      "address: 127.0.0.1:4002": f"address: {spectro_at}",
-                     "physics: 127.0.0.1:4003": f"physics: {physics_at}"}.items():
+                     "physics: 127.0.0.1:4003": f"physics: {physics_at}",
+                     "rfc2217://127.0.0.1:4004": shutter_at}.items():
         assert old in text, old
         text = text.replace(old, new)
     lab = tmp_path / "lab.yaml"

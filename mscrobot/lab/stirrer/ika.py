@@ -47,8 +47,8 @@ try:  # pyserial's posix ports raise termios.error (not an OSError) when a pty g
 except ImportError:  # Windows
     pass
 
-#: A motor reading at most this is stopped (rpm).
-STOPPED_RPM = 0.5
+#: A motor reading at most this is stopped (rpm): the engine's own bar for "set to 0".
+STOPPED_RPM = 0.05
 
 _SPEED = re.compile(r"(-?\d+(?:\.\d*)?) 4")
 _TEMPERATURE = re.compile(r"(-?\d+(?:\.\d*)?) [12]")
