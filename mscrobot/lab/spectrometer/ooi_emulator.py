@@ -403,22 +403,32 @@ class RemoteUsbDevice:
                 if self._sock is not None:
                     self._sock.close()
                 self._sock = None
-                raise usb.core.USBError(f"emulated USB device at {self.address}: {e}",
-                                        None, errno.EIO) from None
+                raise usb.core.USBError(
+                    f"emulated USB device at {self.address}: {e}", None, errno.EIO
+                ) from None
 
     def write(self, data: bytes) -> int:
         self._exchange(b"W", data, 1.0)
         return len(data)
 
     def read(self, endpoint: int, size: int, timeout_s: float) -> bytes | None:
-        op, data = self._exchange(b"R", struct.pack("<BId", endpoint, size, timeout_s),
-                                  timeout_s)
+        op, data = self._exchange(b"R", struct.pack("<BId", endpoint, size, timeout_s), timeout_s)
         return None if op == b"T" else data
 
 
-def run(*, tcp: int, host: str = "127.0.0.1", speed: float = 1.0, contents: str = "blank",
-        recipe: str | None = None, seed: int = 0, serial: str = "FLMS-EMU-0001",
-        physics: int | None = None, nonlinear: float = 0.0, lamp: str = "line") -> None:
+def run(
+    *,
+    tcp: int,
+    host: str = "127.0.0.1",
+    speed: float = 1.0,
+    contents: str = "blank",
+    recipe: str | None = None,
+    seed: int = 0,
+    serial: str = "FLMS-EMU-0001",
+    physics: int | None = None,
+    nonlinear: float = 0.0,
+    lamp: str = "line",
+) -> None:
     """``mscrobot emulate flame``: a FLAME-S whose USB transfers arrive over TCP; prints
     HOST:PORT (then ``physics HOST:PORT`` with ``physics``), serves until killed. ``lamp``:
     "line" (its TTL input on the lamp-enable line) or "on" (not wired: always lit)."""
@@ -430,8 +440,7 @@ def run(*, tcp: int, host: str = "127.0.0.1", speed: float = 1.0, contents: str 
     if contents not in cells:
         raise ValueError(f"contents {contents!r}: one of {', '.join(cells)}")
     twin = TwinSpectrumSource.for_recipe(recipe_or_default(recipe), cells[contents], seed=seed)
-    device = OoiFlameEmulator(flame_source(twin), serial=serial, speed=speed,
-                              nonlinear=nonlinear)
+    device = OoiFlameEmulator(flame_source(twin), serial=serial, speed=speed, nonlinear=nonlinear)
     if lamp == "on":
         device.lamp_wired, device.source.shutter_closed = False, False
     link = UsbLinkServer(device, host, tcp)
