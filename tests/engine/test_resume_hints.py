@@ -51,7 +51,7 @@ def test_a_run_in_the_default_folder_needs_no_out(tmp_path: Path,
 
 def test_a_run_that_cannot_start_names_its_folder(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    def unreachable(*args: object) -> None:
+    def unreachable(*args: object, **kwargs: object) -> None:
         raise DeviceError("stirrer at socket://127.0.0.1:9: connection refused")
 
     monkeypatch.setattr("mscrobot.app.runs.build_lab", unreachable)
