@@ -166,6 +166,7 @@ class Recoverer:
     #: used in the current run of unreadable samples (reset by a readable one)
     resamples: int = 0
     integrations: int = 0
+    once_settle_s: float = 0.0
     tried: list[str] = field(default_factory=list)
     #: every action taken in the run, for the report and the benchmark, and the lab time they
     #: cost (each action with the draws it needs, and settling beyond the recipe's since)
@@ -178,6 +179,7 @@ class Recoverer:
     def readable(self) -> None:
         """A sample was read: the next unreadable one starts a fresh episode."""
         self.resamples = self.integrations = 0
+        self.once_settle_s = 0.0
         self.tried = []
 
     def next(self, fault: Fault, phase: str, scans_per_read: int, room_mm: float,
@@ -199,6 +201,13 @@ class Recoverer:
             elif act == Act.FLUSH and self.rinses.get(phase, 0) < b.flushes and rinse_left:
                 self.rinses[phase] = self.rinses.get(phase, 0) + 1
                 return self._take(RecoveryAction(act, phase, self.rinses[phase], fault))
+            elif act == Act.SETTLE and fault == Fault.DRAG:
+                # droplets only in the polar sample: a drag as likely as an emulsion, so the
+                # longer settle is for this draw only (an emulsion shows in the alkane too)
+                longer = min(2.0 * max(self.once_settle_s, self.settle_s), b.settle_max_s)
+                if longer > max(self.once_settle_s, self.settle_s) + 1e-6:
+                    self.once_settle_s = longer
+                    return self._take(RecoveryAction(act, phase, longer, fault))
             elif act == Act.SETTLE and self.settle_s < b.settle_max_s - 1e-6:
                 self.settle_s = min(2.0 * self.settle_s, b.settle_max_s)
                 return self._take(RecoveryAction(act, phase, self.settle_s, fault))

@@ -476,6 +476,9 @@ class ExchangePlan:
                 yield from self._stir_for(rpm, stir_s)
                 stirred += stir_s
                 settled = yield from self._settle_after_stirring()
+            # while each sample costs a long settle, sample less often when the run's own rate
+            # says completion is further away
+            judge.max_stir_steps = max(3, min(6, round(3 * self.recovery.settle_s / settle)))
             obs = yield from self._observe(Stage.FORWARD, stirred, actions)
             if recovery is not None:
                 self.recovery.cost_s += self.ledger.t - started

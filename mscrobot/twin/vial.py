@@ -305,10 +305,10 @@ class VialTwin:
 
 @dataclass
 class FlowCell:
-    """A shared flow cell keeps a little of what it last held in the next load (carry-over):
-    the film left is ``carry_over`` of the mixture, so each rinse with a blank divides the
-    residue by ``1 / carry_over``. A bubble that ``lodges`` stays in the light path through
-    later loads until liquid from a stock is pushed through (a rinse)."""
+    """A shared flow cell keeps ``carry_over`` of the last liquid it held in the next load, so
+    a rinse with the phase's blank leaves only blank to carry over. A bubble that ``lodges``
+    stays in the light path through later loads until liquid from a stock is pushed through
+    (a rinse)."""
 
     carry_over: float
     last: CellContents | None = field(default=None)
@@ -324,8 +324,7 @@ class FlowCell:
         if self.last is not None and self.carry_over > 0 and contents.solvent != "air":
             loaded = contents.mixed(self.last, self.carry_over)
             loaded = CellContents(**{**loaded.__dict__, "solvent": contents.solvent})
-        if contents.solvent != "air":
-            self.last = loaded
+        self.last = contents
         if self.bubble:
             return CellContents("air", contents.volume_ul, 0, 0, 0, 0, 0.0, fault="air")
         return loaded
