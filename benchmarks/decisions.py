@@ -6,6 +6,15 @@ Each run draws a scenario from the mix below with its own seed, runs the whole m
 exchange on the twin through the real analysis and decision logic, and scores what the logic
 said against what the twin knows. The kinetic constants behind the mix are assumed (see
 ``mscrobot/twin/params.py``); the ranges are written here so they can be argued with.
+
+The robot recovers unreadable samples itself (``mscrobot/decide/recovery.py``, the recipe's
+default ``monitoring.recovery``); about 1 sampling-fault vial in 7 has a fault no retry cures
+(alkane inside the tip, a leaking fitting). Besides the decision figures the summary counts
+who would walk to the robot: ``operator_calls`` are runs that end ``ambiguous`` or stop for the
+operator (``operator_calls_degraded`` of them on a ``degraded`` vial), a stalled run applying
+its ``stop`` policy is counted apart (``stall_policy_stops``); and the recovery actions taken
+with the lab time they cost (each action with the draws it needs, and settling beyond the
+recipe's since). Time saved is over confirmed runs, recovery included.
 """
 
 from __future__ import annotations

@@ -11,6 +11,16 @@ stopped. Each outcome carries its step's typed result (``procedure/results.py``)
 
 Volumes the decisions see are the plan's own ledger of what it did (dispensed, sampled,
 returned, and an evaporation estimate), never read back from a simulator's truth.
+
+An unreadable sample (an ``ambiguous`` verdict) is first met with the recovery the evidence
+points to (``decide/recovery.py``, bounded by the recipe's ``monitoring.recovery``): a polar
+draw further below the interface, rinses of the cell with the phase's blank before each draw,
+a longer settle, more reads averaged, a blank's reference at a longer integration. Each is made
+of ordinary steps (samples, discards, settles, measures, references), so it is journaled,
+resumed and checked by Opentrons like any other; the plan asks only for what its ledger says
+the lab can do (room below the usual tip height, a blank left to rinse with). Once nothing that
+could help is left, the rules' own bound on unreadable samples in a row asks the operator, and
+the question lists what was tried.
 """
 
 from __future__ import annotations
