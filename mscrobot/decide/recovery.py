@@ -97,17 +97,24 @@ class RecoveryBounds:
     @classmethod
     def from_recipe(cls, recipe: Recipe) -> RecoveryBounds:
         rc = recipe.monitoring.recovery
-        return cls(rc.resample, rc.flushes, float(recipe.exchange.settle_time.m_as("s")),
-                   float(rc.settle_max.m_as("s")), rc.scans_max)
+        return cls(
+            rc.resample,
+            rc.flushes,
+            float(recipe.exchange.settle_time.m_as("s")),
+            float(rc.settle_max.m_as("s")),
+            rc.scans_max,
+        )
 
     @property
     def enabled(self) -> bool:
-        return bool(self.resample or self.flushes or self.settle_max_s > self.settle_s
-                    or self.scans_max > 1)
+        return bool(
+            self.resample or self.flushes or self.settle_max_s > self.settle_s or self.scans_max > 1
+        )
 
 
-def diagnose(obs: Observation, scatter_limit: float, base_height: float | None
-             ) -> tuple[Fault, str]:
+def diagnose(
+    obs: Observation, scatter_limit: float, base_height: float | None
+) -> tuple[Fault, str]:
     """The fault the observation shows first (phases in sampling order), and its phase.
 
     ``base_height``: the run's pre-exchange band (None before one was read: a sample is then
@@ -126,8 +133,11 @@ def diagnose(obs: Observation, scatter_limit: float, base_height: float | None
             return Fault.OTHER, phase
         other = POLAR if phase == NONPOLAR else NONPOLAR
         scatters = sample.scatter.at_band > scatter_limit
-        intruder = base_height is not None and other in sample.sets and (
-            sample.height(other) > _INTRUDER_FRACTION * base_height)
+        intruder = (
+            base_height is not None
+            and other in sample.sets
+            and (sample.height(other) > _INTRUDER_FRACTION * base_height)
+        )
         if phase == POLAR and (scatters or intruder):
             return Fault.DRAG, phase
         if scatters:
@@ -182,8 +192,15 @@ class Recoverer:
         self.once_settle_s = 0.0
         self.tried = []
 
-    def next(self, fault: Fault, phase: str, scans_per_read: int, room_mm: float,
-             rinse_left: bool, longer_ms: float | None = None) -> RecoveryAction | None:
+    def next(
+        self,
+        fault: Fault,
+        phase: str,
+        scans_per_read: int,
+        room_mm: float,
+        rinse_left: bool,
+        longer_ms: float | None = None,
+    ) -> RecoveryAction | None:
         """The next action for ``fault``, or None when every one that could help is spent.
 
         ``room_mm``: how much further down the polar layer can be drawn (the plan's ledger);
@@ -214,8 +231,13 @@ class Recoverer:
             elif act == Act.REREAD and (2 * self.reads) * max(scans_per_read, 1) <= b.scans_max:
                 self.reads *= 2
                 return self._take(RecoveryAction(act, phase, self.reads, fault))
-            elif (act == Act.INTEGRATE and b.scans_max > 1 and longer_ms is not None
-                  and rinse_left and self.integrations < MAX_INTEGRATIONS):
+            elif (
+                act == Act.INTEGRATE
+                and b.scans_max > 1
+                and longer_ms is not None
+                and rinse_left
+                and self.integrations < MAX_INTEGRATIONS
+            ):
                 self.integrations += 1
                 return self._take(RecoveryAction(act, phase, longer_ms, fault))
         return None

@@ -36,16 +36,20 @@ from mscrobot.twin.params import TwinParams
 from tests.engine.runs import TWIN, lab_text
 
 
-def _recipe(cluster_um: float = 20.0, salt_ml: float = 1.5, extra: str = "",
-            cluster_ml: float = 1.5) -> Recipe:
-    return load_recipe_text(f"""
+def _recipe(
+    cluster_um: float = 20.0, salt_ml: float = 1.5, extra: str = "", cluster_ml: float = 1.5
+) -> Recipe:
+    return load_recipe_text(
+        f"""
 name: recovery
 cluster: {{material: CdS, concentration: {cluster_um} uM, volume: {cluster_ml} mL}}
 salt: {{compound: ZnCl2, concentration: 0.05 M, volume: {salt_ml} mL}}
 on_stall: [stop]
 back_exchange: {{enabled: false}}
 {extra}
-""", "recovery.yaml").recipe
+""",
+        "recovery.yaml",
+    ).recipe
 
 
 @dataclass(frozen=True)
@@ -77,18 +81,24 @@ def _longer_reference(step: Step[Any]) -> bool:
 CASES = {
     "resample deeper": Case(TwinParams(drag_fraction=0.06), None, 1, _deeper),
     "rinse before each draw": Case(TwinParams(air_probability=0.25), None, 0, _rinse),
-    "settle longer": Case(TwinParams(settle_tau_s=160.0, emulsion_fraction=0.05), None, 0,
-                          _longer_settle),
-    "longer integration": Case(TwinParams(), Instrument(integration_ms=2.5, scans_averaged=1,
-                                                        read_noise_counts=20.0), 0,
-                               _longer_reference, cluster_um=10.0),
+    "settle longer": Case(
+        TwinParams(settle_tau_s=160.0, emulsion_fraction=0.05), None, 0, _longer_settle
+    ),
+    "longer integration": Case(
+        TwinParams(),
+        Instrument(integration_ms=2.5, scans_averaged=1, read_noise_counts=20.0),
+        0,
+        _longer_reference,
+        cluster_um=10.0,
+    ),
 }
 
 
 def _executed(case: Case) -> tuple[list[Step[Any]], str]:
     events: list[Event] = []
-    run = simulate(_recipe(case.cluster_um), case.params, case.seed, case.instrument,
-                   on_event=events.append)
+    run = simulate(
+        _recipe(case.cluster_um), case.params, case.seed, case.instrument, on_event=events.append
+    )
     return [e.step for e in events if e.kind == EventKind.STEP and e.step is not None], run.end
 
 
@@ -102,8 +112,7 @@ def test_a_recovery_action_is_a_journaled_step_and_the_run_confirms(name: str) -
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["rinse before each draw", "settle longer"])
-def test_the_slower_recovery_actions_are_journaled_steps_and_the_run_confirms(name: str
-                                                                              ) -> None:
+def test_the_slower_recovery_actions_are_journaled_steps_and_the_run_confirms(name: str) -> None:
     case = CASES[name]
     steps, end = _executed(case)
     assert end == "finished"
@@ -114,8 +123,9 @@ def test_the_slower_recovery_actions_are_journaled_steps_and_the_run_confirms(na
 
 
 def test_recovery_turned_off_takes_no_action_and_asks_the_operator() -> None:
-    off = _recipe(extra="monitoring: {recovery: {resample: 0, flushes: 0, settle_max: 0 s, "
-                        "scans_max: 0}}")
+    off = _recipe(
+        extra="monitoring: {recovery: {resample: 0, flushes: 0, settle_max: 0 s, scans_max: 0}}"
+    )
     events: list[Event] = []
     run = simulate(off, TwinParams(drag_fraction=0.06), 1, on_event=events.append)
     steps = [e.step for e in events if e.kind == EventKind.STEP and e.step is not None]
@@ -125,8 +135,9 @@ def test_recovery_turned_off_takes_no_action_and_asks_the_operator() -> None:
 
 def test_a_persistent_drag_asks_the_operator_saying_what_was_tried() -> None:
     events: list[Event] = []
-    run = simulate(_recipe(), TwinParams(drag_fraction=0.08, drag_persistent=1.0), 0,
-                   on_event=events.append)
+    run = simulate(
+        _recipe(), TwinParams(drag_fraction=0.08, drag_persistent=1.0), 0, on_event=events.append
+    )
     assert run.end == "stopped" and run.forward[-1].verdict.state == "ambiguous"
     asked = [e.step for e in events if e.step is not None and e.step.kind == "ask_operator"]
     question = asked[-1].params()["question"] if asked else run.reason
@@ -149,9 +160,15 @@ class _Steps:
         return PlanResult("finished")
 
 
-def _engine_run(folder: Path, recipe: Recipe, plan: Any, text: str | None = None,
-                params: TwinParams | None = None, instrument: Instrument | None = None,
-                seed: int = 0) -> RunEnd:
+def _engine_run(
+    folder: Path,
+    recipe: Recipe,
+    plan: Any,
+    text: str | None = None,
+    params: TwinParams | None = None,
+    instrument: Instrument | None = None,
+    seed: int = 0,
+) -> RunEnd:
     config = lab_from_text(text) if text is not None else load_lab(TWIN)[0]
     built = assemble_lab(config, recipe, seed, folder, params, instrument)
     journal = Journal(folder / JOURNAL_NAME)
@@ -168,11 +185,16 @@ def _salt_stock_holding(volume: str) -> str:
 
 
 def test_a_draw_deeper_than_the_layer_allows_is_refused_and_the_run_stops_safely(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     recipe = _recipe()
-    plan = _Steps([Dispense("salt_stock", "reaction", 1500.0, "salt", "polar"),
-                   Dispense("cluster_stock", "reaction", 1500.0, "clusters", "nonpolar"),
-                   Sample("polar", 20.0, depth_mm=4.0)])
+    plan = _Steps(
+        [
+            Dispense("salt_stock", "reaction", 1500.0, "salt", "polar"),
+            Dispense("cluster_stock", "reaction", 1500.0, "clusters", "nonpolar"),
+            Sample("polar", 20.0, depth_mm=4.0),
+        ]
+    )
     end = _engine_run(tmp_path, recipe, plan)
     assert end.state == RunState.FAILED
     assert "no room to draw 20 µL 4 mm further from the interface" in end.reason
@@ -187,22 +209,29 @@ def test_a_draw_deeper_than_the_layer_allows_is_refused_and_the_run_stops_safely
 
 def test_a_rinse_from_a_stock_that_cannot_give_it_is_refused(tmp_path: Path) -> None:
     text = _salt_stock_holding("1510 uL")
-    plan = _Steps([Dispense("salt_stock", "reaction", 1500.0, "salt", "polar"),
-                   Sample("polar", 20.0, "salt_stock")])
+    plan = _Steps(
+        [
+            Dispense("salt_stock", "reaction", 1500.0, "salt", "polar"),
+            Sample("polar", 20.0, "salt_stock"),
+        ]
+    )
     end = _engine_run(tmp_path, _recipe(), plan, text)
     assert end.state == RunState.FAILED and "salt_stock holds 10 µL; 20 µL needed" in end.reason
 
 
-def test_the_plan_asks_for_no_draw_below_a_thin_layer_nor_a_rinse_a_stock_cannot_give(
-        ) -> None:
+def test_the_plan_asks_for_no_draw_below_a_thin_layer_nor_a_rinse_a_stock_cannot_give() -> None:
     """A 2 mL polar layer in a 20 mL vial (4 mm, under 3 mL of alkane) leaves no millimetre
     below the usual height, and a salt stock left with 20 µL gives one rinse: the plan
     settles and asks instead, and nothing fails."""
     text = _salt_stock_holding("2040 uL")
     events: list[Event] = []
-    run = simulate(_recipe(salt_ml=2.0, extra="vessel: vial-20mL", cluster_ml=3.0),
-                   TwinParams(drag_fraction=0.08, drag_persistent=1.0),
-                   0, lab=lab_from_text(text), on_event=events.append)
+    run = simulate(
+        _recipe(salt_ml=2.0, extra="vessel: vial-20mL", cluster_ml=3.0),
+        TwinParams(drag_fraction=0.08, drag_persistent=1.0),
+        0,
+        lab=lab_from_text(text),
+        on_event=events.append,
+    )
     steps = [e.step for e in events if e.kind == EventKind.STEP and e.step is not None]
     assert run.end != "failed", run.reason
     assert not any(_deeper(s) for s in steps)
@@ -215,29 +244,33 @@ def test_the_plan_asks_for_no_draw_below_a_thin_layer_nor_a_rinse_a_stock_cannot
 def _end_state(folder: Path, recipe: Recipe, case: Case) -> dict[str, Any]:
     journal = Journal(folder / JOURNAL_NAME)
     try:
-        steps = [(s.kind, json.dumps(s.params, sort_keys=True), s.status)
-                 for s in journal.steps()]
+        steps = [(s.kind, json.dumps(s.params, sort_keys=True), s.status) for s in journal.steps()]
         verdicts = [(v["state"], v["action"]) for v in journal.verdicts()]
-        digest = hashlib.sha256(b"".join(s.counts.tobytes()
-                                         for s in journal.spectra())).hexdigest()
+        digest = hashlib.sha256(b"".join(s.counts.tobytes() for s in journal.spectra())).hexdigest()
         state = journal.state()
     finally:
         journal.close()
-    built = assemble_lab(load_lab(TWIN)[0], recipe, case.seed, folder, case.params,
-                         case.instrument)
+    built = assemble_lab(load_lab(TWIN)[0], recipe, case.seed, folder, case.params, case.instrument)
     try:
         assert built.world is not None
         truth = built.world.truth()
     finally:
         built.lab.close()
-    return {"state": state[0] if state else None, "steps": steps, "verdicts": verdicts,
-            "spectra": digest, "vessels": truth["vessels"], "t": truth["t"]}
+    return {
+        "state": state[0] if state else None,
+        "steps": steps,
+        "verdicts": verdicts,
+        "spectra": digest,
+        "vessels": truth["vessels"],
+        "t": truth["t"],
+    }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_a_run_killed_in_the_middle_of_a_recovery_action_resumes_to_the_unbroken_end(
-        name: str, tmp_path: Path) -> None:
+    name: str, tmp_path: Path
+) -> None:
     case = CASES[name]
     recipe = _recipe(case.cluster_um)
     unbroken = tmp_path / "unbroken"
@@ -272,10 +305,12 @@ def test_a_run_killed_in_the_middle_of_a_recovery_action_resumes_to_the_unbroken
         folder = tmp_path / f"at{at}"
         folder.mkdir()
         with pytest.raises(SimulatedCrash), armed(at=at) as crashed:
-            _engine_run(folder, recipe, ExchangePlan(recipe), None, case.params,
-                        case.instrument, case.seed)
+            _engine_run(
+                folder, recipe, ExchangePlan(recipe), None, case.params, case.instrument, case.seed
+            )
         assert crashed.after_crash == 0
-        resumed = _engine_run(folder, recipe, ExchangePlan(recipe), None, case.params,
-                              case.instrument, case.seed)
+        resumed = _engine_run(
+            folder, recipe, ExchangePlan(recipe), None, case.params, case.instrument, case.seed
+        )
         assert resumed.state == RunState.COMPLETED, (name, at, resumed.reason)
         assert _end_state(folder, recipe, case) == want, (name, at)
