@@ -48,6 +48,10 @@ class SimulatedRun:
     steps: int = 0
     #: why it ended where it did ('' when it finished), e.g. the step a device refused
     reason: str = ""
+    #: the recovery actions the plan took on unreadable samples (``decide/recovery.py``), and
+    #: the lab time they cost
+    recovery: list[str] = field(default_factory=list)
+    recovery_s: float = 0.0
 
 
 def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
@@ -82,6 +86,8 @@ def simulate(recipe: Recipe, params: TwinParams | None = None, seed: int = 0,
         devices.close()
     out.time_s, out.steps, out.contact_s = end.lab_t, end.steps, world.t_mix
     out.reason = end.reason
+    out.recovery = [str(a.act) for a in plan.recovery.taken]
+    out.recovery_s = plan.recovery.cost_s
     if end.state == RunState.COMPLETED:
         out.end = {"finished": "finished", "operator_aborted": "stopped"}.get(
             end.result.end if end.result else "", "step_limit")

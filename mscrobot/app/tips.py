@@ -6,7 +6,8 @@ from its limits, as ``mscrobot plan``'s longest time is: the references, the dos
 add-salt rung of the stall policy), and every monitoring round the stirring limits allow,
 forward (``max stirring / interval + 1``) and back (``max time / stir time``), each phase
 sampled, returned (if the recipe returns samples) and the cell flushed. Rounds that only
-resample or resettle (no stirring) are not bounded by these limits and are not counted: a run
+resample or resettle (no stirring) are not bounded by these limits and are not counted, nor
+are the recovery's rinses before a draw (``monitoring.recovery.flushes``, two tips each): a run
 that needs more tips than its racks still hold stops before the pick-up, asking for a refill.
 Each operation's tip is counted on the pipette the liquid handler would choose for it.
 

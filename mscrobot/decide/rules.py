@@ -288,6 +288,9 @@ class ForwardJudge:
         self.last: Verdict | None = None
         self.removed = {NONPOLAR: 0.0, POLAR: 0.0}  # band height x volume taken by samples
         self.heights = {NONPOLAR: 0.0, POLAR: 0.0}  # last trustworthy band height per phase
+        #: most sampling intervals stirred in one round when the rate predicts completion
+        #: further away (the plan raises it while each sample costs a long settle)
+        self.max_stir_steps = 3
 
     def feed(self, obs: Observation) -> Verdict:
         if self.last is not None and self.state in (State.COMPLETE, State.DEGRADED):
@@ -416,7 +419,7 @@ class ForwardJudge:
         if rate <= 0 or remaining <= target:
             return min(interval, left)
         predicted = math.log(remaining / target) / rate
-        steps = max(1, min(3, math.floor(predicted / interval)))
+        steps = max(1, min(self.max_stir_steps, math.floor(predicted / interval)))
         return min(steps * interval, left)
 
     def _lost(self, r: Reading, eps: float | None, before: Sequence[Reading],

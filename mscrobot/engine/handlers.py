@@ -144,7 +144,7 @@ def _dispense(ctx: StepContext, step: Dispense) -> Handled:
 @handles(Sample)
 def _sample(ctx: StepContext, step: Sample) -> Sampled:
     lh = ctx.lab.liquid_handler
-    height = lh.sample(ctx.op, step.vessel, step.phase, step.volume_ul)
+    height = lh.sample(ctx.op, step.vessel, step.phase, step.volume_ul, step.depth_mm)
     return Sampled(lh.volumes(), _robot_commands(ctx), height_mm=height)
 
 
@@ -164,7 +164,7 @@ def _discard(ctx: StepContext, step: Discard) -> Handled:
 
 @handles(Reference)
 def _reference(ctx: StepContext, step: Reference) -> Referenced:
-    dark, reference = ctx.lab.spectrometer.reference(ctx.op, step.blank)
+    dark, reference = ctx.lab.spectrometer.reference(ctx.op, step.blank, step.integration_ms)
     return Referenced(reference.integration_ms, dark, reference)
 
 

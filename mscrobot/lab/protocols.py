@@ -80,9 +80,11 @@ class LiquidHandler(Protocol):
     def dispense(self, op_id: str, source: str, dest: str, volume_ul: float,
                  layer: str) -> None: ...
 
-    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
-        """Draw from one phase of ``vessel`` into the flow cell; returns the tip height (mm)
-        chosen from the tracked layer volumes (the alkane on top, the polar phase below)."""
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float,
+               depth_mm: float = 0.0) -> float:
+        """Draw from one phase of ``vessel`` into the flow cell with a fresh tip; returns the
+        tip height (mm) chosen from the tracked layer volumes (the alkane on top, the polar
+        phase below), ``depth_mm`` further from the interface than the usual height."""
 
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None: ...
 
@@ -117,9 +119,11 @@ class Spectrometer(Protocol):
     plan keeps the returned dark and reference (they are journaled, so they survive a crash that
     a driver's memory would not) and asks for samples at the reference's integration time."""
 
-    def reference(self, op_id: str, blank: str) -> tuple[Spectrum, Spectrum]:
-        """With a blank in the cell: choose the integration time for it, read a dark (light path
-        closed) and the blank. Returns (dark, reference), both at that integration time."""
+    def reference(self, op_id: str, blank: str, integration_ms: float | None = None
+                  ) -> tuple[Spectrum, Spectrum]:
+        """With a blank in the cell: choose the integration time for it (or use
+        ``integration_ms``: a longer one to read a dim cell), read a dark (light path closed)
+        and the blank. Returns (dark, reference), both at that integration time."""
 
     def measure(self, op_id: str, integration_ms: float) -> Spectrum:
         """Read what is in the cell at ``integration_ms`` (the reference's)."""

@@ -26,16 +26,15 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
 from mscrobot.lab.protocols import LabRefusalError, OpStatus
+from mscrobot.recipe.vessels import BOTTOM_CLEARANCE_MM, INTERFACE_MARGIN_MM
 
 REACTION, FLOW_CELL, WASTE = "reaction", "flow_cell", "waste"
 #: The one phase each single-phase vessel holds (the salt stock is salt in the polar solvent;
 #: the blank vial is mixed from hexane and OLA).
 STOCK_PHASES = {"salt_stock": "polar", "cluster_stock": "nonpolar",
                 "hexane_stock": "nonpolar", "ola_stock": "nonpolar", "blank_vial": "nonpolar"}
-#: Tip placement in the reaction vial (assumed): clear of the bottom, clear of the interface,
-#: and submerged while drawing from the top layer.
-BOTTOM_CLEARANCE_MM = 1.0
-INTERFACE_MARGIN_MM = 1.5
+#: Tip placement in the reaction vial (assumed): clear of the bottom, clear of the interface
+#: (``mscrobot.recipe.vessels``), and submerged while drawing from the top layer.
 SUBMERGED_MM = 1.0
 
 MoveKind = Literal["dispense", "sample", "return", "flush"]
@@ -58,14 +57,16 @@ class Move:
     dest: str
     volume_ul: float
     phase: str = ""
+    #: a sample's tip this much further from the interface than the usual height (mm)
+    depth_mm: float = 0.0
 
     @classmethod
     def dispense(cls, source: str, dest: str, volume_ul: float, layer: str) -> Move:
         return cls("dispense", source, dest, volume_ul, layer)
 
     @classmethod
-    def sample(cls, vessel: str, phase: str, volume_ul: float) -> Move:
-        return cls("sample", vessel, FLOW_CELL, volume_ul, phase)
+    def sample(cls, vessel: str, phase: str, volume_ul: float, depth_mm: float = 0.0) -> Move:
+        return cls("sample", vessel, FLOW_CELL, volume_ul, phase, depth_mm)
 
     @classmethod
     def return_sample(cls, vessel: str, phase: str, volume_ul: float) -> Move:
@@ -108,7 +109,7 @@ class VesselTracker:
         if move.kind == "dispense":
             self.check_dispense(move.source, move.dest, move.volume_ul)
         elif move.kind == "sample":
-            self.check_sample(move.source, move.phase, move.volume_ul)
+            self.check_sample(move.source, move.phase, move.volume_ul, move.depth_mm)
         elif move.kind == "return":
             self.check_return(move.dest, move.phase, move.volume_ul)
 
@@ -116,15 +117,16 @@ class VesselTracker:
         self._need(source, volume_ul)
         self._room(dest, volume_ul)
 
-    def check_sample(self, vessel: str, phase: str, volume_ul: float) -> float:
+    def check_sample(self, vessel: str, phase: str, volume_ul: float,
+                     depth_mm: float = 0.0) -> float:
         """The sampling height (mm above the bottom: in the middle of the phase's layer in the
-        reaction vial, near the bottom of a stock), or a refusal: no mixture yet, a thin
-        layer, a stock of the other phase, a full cell."""
+        reaction vial, ``depth_mm`` further from the interface, near the bottom of a stock), or
+        a refusal: no mixture yet, a thin layer, a stock of the other phase, a full cell."""
         if vessel == REACTION:
             if not self.mixed:
                 raise LabRefusalError(f"cannot sample the {phase} phase of the reaction vial: "
                                       "it holds no two-phase mixture yet")
-            height = self.sampling_height_mm(phase, volume_ul)
+            height = self.sampling_height_mm(phase, volume_ul, depth_mm)
         else:
             if STOCK_PHASES.get(vessel) != phase:
                 raise LabRefusalError(f"{vessel} holds no {phase} liquid")
@@ -138,24 +140,32 @@ class VesselTracker:
             raise LabRefusalError(f"the flow cell holds no {phase} sample to return")
         self._room(vessel, volume_ul)
 
-    def sampling_height_mm(self, phase: str, volume_ul: float) -> float:
+    def sampling_height_mm(self, phase: str, volume_ul: float, depth_mm: float = 0.0) -> float:
         """Where the tip draws ``phase`` from, in mm above the vial's bottom.
 
         The polar (denser) layer is below, the alkane on top. The tip goes to the middle of its
         layer, at least ``INTERFACE_MARGIN_MM`` from the interface and, in the top layer, deep
         enough to stay submerged while drawing. Heights follow the tracked layer volumes; a
-        layer too thin for that is refused, never sampled at the interface."""
+        layer too thin for that is refused, never sampled at the interface. ``depth_mm`` moves
+        the tip that much further from the interface (lower in the polar layer, higher in the
+        alkane): refused where it would leave the bottom clearance or the liquid."""
         area = math.pi * (self.diameter_mm / 2.0) ** 2  # mm², so µL / area = mm
         polar_top = self.layers["polar"] / area
         top = polar_top + self.layers["nonpolar"] / area
         draw = volume_ul / area
         if phase == "polar":
-            height = max(BOTTOM_CLEARANCE_MM, polar_top / 2.0)
-            ok = height + draw <= polar_top - INTERFACE_MARGIN_MM
+            height = max(BOTTOM_CLEARANCE_MM, polar_top / 2.0) - depth_mm
+            ok = (height + draw <= polar_top - INTERFACE_MARGIN_MM
+                  and height >= BOTTOM_CLEARANCE_MM - 1e-9)
         else:
-            height = polar_top + (top - polar_top) / 2.0
+            height = polar_top + (top - polar_top) / 2.0 + depth_mm
             ok = (height - polar_top >= INTERFACE_MARGIN_MM
                   and height + draw + SUBMERGED_MM <= top)
+        if not ok and depth_mm:
+            raise LabRefusalError(
+                f"the {phase} layer ({self.layers[phase]:.0f} µL in a {self.diameter_mm:g} mm "
+                f"vial) has no room to draw {volume_ul:g} µL {depth_mm:g} mm further from the "
+                "interface")
         if not ok:
             raise LabRefusalError(
                 f"the {phase} layer ({self.layers[phase]:.0f} µL, "

@@ -11,17 +11,39 @@ stopped. Each outcome carries its step's typed result (``procedure/results.py``)
 
 Volumes the decisions see are the plan's own ledger of what it did (dispensed, sampled,
 returned, and an evaporation estimate), never read back from a simulator's truth.
+
+An unreadable sample (an ``ambiguous`` verdict) is first met with the recovery the evidence
+points to (``decide/recovery.py``, bounded by the recipe's ``monitoring.recovery``): a polar
+draw further below the interface, rinses of the cell with the phase's blank before each draw,
+a longer settle, more reads averaged, a blank's reference at a longer integration. Each is made
+of ordinary steps (samples, discards, settles, measures, references), so it is journaled,
+resumed and checked by Opentrons like any other; the plan asks only for what its ledger says
+the lab can do (room below the usual tip height, a blank left to rinse with). Once nothing that
+could help is left, the rules' own bound on unreadable samples in a row asks the operator, and
+the question lists what was tried.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import numpy as np
+
 from mscrobot.decide.observations import DecisionSettings, Observation, Stage
+from mscrobot.decide.recovery import (
+    LADDERS,
+    LINEAR_FRACTION,
+    Act,
+    Recoverer,
+    RecoveryAction,
+    RecoveryBounds,
+    diagnose,
+)
 from mscrobot.decide.rules import ForwardJudge, judge_back
-from mscrobot.decide.verdicts import Action, Verdict
+from mscrobot.decide.verdicts import Action, State, Verdict
 from mscrobot.procedure.reading import AnalysisWindows, analysis_windows, read_sample
 from mscrobot.procedure.results import Handled
 from mscrobot.procedure.steps import (
@@ -45,7 +67,7 @@ from mscrobot.procedure.steps import (
 from mscrobot.recipe.amounts import ola_volume_ul
 from mscrobot.recipe.models import Recipe
 from mscrobot.recipe.timings import timings
-from mscrobot.recipe.vessels import VIAL_TYPES
+from mscrobot.recipe.vessels import BOTTOM_CLEARANCE_MM, VIAL_TYPES
 from mscrobot.spectra.types import SampleAnalysis, Spectrum
 
 #: Assumed (DESIGN.md §6): 2 % of the polar volume's worth of alkane dissolves into it at first
@@ -56,6 +78,8 @@ STIRRING_EVAPORATION_FACTOR = 1.5
 #: A bound on monitoring rounds per stage, so a confused run ends instead of looping.
 MAX_ROUNDS = 200
 RESAMPLE_WAIT_S = {Stage.FORWARD: 30.0, Stage.BACK: 10.0}
+#: Kept between the deepest draw the plan asks for and the vial's bottom clearance (mm).
+ROOM_MARGIN_MM = 0.3
 
 #: The deck roles a lab must provide (the lab config maps each to a deck position; the vial
 #: types a recipe names are ``mscrobot.recipe.vessels.VIAL_TYPES``).
@@ -143,8 +167,10 @@ def worst_case_volumes(recipe: Recipe) -> dict[str, float]:
     ola = ola_volume_ul(recipe) if be.enabled else 0.0
     sample = float(recipe.monitoring.sample_volume.m_as("uL"))
     ola_blank = BLANK_MAX_UL if be.enabled else 0.0
-    return {"salt_stock": salt + added + sample, "cluster_stock": cluster,
-            "hexane_stock": hexane + sample + ola_blank,
+    # one unreadable streak's rinses (the plan rinses only while a blank can still give one)
+    rinses = recipe.monitoring.recovery.flushes * sample
+    return {"salt_stock": salt + added + sample + rinses, "cluster_stock": cluster,
+            "hexane_stock": hexane + sample + ola_blank + rinses,
             "ola_stock": ola + (BLANK_MIN_UL if be.enabled else 0.0),
             "blank_vial": ola_blank, "reaction": salt + added + cluster + hexane + ola,
             "flow_cell": sample}
@@ -168,6 +194,10 @@ class ExchangePlan:
         self.stage = STAGES[0]
         #: the liquid handler's volumes after its last step (what a stock can still give)
         self.vessels: dict[str, float] = {}
+        #: what the robot tries on an unreadable sample before asking (``decide/recovery.py``)
+        self.recovery = Recoverer(RecoveryBounds.from_recipe(recipe))
+        #: scans the spectrometer averages per read (from the references)
+        self.scans_per_read = 1
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -197,12 +227,17 @@ class ExchangePlan:
         samples: dict[str, SampleAnalysis | None] = {}
         removed: dict[str, float] = {}
         for phase in self.recipe.monitoring.phases:
-            yield from self._do(Sample(phase, self.sample_ul))
+            yield from self._rinse(phase)
+            depth = min(self.recovery.depth_mm, self._room_mm()) if phase == "polar" else 0.0
+            yield from self._do(Sample(phase, self.sample_ul, depth_mm=max(depth, 0.0)))
             setattr(self.ledger, phase, getattr(self.ledger, phase) - self.sample_ul)
             blank = self.nonpolar_blank if phase == "nonpolar" else "polar_salt"
             dark, reference = self.references[blank]
-            read = yield from self._do(Measure(phase, blank, reference.integration_ms))
-            samples[phase] = read_sample(self.windows, phase, read.spectrum, dark, reference)
+            reads = []
+            for _ in range(self.recovery.reads):
+                read = yield from self._do(Measure(phase, blank, reference.integration_ms))
+                reads.append(read.spectrum)
+            samples[phase] = read_sample(self.windows, phase, _averaged(reads), dark, reference)
             if self.recipe.monitoring.return_samples:
                 yield from self._do(Transfer(phase, self.sample_ul))
                 setattr(self.ledger, phase, getattr(self.ledger, phase) + self.sample_ul)
@@ -221,7 +256,84 @@ class ExchangePlan:
         yield from self._do(Sample(phase, self.sample_ul, source))
         read = yield from self._do(Reference(blank, source))
         self.references[blank] = (read.dark, read.reference)
+        self.scans_per_read = max(int(read.reference.scans_averaged), 1)
         yield from self._do(Discard())
+
+    def _room_mm(self) -> float:
+        """How much further below the usual height the polar layer can be drawn (mm), from
+        the ledger, as the liquid handler places its tip (mid-layer, clear of the bottom)."""
+        area = math.pi * (VIAL_TYPES[self.recipe.vessel].inner_diameter_mm / 2.0) ** 2
+        # the handler's layer is what was dispensed and drawn, without the alkane the plan
+        # counts dissolved in it, and a margin keeps the tip clear of what the ledger misses
+        polar = self.ledger.polar - MUTUAL_SOLUBILITY_FRACTION * float(
+            self.recipe.salt.volume.m_as("uL"))
+        polar_top = polar / area
+        return max(BOTTOM_CLEARANCE_MM, polar_top / 2.0) - BOTTOM_CLEARANCE_MM - ROOM_MARGIN_MM
+
+    def _rinse(self, phase: str) -> PlanStream[None]:
+        """Rinse the cell with the phase's blank as often as recovery asks, before its draw:
+        the blank drawn into the cell and flushed to waste, while the stock can give it."""
+        source = self._rinse_source(phase)
+        started = self.ledger.t
+        for _ in range(self.recovery.rinses.get(phase, 0)):
+            if self.vessels.get(source, math.inf) < self.sample_ul:
+                break
+            yield from self._do(Sample(phase, self.sample_ul, source))
+            yield from self._do(Discard())
+        self.recovery.cost_s += self.ledger.t - started
+
+    def _rinse_source(self, phase: str) -> str:
+        return BLANK_SOURCES[self._blank_of(phase)]
+
+    def _recover(self, obs: Observation, base_height: float | None) -> RecoveryAction | None:
+        """The next recovery action for an unreadable sample; None when none that could help
+        is left (the rules' own fresh draw follows, and their bound on unreadable samples in a
+        row then asks the operator)."""
+        fault, phase = diagnose(obs, self.settings.scatter_limit, base_height)
+        if not self.recovery.bounds.enabled or not LADDERS[fault]:
+            return None
+        source = self._rinse_source(phase)
+        rinse_left = self.vessels.get(source, math.inf) >= self.sample_ul
+        return self.recovery.next(fault, phase, self.scans_per_read, self._room_mm(),
+                                  rinse_left, self._longer_ms(phase))
+
+    def _longer_ms(self, phase: str) -> float | None:
+        """Up to twice the phase's reference integration, as long as its blank's brightest
+        pixel stays within the detector's linear range; None when no longer one is left."""
+        dark, reference = self.references[self._blank_of(phase)]
+        light = float(np.max(reference.counts - dark.counts))
+        room = LINEAR_FRACTION * reference.full_scale - float(np.max(dark.counts))
+        t = reference.integration_ms
+        if light <= 0 or room <= 0:
+            return None
+        longest = math.floor(t * room / light * 100.0) / 100.0
+        longer = min(2.0 * t, longest)
+        return longer if longer > 1.2 * t else None
+
+    def _blank_of(self, phase: str) -> str:
+        return self.nonpolar_blank if phase == "nonpolar" else "polar_salt"
+
+    def _carry_out(self, action: RecoveryAction, settled_s: float) -> PlanStream[None]:
+        """Do what ``action`` needs before the next draw (a resample, a rinse and a re-read
+        need only that draw: the plan draws deeper, rinses first, reads more, from now on)."""
+        if action.act == Act.SETTLE:
+            yield from self._do(Settle(max(action.amount - settled_s, 1.0)))
+        elif action.act == Act.INTEGRATE:
+            blank = self._blank_of(action.phase)
+            source = BLANK_SOURCES[blank]
+            yield from self._do(Sample(action.phase, self.sample_ul, source))
+            read = yield from self._do(Reference(blank, source, action.amount))
+            self.references[blank] = (read.dark, read.reference)
+            yield from self._do(Discard())
+
+    def _question(self, stage: Stage, verdict: Verdict) -> str:
+        text = f"{stage} exchange {verdict.state}: " + "; ".join(verdict.reasons)
+        if stage == Stage.BACK:
+            text = f"back-exchange {verdict.state}: " + "; ".join(verdict.reasons)
+        tried = self.recovery.tried
+        if tried:
+            text += "; tried: " + ", ".join(tried)
+        return text
 
     def _ola_blank(self, ola_ul: float) -> PlanStream[None]:
         """Mix hexane + OLA at the vial's OLA fraction in ``blank_vial`` and reference it."""
@@ -327,13 +439,24 @@ class ExchangePlan:
         verdict = judge.feed(obs)
         result.forward.append(verdict)
         yield from self._decide(Stage.FORWARD, verdict)
+        settled = settle  # settling since the stirrer last stopped
         for _ in range(MAX_ROUNDS):
             action = verdict.action
             if action in (Action.FINISH, Action.START_BACK_EXCHANGE):
                 return verdict
-            if action == Action.STOP_FOR_OPERATOR:
-                answer = yield from self._ask(Stage.FORWARD, f"forward exchange "
-                                              f"{verdict.state}: " + "; ".join(verdict.reasons))
+            recovery = None
+            if verdict.state == State.AMBIGUOUS:
+                recovery = self._recover(obs, None if judge.base is None else judge.base.height)
+            else:
+                self.recovery.readable()
+            started = self.ledger.t
+            if recovery is not None:
+                yield from self._carry_out(recovery, settled)
+                if recovery.act == Act.SETTLE:
+                    settled = recovery.amount
+            elif action == Action.STOP_FOR_OPERATOR:
+                answer = yield from self._ask(Stage.FORWARD, self._question(Stage.FORWARD,
+                                                                            verdict))
                 if answer not in ("continue", "extend", "add_salt"):  # abort, or an older 'finish'
                     result.end = "operator_aborted"
                     return verdict
@@ -345,11 +468,13 @@ class ExchangePlan:
                                               "salt solution", "polar")
                 yield from self._stir_for(rpm, interval)
                 stirred += interval
-                yield from self._do(Settle(settle))
+                settled = yield from self._settle_after_stirring()
             elif action == Action.RESAMPLE:
                 yield from self._do(Wait(RESAMPLE_WAIT_S[Stage.FORWARD], "before a fresh sample"))
+                settled += RESAMPLE_WAIT_S[Stage.FORWARD]
             elif action == Action.RESETTLE:
                 yield from self._do(Settle(settle))
+                settled += settle
             else:
                 if action == Action.EXTEND:
                     actions = (*actions, "extend")
@@ -360,13 +485,24 @@ class ExchangePlan:
                 stir_s = float(verdict.numbers.get("next_stir_s", interval))
                 yield from self._stir_for(rpm, stir_s)
                 stirred += stir_s
-                yield from self._do(Settle(settle))
+                settled = yield from self._settle_after_stirring()
+            # while each sample costs a long settle, sample less often when the run's own rate
+            # says completion is further away
+            judge.max_stir_steps = max(3, min(6, round(3 * self.recovery.settle_s / settle)))
             obs = yield from self._observe(Stage.FORWARD, stirred, actions)
+            if recovery is not None:
+                self.recovery.cost_s += self.ledger.t - started
             verdict = judge.feed(obs)
             result.forward.append(verdict)
             yield from self._decide(Stage.FORWARD, verdict)
         result.end = "round_limit"
         return verdict
+
+    def _settle_after_stirring(self) -> PlanStream[float]:
+        """Settle as long as the recipe says, or longer once recovery extended it."""
+        yield from self._do(Settle(self.recovery.settle_s))
+        self.recovery.cost_s += self.recovery.settle_s - self.recovery.bounds.settle_s
+        return self.recovery.settle_s
 
     def _add_salt_ul(self) -> float:
         return next(a for n, _, a in self.settings.ladder if n == "add_salt")
@@ -404,9 +540,19 @@ class ExchangePlan:
             if verdict.action == Action.FINISH:
                 return
             if verdict.action == Action.STOP_FOR_OPERATOR:
-                answer = yield from self._ask(Stage.BACK, f"back-exchange {verdict.state}: "
-                                              + "; ".join(verdict.reasons))
+                answer = yield from self._ask(Stage.BACK, self._question(Stage.BACK, verdict))
                 if answer != "continue":  # abort (or 'finish', journaled by older versions)
                     result.end = "operator_aborted"
                     return
         result.end = "round_limit"
+
+
+def _averaged(reads: list[Spectrum]) -> Spectrum:
+    """Reads of one cell averaged as the spectrometer averages scans: noise falls as the square
+    root of the scans, so ``n`` reads of ``k`` scans are one read of ``n·k``."""
+    if len(reads) == 1:
+        return reads[0]
+    first = reads[0]
+    counts = np.mean([r.counts for r in reads], axis=0)
+    return Spectrum(first.wavelengths_nm, counts, first.integration_ms,
+                    sum(r.scans_averaged for r in reads), first.full_scale, first.meta)

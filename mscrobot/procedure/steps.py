@@ -130,10 +130,22 @@ class Sample(Step[Sampled | Recovered]):
     phase: str
     volume_ul: float
     vessel: str = "reaction"
+    #: the tip this much further from the interface than the usual height (a resample after a
+    #: dragged film); always a fresh tip
+    depth_mm: float = 0.0
+
+    def params(self) -> dict[str, Any]:
+        """Without ``depth_mm`` at the usual height, as journals before it was added."""
+        out = super().params()
+        if not self.depth_mm:
+            out.pop("depth_mm")
+        return out
 
     def describe(self) -> str:
         where = "" if self.vessel == "reaction" else f" of {self.vessel}"
-        return f"sample {self.volume_ul:g} µL of the {self.phase} phase{where} into the flow cell"
+        deeper = f", {self.depth_mm:g} mm further from the interface" if self.depth_mm else ""
+        return (f"sample {self.volume_ul:g} µL of the {self.phase} phase{where} into the flow "
+                f"cell{deeper}")
 
 
 @dataclass(frozen=True)
@@ -147,9 +159,19 @@ class Reference(Step[Referenced]):
     result_type: ClassVar[type[Result]] = Referenced
     blank: str  # 'nonpolar', 'polar_salt', 'nonpolar_ola'
     source: str  # the vessel the blank came from
+    #: a longer integration than the spectrometer's own choice (a dim cell); None: its choice
+    integration_ms: float | None = None
+
+    def params(self) -> dict[str, Any]:
+        """Without ``integration_ms`` when the spectrometer chooses, as journals before it."""
+        out = super().params()
+        if self.integration_ms is None:
+            out.pop("integration_ms")
+        return out
 
     def describe(self) -> str:
-        return f"take the {self.blank} reference ({self.source})"
+        at = f" at {self.integration_ms:g} ms" if self.integration_ms is not None else ""
+        return f"take the {self.blank} reference ({self.source}){at}"
 
 
 @dataclass(frozen=True)

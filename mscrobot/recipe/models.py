@@ -32,6 +32,7 @@ from mscrobot.chemistry import (
 from mscrobot.recipe.quantities import (
     ClusterConcentration,
     Duration,
+    NonNegativeDuration,
     NonNegativeVolume,
     ReagentAmount,
     SaltConcentration,
@@ -204,6 +205,22 @@ class Thresholds(StrictModel):
     band_tolerance: WavelengthTolerance = Field("3 nm", description="band position tolerance")
 
 
+class Recovery(StrictModel):
+    """Bounds on what the robot tries by itself before it asks the operator about a sample it
+    cannot read (``0`` turns an action off). Defaults suit the paper's system: a 1.5 mL DMF
+    layer leaves room to draw 2 mm lower, a 20 uL rinse is a fifth of a 2 mm cell's fill."""
+
+    resample: int = Field(2, ge=0, le=5, description="fresh draws of the polar phase, each "
+                          "1 mm further below the interface with a fresh tip (a dragged film)")
+    flushes: int = Field(2, ge=0, le=5, description="rinses of the flow cell with the phase's "
+                         "blank before a refill (air in the cell, carry-over)")
+    settle_max: NonNegativeDuration = Field("10 min", description="longest settling before a "
+                                            "sample, reached in steps from settle_time (a slow "
+                                            "emulsion); at or below settle_time: off")
+    scans_max: int = Field(16, ge=0, le=64, description="most reads of one sample averaged "
+                           "(noise falls as the square root); 0 or 1: off")
+
+
 class Monitoring(StrictModel):
     """What the inline UV-vis measures and how the verdicts are reached."""
 
@@ -215,6 +232,7 @@ class Monitoring(StrictModel):
     blanks: list[Blank] | None = Field(None, description="defaults: every blank the run needs")
     n_confirm: int = Field(2, ge=1, le=10, description="consecutive samples that must agree")
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    recovery: Recovery = Field(default_factory=Recovery)
 
 
 class Extend(StrictModel):

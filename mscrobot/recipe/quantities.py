@@ -112,6 +112,8 @@ SaltConcentration = quantity(MOLAR, MASS_CONC, unit="M", ge=1e-9, le=10,
                              alt=(None, 1e-6, 1e4, "mg/mL"))
 StirRate = quantity(RATE, unit="rpm", gt=0, le=3000, what="stir rate", example="1000 rpm")
 Duration = quantity(TIME, unit="s", ge=1, le=7 * 24 * 3600, what="duration", example="5 min")
+NonNegativeDuration = quantity(TIME, unit="s", ge=0, le=24 * 3600, what="duration",
+                               example="10 min")
 Temperature = quantity(TEMPERATURE, unit="degC", ge=-40, le=150, what="temperature",
                        example="25 degC")
 Wavelength = quantity(LENGTH, unit="nm", ge=190, le=1100, what="wavelength", example="365 nm")

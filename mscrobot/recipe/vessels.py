@@ -30,3 +30,9 @@ VIAL_TYPES: dict[str, VialType] = {
 }
 
 DEFAULT_VESSEL = "vial-8mL"
+
+#: Tip placement in a vial (assumed): clear of the bottom, clear of the interface. The liquid
+#: handlers place tips by these (``mscrobot.lab.tracking``); the plan reads them to know how
+#: much further down a polar sample can be drawn.
+BOTTOM_CLEARANCE_MM = 1.0
+INTERFACE_MARGIN_MM = 1.5

@@ -60,9 +60,19 @@ class TwinParams:
     degradation_onset_s: float = 0.0
     # sampling and flow cell (assumed)
     carry_over: float = 0.002
+    #: alkane film a polar draw drags down (volume fraction of the sample), at the usual height
     drag_fraction: float = 0.0
+    #: share of the drag that no depth removes (alkane inside a tip whose air gap fails: a
+    #: persistent fault); the rest falls by e per ``drag_depth_mm`` drawn further down
+    drag_persistent: float = 0.0
+    drag_depth_mm: float = 1.0
+    #: a draw at the interface (falls with depth like the film)
     interface_sample_probability: float = 0.0
+    #: air drawn into the cell per draw; ``air_lodges``: the bubble stays in the cell until
+    #: liquid is pushed through it (a rinse), else it leaves with the next draw (a leaking
+    #: fitting that keeps drawing air is the persistent case: every draw rolls again)
     air_probability: float = 0.0
+    air_lodges: bool = True
     # lamp (assumed): slow drift since the reference, and rare flares that saturate a read
     lamp_drift_per_hour: float = 0.0
     lamp_flare_probability: float = 0.0

@@ -243,11 +243,15 @@ class VialTwin:
             v_h=s.v_h, v_d=s.v_d,
         )
 
-    def draw(self, phase: str, volume_ul: float, t: float) -> CellContents:
-        """Take a sample of ``phase`` ('nonpolar' or 'polar') into the flow cell.
+    def draw(self, phase: str, volume_ul: float, t: float, depth_mm: float = 0.0
+             ) -> CellContents:
+        """Take a sample of ``phase`` ('nonpolar' or 'polar') into the flow cell, the tip
+        ``depth_mm`` further from the interface than the usual height (always a fresh tip).
 
         Sampling faults happen with the probabilities in the params, drawn from this vial's own
         generator: a tip dragging alkane into a polar sample, a tip at the interface, an air gap.
+        The film a fresh tip drags through the alkane strips off as it goes deeper, so drag and
+        interface draws fall with ``depth_mm`` (all but ``drag_persistent``).
         """
         self.advance(t)
         s, p = self.state, self.params
@@ -258,9 +262,10 @@ class VialTwin:
         if phi > 0:
             contents = contents.mixed(other, min(phi, 0.5))
         roll = self.rng.random()
+        deeper = math.exp(-max(depth_mm, 0.0) / max(p.drag_depth_mm, 1e-9))
         if roll < p.air_probability:
             contents = CellContents("air", volume_ul, 0, 0, 0, 0, 0.0, fault="air")
-        elif roll < p.air_probability + p.interface_sample_probability:
+        elif roll < p.air_probability + p.interface_sample_probability * deeper:
             held = s.i * 0.2 / max(volume_ul, 1e-9) * 1e3  # µM: a slice of the interface film
             mix = here.mixed(other, 0.5)
             contents = CellContents(
@@ -268,7 +273,8 @@ class VialTwin:
                 mix.c_degraded_nonpolar, mix.c_degraded_polar, max(mix.droplet_fraction, 0.2),
                 True, mix.salt_molar, mix.ola_molar, "interface")
         elif phase == "polar" and p.drag_fraction > 0:
-            drag = p.drag_fraction * self.rng.uniform(0.3, 1.7)
+            drag = (p.drag_fraction * self.rng.uniform(0.3, 1.7)
+                    * (p.drag_persistent + (1.0 - p.drag_persistent) * deeper))
             contents = contents.mixed(other, drag)
             contents = CellContents(**{**contents.__dict__, "fault": "drag"})
         self._remove(phase, volume_ul)
@@ -299,15 +305,26 @@ class VialTwin:
 
 @dataclass
 class FlowCell:
-    """A shared flow cell keeps a little of the last sample in the next one (carry-over)."""
+    """A shared flow cell keeps ``carry_over`` of the last liquid it held in the next load, so
+    a rinse with the phase's blank leaves only blank to carry over. A bubble that ``lodges``
+    stays in the light path through later loads until liquid from a stock is pushed through
+    (a rinse)."""
 
     carry_over: float
     last: CellContents | None = field(default=None)
+    lodges: bool = False
+    bubble: bool = False
 
-    def load(self, contents: CellContents) -> CellContents:
+    def load(self, contents: CellContents, rinse: bool = False) -> CellContents:
+        if rinse:
+            self.bubble = False
+        elif contents.fault == "air" and self.lodges:
+            self.bubble = True
         loaded = contents
         if self.last is not None and self.carry_over > 0 and contents.solvent != "air":
             loaded = contents.mixed(self.last, self.carry_over)
             loaded = CellContents(**{**loaded.__dict__, "solvent": contents.solvent})
         self.last = contents
+        if self.bubble:
+            return CellContents("air", contents.volume_ul, 0, 0, 0, 0, 0.0, fault="air")
         return loaded

@@ -58,7 +58,8 @@ class FakeDevices:
     def dispense(self, op_id: str, source: str, dest: str, volume_ul: float, layer: str) -> None:
         self._take("dispense")
 
-    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float,
+               depth_mm: float = 0.0) -> float:
         self._take("sample")
         return 5.0
 
@@ -81,7 +82,8 @@ class FakeDevices:
     def speed(self) -> float:
         return 0.0
 
-    def reference(self, op_id: str, blank: str) -> tuple[Spectrum, Spectrum]:
+    def reference(self, op_id: str, blank: str, integration_ms: float | None = None
+                  ) -> tuple[Spectrum, Spectrum]:
         self._take("measure")
         return self.spectrum, self.spectrum
 

@@ -126,7 +126,8 @@ class FakeLiquidHandler:
                  layer: str) -> None:
         self._move(op_id, source, dest, volume_ul, 20.0)
 
-    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float,
+               depth_mm: float = 0.0) -> float:
         fraction = None if vessel != "reaction" else min(1.0, self.bench.stirred_s / TRANSFER_S)
         self._move(op_id, vessel, "flow_cell", volume_ul, 15.0, fraction, into_cell=True)
         return 5.0
@@ -172,7 +173,8 @@ class FakeSpectrometer:
         counts = level * (1.0 + 0.1 * np.cos(WAVELENGTHS / 40.0))
         return Spectrum(WAVELENGTHS.copy(), counts, integration_ms, meta={"kind": kind})
 
-    def reference(self, op_id: str, blank: str) -> tuple[Spectrum, Spectrum]:
+    def reference(self, op_id: str, blank: str, integration_ms: float | None = None
+                  ) -> tuple[Spectrum, Spectrum]:
         return self._read(100.0, "dark", 40.0), self._read(30000.0, "reference", 40.0)
 
     def measure(self, op_id: str, integration_ms: float) -> Spectrum:

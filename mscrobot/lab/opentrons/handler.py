@@ -160,9 +160,10 @@ class OpentronsLiquidHandler:
         cmds += self._drop(pip)
         self._run(op_id, move, cmds)
 
-    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
-        move = Move.sample(vessel, phase, volume_ul)
-        height = self.tracker.check_sample(vessel, phase, volume_ul)
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float,
+               depth_mm: float = 0.0) -> float:
+        move = Move.sample(vessel, phase, volume_ul, depth_mm)
+        height = self.tracker.check_sample(vessel, phase, volume_ul, depth_mm)
         self._before(op_id, move)
         gaps = 2 if phase == "polar" else 1
         pip, _ = self._pipette(volume_ul, gaps=gaps, split=False)

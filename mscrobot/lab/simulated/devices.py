@@ -57,9 +57,10 @@ class SimLiquidHandler:
         self.fail_if_injected("dispense")
         self.world.dispense(op_id, source, dest, volume_ul, layer)
 
-    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float,
+               depth_mm: float = 0.0) -> float:
         self.fail_if_injected("sample")
-        return self.world.sample(op_id, vessel, phase, volume_ul)
+        return self.world.sample(op_id, vessel, phase, volume_ul, depth_mm)
 
     def return_sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> None:
         self.world.return_sample(op_id, vessel, phase, volume_ul)
@@ -90,7 +91,7 @@ class SimLiquidHandler:
         if move.kind == "dispense":
             self.world.dispense(op_id, move.source, move.dest, move.volume_ul, move.phase)
         elif move.kind == "sample":
-            self.world.sample(op_id, move.source, move.phase, move.volume_ul)
+            self.world.sample(op_id, move.source, move.phase, move.volume_ul, move.depth_mm)
         elif move.kind == "return":
             self.world.return_sample(op_id, move.dest, move.phase, move.volume_ul)
         else:
@@ -123,8 +124,9 @@ class SimSpectrometer:
     def __init__(self, world: World) -> None:
         self.world = world
 
-    def reference(self, op_id: str, blank: str) -> tuple[Spectrum, Spectrum]:
-        return self.world.reference(blank)
+    def reference(self, op_id: str, blank: str, integration_ms: float | None = None
+                  ) -> tuple[Spectrum, Spectrum]:
+        return self.world.reference(blank, integration_ms)
 
     def measure(self, op_id: str, integration_ms: float) -> Spectrum:
         return self.world.measure(integration_ms)

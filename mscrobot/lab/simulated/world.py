@@ -85,7 +85,7 @@ class World:
                                      VIAL_TYPES[spec.recipe.vessel].inner_diameter_mm)
         self.vial: VialTwin | None = None
         self.t_mix = 0.0
-        self.cell = FlowCell(spec.params.carry_over)
+        self.cell = FlowCell(spec.params.carry_over, lodges=spec.params.air_lodges)
         self.cell_contents: CellContents | None = None
         self.cell_phase: str | None = None
         self.loads = 0
@@ -137,11 +137,14 @@ class World:
         self._record("dispense", id=op_id, source=source, dest=dest, volume=volume_ul,
                      layer=layer, t=self.t + self.spec.timing.dispense_s)
 
-    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float) -> float:
-        """Draw into the flow cell; returns the sampling height (mm)."""
-        height = self.tracker.check_sample(vessel, phase, volume_ul)
+    def sample(self, op_id: str, vessel: str, phase: str, volume_ul: float,
+               depth_mm: float = 0.0) -> float:
+        """Draw into the flow cell (``depth_mm`` further from the interface than usual);
+        returns the sampling height (mm)."""
+        height = self.tracker.check_sample(vessel, phase, volume_ul, depth_mm)
+        extra = {"depth": depth_mm} if depth_mm else {}  # older logs have no depth: 0
         self._record("sample", id=op_id, phase=phase, volume=volume_ul, vessel=vessel,
-                     t=self.t + self.spec.timing.sample_s)
+                     t=self.t + self.spec.timing.sample_s, **extra)
         return height
 
     def _stock_contents(self, vessel: str, volume_ul: float) -> CellContents:
@@ -216,15 +219,16 @@ class World:
             self.ola_ul[dest] = self.ola_ul.get(dest, 0.0) + moved
 
     def _apply_sample(self, id: str, phase: str, volume: float, t: float,
-                      vessel: str = "reaction") -> None:
+                      vessel: str = "reaction", depth: float = 0.0) -> None:
         if vessel == REACTION:
             assert self.vial is not None
-            drawn = self.vial.draw(phase, volume, self._twin_t(self.t))
+            drawn = self.vial.draw(phase, volume, self._twin_t(self.t), depth)
         else:
             drawn = self._stock_contents(vessel, volume)
             self._move_ola(vessel, "flow_cell", volume)
         self.tracker.sample(vessel, phase, volume)
-        self.cell_contents = self.cell.load(drawn)
+        # liquid from a stock pushed through the cell is a rinse: it carries a lodged bubble out
+        self.cell_contents = self.cell.load(drawn, rinse=vessel != REACTION)
         self.cell_phase = phase
         self.loads += 1
         self.reads_of_load = 0
@@ -267,16 +271,19 @@ class World:
                         inst.full_scale, {"phase": self.cell_phase, "time_s": self.t,
                                           "kind": kind, **meta})
 
-    def reference(self, blank: str) -> tuple[Spectrum, Spectrum]:
+    def reference(self, blank: str, integration_ms: float | None = None
+                  ) -> tuple[Spectrum, Spectrum]:
         """Dark (light path closed) and reference of what is in the cell, at the integration
         time that puts the brightest pixel at 80 % of full scale (as OceanView's auto-range),
         but no longer than the instrument's ``integration_ms``: the longest scan the lab allows
-        (a short one is how a noisy, fast instrument is simulated)."""
+        (a short one is how a noisy, fast instrument is simulated). ``integration_ms``, when
+        given, is used instead (a longer one the plan asks for to read a dim cell)."""
         inst = self.spec.instrument
         rng = np.random.default_rng([self.spec.seed, 2, self.loads, self.reads_of_load])
         self.reads_of_load += 1
         absorbance = self.model.cell(self.wl, self.contents())
-        t = min(auto_integration_ms(self.wl, absorbance, inst), inst.integration_ms)
+        t = (min(auto_integration_ms(self.wl, absorbance, inst), inst.integration_ms)
+             if integration_ms is None else integration_ms)
         dark = read_counts(np.zeros_like(self.wl), inst, rng, integration_ms=t)
         light = light_counts(self.wl, absorbance, inst, integration_ms=t,
                              lamp_drift=self._lamp())

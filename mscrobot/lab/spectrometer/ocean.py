@@ -621,15 +621,19 @@ class OceanLabSpectrometer:
     def __init__(self, device: OceanSpectrometer) -> None:
         self.device = device
 
-    def reference(self, op_id: str, blank: str) -> tuple[Spectrum, Spectrum]:
-        """Auto-range on the blank, then its dark and reference. A saturated scan (a flash on
-        the open port) would spoil every sample read against this reference, so it is read
-        again; one still saturated is a fault."""
+    def reference(self, op_id: str, blank: str, integration_ms: float | None = None
+                  ) -> tuple[Spectrum, Spectrum]:
+        """Auto-range on the blank (or set ``integration_ms``), then its dark and reference. A
+        saturated scan (a flash on the open port) would spoil every sample read against this
+        reference, so it is read again; one still saturated is a fault."""
         dev = self.device
         if dev.settings.dark in ("ttl_shutter", "emulator") and dev.shutter is None:
             raise LabRefusalError("the spectrometer has no way to close the light path for a "
                                   "dark: configure the light source's shutter")
-        dev.auto_range()
+        if integration_ms is None:
+            dev.auto_range()
+        else:
+            dev.set_integration_ms(integration_ms)
         dark = dev.capture_dark()
         reference = self._unsaturated(lambda: dev.capture_reference(blank))
         if reference.meta["saturated"]:
