@@ -27,6 +27,7 @@ from pathlib import Path
 from mscrobot.app.feasibility import check_lab, lab_warnings
 from mscrobot.app.labs import build_lab
 from mscrobot.app.operator import terminal_operator
+from mscrobot.engine.events import StopRequest
 from mscrobot.engine.journal import JOURNAL_NAME, Journal
 from mscrobot.engine.runner import Engine, EngineError, Event, RunEnd, answer_flag
 from mscrobot.engine.states import RunState
@@ -42,6 +43,15 @@ DEFAULT_RUNS_DIR = Path("runs")
 
 class RunError(Exception):
     """A run that cannot be started, found or resumed, said in one line for the user."""
+
+
+class AlreadyAnsweredError(RunError):
+    """Another operator answered the question first; ``answer`` is theirs."""
+
+    def __init__(self, step: int, answer: str) -> None:
+        super().__init__(f"step {step} was answered already ({answer_flag(answer)}); "
+                         "that answer stands")
+        self.answer = answer
 
 
 class RunFolderError(RunError):
@@ -263,9 +273,11 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             plan: Plan = ExchangePlan(info.recipe)
             if plan_for is not None:
                 plan = plan_for(plan, lab)
-            engine = Engine(journal, lab, plan, info.id, on_event, stop_requested, until_stage)
+            stop = stop_requested if stop_requested is not None else StopRequest()
+            engine = Engine(journal, lab, plan, info.id, on_event, stop, until_stage)
             try:
-                return engine.run()
+                with _stop_requests(info.path, stop):
+                    return engine.run()
             except EngineError as e:
                 if not engine.replay_only:  # a reader's replay never changes a completed run
                     journal.set_state(str(RunState.FAILED), lab.clock.now(), str(e))
@@ -285,10 +297,69 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
                 journal.close()
 
 
-def resolve(path: Path, step: int, answer: str, note: str = "") -> bool:
+#: How often a run in progress looks in its journal for a stop request (``request_stop``).
+STOP_POLL_S = 0.2
+
+
+@contextmanager
+def _stop_requests(path: Path, stop: threading.Event) -> Iterator[None]:
+    """While the run executes, a stop journaled by another process (the browser's stop
+    button, ``request_stop``) sets ``stop``: the engine stops safely at its next step boundary,
+    and a wait in real time within a second. Only requests made after the run started count."""
+    reader = Journal(path / JOURNAL_NAME)
+    seen = max((r["seq"] for r in reader.requests()), default=0)
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal seen
+        while not done.wait(STOP_POLL_S):
+            try:
+                found = reader.requests(seen)
+            except sqlite3.Error:
+                continue  # busy for a moment: look again
+            for r in found:
+                seen = r["seq"]
+                if r["kind"] == "stop" and not stop.is_set():
+                    by = f"from the browser by {r['who']}"
+                    if isinstance(stop, StopRequest):
+                        stop.request(by)
+                    else:
+                        stop.set()
+
+    thread = threading.Thread(target=watch, name=f"stop-requests-{path.name}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        reader.close()
+
+
+def request_stop(path: Path, who: str) -> int:
+    """Journal a request (by ``who``) that the run executing in ``path`` stop safely; the
+    process executing it sees it within ``STOP_POLL_S``. A run nothing executes is refused."""
+    if not is_live(path):
+        raise RunError(f"run {path.name} is not executing: there is nothing to stop")
+    journal = Journal(path / JOURNAL_NAME)
+    try:
+        return journal.request("stop", who)
+    except sqlite3.Error as e:
+        raise RunError(f"cannot record the stop request in {path}: {e}") from None
+    finally:
+        journal.close()
+
+
+def resolve(path: Path, step: int, answer: str, note: str = "", who: str | None = None
+            ) -> bool:
     """Record the operator's answer (and note) for a pending step; True if the run is waiting
     for it (resuming the run goes on from it). An answer the step does not take is refused,
-    and nothing is recorded."""
+    and nothing is recorded.
+
+    With ``who`` (the browser), the answer is recorded only if none is there yet, journaled
+    with who gave it: of two operators answering at once one wins and the other gets
+    ``AlreadyAnsweredError``. Without it (``runs resolve``), a later answer replaces one not
+    yet acted on."""
     journal = None
     try:
         journal = Journal(path / JOURNAL_NAME)
@@ -312,7 +383,11 @@ def resolve(path: Path, step: int, answer: str, note: str = "") -> bool:
                            "happened or --not-done if it did not")
         elif rec.idempotent:
             raise RunError(f"step {step} ({rec.kind}) is safe to repeat; just resume the run")
-        journal.answer(step, "not_done" if answer == "not-done" else answer, note)
+        recorded = "not_done" if answer == "not-done" else answer
+        if who is None:
+            journal.answer(step, recorded, note)
+        elif not journal.answer_once(step, recorded, note, who):
+            raise AlreadyAnsweredError(step, journal.operator_answer(step) or "")
         return state is not None and state[0] == RunState.AWAITING_OPERATOR
     except sqlite3.Error as e:
         fix = "free space there" if os.access(path, os.W_OK) else "make it writable"

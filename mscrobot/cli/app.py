@@ -19,7 +19,7 @@ from mscrobot import __version__
 # slower on small machines. Set before numpy loads; an explicit setting by the user wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from mscrobot.cli import campaign, devices, emulate, lab, plan, protocol, recipe, run, runs
+from mscrobot.cli import campaign, devices, emulate, lab, plan, protocol, recipe, run, runs, ui
 from mscrobot.cli.common import EXIT_FAILED
 
 app = typer.Typer(
@@ -57,6 +57,7 @@ app.add_typer(emulate.emulate_app, name="emulate")
 app.add_typer(lab.lab_app, name="lab")
 app.command("campaign")(campaign.campaign)
 app.add_typer(protocol.protocol_app, name="protocol")
+app.command("ui")(ui.ui)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ without loading the engine.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -40,3 +41,16 @@ class Event:
     outcome: Outcome[Any] | None = None
     lab_t: float = 0.0
     message: str = ""
+
+
+class StopRequest(threading.Event):
+    """A request to stop safely at the next step boundary that says who made it; the engine
+    puts ``by`` in the stopped state's reason (a plain ``threading.Event`` is a Ctrl-C)."""
+
+    def __init__(self, by: str = "Ctrl-C") -> None:
+        super().__init__()
+        self.by = by
+
+    def request(self, by: str) -> None:
+        self.by = by
+        self.set()

@@ -56,6 +56,9 @@ create table if not exists operator (
 create table if not exists safe_stops (
     seq integer primary key autoincrement, wall text not null, lab_t real,
     action text not null, ok integer not null, detail text not null);
+create table if not exists requests (
+    seq integer primary key autoincrement, kind text not null, who text not null,
+    wall text not null, step integer, detail text not null default '');
 """
 
 
@@ -313,6 +316,37 @@ class Journal:
         with self._tx() as db:
             db.execute("insert or replace into operator values (?, ?, ?, ?)",
                        (n, answer, _wall(), note))
+
+    def answer_once(self, n: int, answer: str, note: str, who: str) -> bool:
+        """Record the answer for step ``n`` unless one is there already (False then): two
+        operators answering at once get one answer each way, never both. The answer and who
+        gave it are one transaction."""
+        with self._tx() as db:
+            added = db.execute("insert or ignore into operator values (?, ?, ?, ?)",
+                               (n, answer, _wall(), note)).rowcount == 1
+            if added:
+                db.execute("insert into requests (kind, who, wall, step, detail) "
+                           "values ('answer', ?, ?, ?, ?)", (who, _wall(), n, answer))
+        return added
+
+    def request(self, kind: str, who: str, step: int | None = None, detail: str = "") -> int:
+        """Journal an operator's request (a stop from the browser): what, who, when; its seq."""
+        with self._tx() as db:
+            seq = db.execute("insert into requests (kind, who, wall, step, detail) "
+                             "values (?, ?, ?, ?, ?)", (kind, who, _wall(), step, detail)
+                             ).lastrowid
+        return int(seq or 0)
+
+    def requests(self, after: int = 0) -> list[dict[str, Any]]:
+        """The operators' requests after ``seq``, oldest first (none in a journal written
+        before requests were kept and opened read-only)."""
+        try:
+            rows = self.db.execute("select seq, kind, who, wall, step, detail from requests "
+                                   "where seq > ? order by seq", (after,)).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        return [dict(zip(("seq", "kind", "who", "wall", "step", "detail"), r, strict=True))
+                for r in rows]
 
     def operator_answer(self, n: int) -> str | None:
         row = self.db.execute("select answer from operator where step = ?", (n,)).fetchone()

@@ -211,7 +211,8 @@ class Engine:
                                       replayed=replayed, stage=self.stage)
                     if self.stop_requested.is_set():
                         reason = self._safe_stop()
-                        self._move(RunState.STOPPED, "stopped by the operator (Ctrl-C)" + reason)
+                        by = getattr(self.stop_requested, "by", "Ctrl-C")
+                        self._move(RunState.STOPPED, f"stopped by the operator ({by})" + reason)
                         return RunEnd(self.state, "stopped by the operator" + reason,
                                       self.lab.clock.now(), n - 1, replayed=replayed,
                                       stage=self.stage)

@@ -1,0 +1,27 @@
+"use strict";
+
+let latest = [];
+
+function render() {
+  const filter = document.getElementById("filter").value;
+  const body = document.querySelector("#runs tbody");
+  clear(body);
+  const shown = latest.filter((r) => !filter || (filter === "waiting" ? r.waiting : r.state === filter));
+  for (const r of shown.slice().reverse()) {
+    const state = el("td", {}, el("span", {class: "badge s-" + r.state, text: r.state}));
+    if (r.waiting) state.append(" ", el("span", {class: "badge waits", text: "waits for you"}));
+    if (r.live) state.append(" ", el("span", {class: "muted", text: "(executing)"}));
+    body.append(el("tr", {class: r.waiting ? "waiting" : null, "data-run": r.id},
+      el("td", {class: "mono"}, el("a", {href: "/run/" + encodeURIComponent(r.id), text: r.id})),
+      state,
+      el("td", {text: r.recipe || ""}),
+      el("td", {text: r.lab || ""}),
+      el("td", {text: r.verdict || ""}),
+      el("td", {text: minutes(r.lab_time_s)})));
+  }
+  document.getElementById("count").textContent = shown.length + " of " + latest.length + " runs";
+  document.getElementById("empty").hidden = latest.length > 0;
+}
+
+document.getElementById("filter").addEventListener("change", render);
+stream("/api/events", "runs", (doc) => { latest = doc.runs; render(); });
