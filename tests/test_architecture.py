@@ -35,9 +35,14 @@ RULES: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
                          "mscrobot.campaign", "mscrobot.procedure", "mscrobot.twin"), ()),
     ("mscrobot.storage", ("mscrobot.engine", "mscrobot.lab", "mscrobot.app"), ()),
     ("mscrobot", ("prefect", "flows"), ()),
+    # the browser view reads journals and acts through the composition layer, like the CLI
+    ("mscrobot.ui", ("mscrobot.lab", "mscrobot.twin", "mscrobot.campaign",
+                     "mscrobot.engine.runner", "mscrobot.engine.handlers"), ()),
 ]
 #: The CLI only presents; no module outside it may import it.
 CLI = "mscrobot.cli"
+#: The web app, and the web libraries it alone uses: only it and the CLI may import them.
+WEB = ("mscrobot.ui", "fastapi", "starlette", "uvicorn")
 
 
 def module_name(path: Path) -> str:
@@ -78,6 +83,10 @@ def violations(files: list[Path]) -> list[str]:
             if _under(target, CLI) and not _under(name, CLI):
                 found.setdefault((path, line, CLI), f"{path}:{line}: {name} imports {target} "
                                  "(only the CLI may)")
+            web = next((w for w in WEB if _under(target, w)), None)
+            if web is not None and not (_under(name, "mscrobot.ui") or _under(name, CLI)):
+                found.setdefault((path, line, web), f"{path}:{line}: {name} imports {target} "
+                                 "(only mscrobot.ui and the CLI may)")
             for scope, banned, allowed in RULES:
                 if not _under(name, scope) or any(_under(target, a) for a in allowed):
                     continue
@@ -102,6 +111,9 @@ def test_the_package_keeps_its_layers() -> None:
     ("recipe/bad.py", "from ..lab import config\n"),
     ("report/bad.py", "from mscrobot.cli.common import fail\n"),
     ("campaign/bad.py", "import prefect\n"),
+    ("app/bad.py", "import fastapi\n"),
+    ("report/bad.py", "from mscrobot.ui.feed import run_row\n"),
+    ("ui/bad.py", "from mscrobot.lab.simulated import devices\n"),
 ])
 def test_the_checker_sees_a_forbidden_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              where: str, source: str) -> None:

@@ -11,7 +11,8 @@ from tests.examples import example_recipes
 
 ROOT = Path(__file__).resolve().parents[1]
 # scipy is absent from the list: pint imports it whenever it is installed.
-HEAVY = ("opentrons", "prefect", "matplotlib", "seabreeze", "serial")
+HEAVY = ("opentrons", "prefect", "matplotlib", "seabreeze", "serial", "fastapi", "starlette",
+         "uvicorn")
 
 PROBE = """
 import json, sys
@@ -32,7 +33,8 @@ def _modules_after(args: list[str]) -> dict[str, object]:
 
 def test_recipe_commands_import_no_heavy_library() -> None:
     examples = [str(p) for p in example_recipes()]
-    for args in (["recipe", "check", *examples], ["recipe", "new"], ["recipe", "schema"]):
+    for args in (["recipe", "check", *examples], ["recipe", "new"], ["recipe", "schema"],
+                 ["--help"], ["ui", "--help"]):
         outcome = _modules_after(args)
         assert outcome == {"exit": 0, "heavy": []}, args
 
