@@ -1,0 +1,219 @@
+"""``mscrobot ui`` in a real headless Chromium, against real ``mscrobot ui`` and run processes:
+live spectra, a question answered by a click, a stop by a click, the token off the loopback,
+recipe text that stays text, and screenshots of each page checked to be non-blank.
+
+Screenshots go to ``$MSCROBOT_UI_SHOTS`` if set, else to the test's temporary folder."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mscrobot.engine.journal import Journal
+from tests.engine.runs import REFERENCE, SUBTHRESHOLD
+from tests.ui.browser import (
+    CHROMIUM,
+    ROOT,
+    check_screenshot,
+    chromium,
+    go,
+    paced_run,
+    ui_server,
+)
+from tests.ui.runs import SCRIPT_NAME, completed_run
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium "
+                                 "(apt-get install chromium; .ci/run installs it)")]
+
+
+def _shots(tmp_path: Path) -> Path:
+    where = Path(os.environ.get("MSCROBOT_UI_SHOTS") or tmp_path / "shots")
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def _shot(page: object, tmp_path: Path, name: str) -> Path:
+    path = _shots(tmp_path) / name
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    check_screenshot(path)
+    return path
+
+
+def _latest_sample(journal: Path) -> tuple[int, str] | None:
+    con = sqlite3.connect(f"{journal.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        row = con.execute("select id, phase from spectra where role = 'sample' "
+                          "order by id desc limit 1").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def test_the_run_page_draws_each_spectrum_within_a_second_of_its_journal_write(
+        tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
+        page = browser.new_page()
+        page.goto(url + "/")
+        proc, rid = paced_run(runs, REFERENCE, 0.1)
+        try:
+            page.wait_for_selector(f'tr[data-run="{rid}"]', timeout=5000)  # listed live
+            _shot(page, tmp_path, "runs-page.png")
+            page.goto(f"{url}/run/{rid}")
+            page.wait_for_selector("#conn.ok", timeout=5000)
+            journal = runs / rid / "journal.sqlite"
+            seen = _latest_sample(journal)
+            go(proc)
+            latencies = []
+            deadline = time.monotonic() + 60
+            while len(latencies) < 5 and time.monotonic() < deadline:
+                now = _latest_sample(journal)
+                if now is None or now == seen:
+                    time.sleep(0.005)
+                    continue
+                written = time.monotonic()  # the commit that made it readable, within 5 ms
+                seen = now
+                sid, phase = now
+                page.wait_for_function(
+                    "([phase, sid]) => Number(document.getElementById('spectra-' + phase)"
+                    ".dataset.latest || 0) >= sid", arg=[phase, sid], timeout=1000)
+                latencies.append(time.monotonic() - written)
+            assert len(latencies) == 5, "the run wrote fewer spectra than expected"
+            assert max(latencies) < 1.0, latencies
+            _shot(page, tmp_path, "run-page-live.png")
+            assert proc.wait(120) == 0
+            page.wait_for_selector("body[data-state=completed]", timeout=5000)
+            assert page.text_content("#state") == "completed"
+            assert int(page.get_attribute("#fractions", "data-count") or 0) >= 5
+            _shot(page, tmp_path, "run-page.png")
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_question_is_answered_by_a_click_and_the_other_browser_sees_it(
+        tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    proc, rid = paced_run(runs, SUBTHRESHOLD, 0.0)
+    go(proc)
+    assert proc.wait(120) == 0
+    with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
+        listing = browser.new_page()
+        listing.goto(url + "/")
+        row = listing.wait_for_selector(f'tr.waiting[data-run="{rid}"]', timeout=5000)
+        assert row is not None and "waits for you" in row.inner_text()
+        a, b = browser.new_page(), browser.new_page()
+        for page in (a, b):
+            page.goto(f"{url}/run/{rid}")
+            page.wait_for_selector("#question:not([hidden]) button.choice", timeout=5000)
+        _shot(a, tmp_path, "run-page-question.png")
+        a.fill("#who", "Ana")
+        a.click('button[data-choice="extend"]')
+        a.wait_for_selector("#message.ok", timeout=5000)
+        assert "recorded" in (a.text_content("#message") or "")
+        b.wait_for_function("() => document.getElementById('question-answer').textContent"
+                            ".includes('answered: extend')", timeout=2000)
+        assert b.is_disabled('button[data-choice="abort"]')
+        # a click in the second browser that raced the first is told it lost (409)
+        b.evaluate("() => { document.querySelector('button[data-choice=abort]').disabled = "
+                   "false; }")
+        b.click('button[data-choice="abort"]')
+        b.wait_for_selector("#message.bad", timeout=5000)
+        assert "answered already (--extend)" in (b.text_content("#message") or "")
+        journal = Journal(runs / rid / "journal.sqlite")
+        try:
+            (answer,) = journal.answers()
+            (request,) = journal.requests()
+        finally:
+            journal.close()
+        assert answer["answer"] == "extend" and request["who"] == "Ana at 127.0.0.1"
+        # the run goes on from the answer
+        resumed = subprocess.run([sys.executable, "-m", "mscrobot.cli", "run", "--resume", rid,
+                                  "--out", str(runs), "--json"], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=120, check=False)
+        assert '"replayed_steps"' in resumed.stdout, resumed.stderr
+        a.wait_for_function("() => document.body.dataset.state !== 'running'", timeout=5000)
+        a.wait_for_selector("#requests tbody tr", timeout=5000)
+        assert "Ana at 127.0.0.1" in (a.text_content("#requests") or "")
+
+
+def test_a_stop_click_stops_the_run_safely(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
+        proc, rid = paced_run(runs, REFERENCE, 0.1)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/run/{rid}")
+            page.wait_for_selector("#conn.ok", timeout=5000)
+            go(proc)
+            page.wait_for_selector("#stop:not([hidden])", timeout=5000)
+            page.fill("#who", "Bo")
+            clicked = time.monotonic()
+            page.click("#stop")
+            page.wait_for_selector("body[data-state=stopped]", timeout=5000)
+            stopped_after = time.monotonic() - clicked
+            assert proc.wait(30) == 0
+            assert page.is_hidden("#stop")  # nothing executes it any more
+            _shot(page, tmp_path, "run-page-stopped.png")
+        finally:
+            proc.kill()
+            proc.wait()
+    journal = Journal(runs / rid / "journal.sqlite")
+    try:
+        state, reason = journal.state()  # type: ignore[misc]
+        steps = journal.steps()
+    finally:
+        journal.close()
+    assert state == "stopped" and "from the browser by Bo at 127.0.0.1" in reason
+    assert stopped_after < 2.0
+    assert steps[-1].status == "done"  # stopped at a step boundary, nothing half-done
+
+
+def test_off_the_loopback_the_token_is_required(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    completed_run(runs)
+    with ui_server(runs, host="0.0.0.0") as (url, banner), chromium(tmp_path) as browser:
+        found = re.search(r"\?token=(\S+)", banner)
+        assert found, banner
+        page = browser.new_page()
+        response = page.goto(url + "/")
+        assert response is not None and response.status == 401
+        assert page.query_selector("#runs") is None
+        response = page.goto(f"{url}/?token={found.group(1)}")
+        assert response is not None and response.status == 200
+        assert "token" not in page.url  # kept in a cookie, out of the address bar
+        page.wait_for_selector("#runs tbody tr", timeout=5000)
+        _shot(page, tmp_path, "runs-page-token.png")
+
+
+def test_recipe_text_stays_text(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    info, _ = completed_run(runs, name=SCRIPT_NAME)
+    with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
+        page = browser.new_page()
+        page.goto(url + "/")
+        cell = page.wait_for_selector(f'tr[data-run="{info.id}"] td:nth-child(3)',
+                                      timeout=5000)
+        assert cell is not None and cell.inner_text() == SCRIPT_NAME
+        page.goto(f"{url}/run/{info.id}")
+        page.wait_for_selector("#conn.ok", timeout=5000)
+        page.wait_for_function("() => document.getElementById('recipe').textContent.length")
+        assert page.text_content("#recipe") == SCRIPT_NAME
+        assert page.evaluate("() => window.pwned") is None
+        assert page.query_selector("main img") is None and page.query_selector(
+            "main script") is None
