@@ -277,7 +277,16 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
             engine = Engine(journal, lab, plan, info.id, on_event, stop, until_stage)
             try:
                 with _stop_requests(info.path, stop):
-                    return engine.run()
+                    end = engine.run()
+                    # a question, while a browser view is attached: wait for its answer there
+                    # and go on (the journal's replay, as a resume does), rather than exit
+                    while (end.state == RunState.AWAITING_OPERATOR and end.pending
+                           and plan_for is None and until_stage is None
+                           and _answered_in_ui(info.path, journal, end, stop, on_event, lab)):
+                        engine = Engine(journal, lab, ExchangePlan(info.recipe), info.id,
+                                        on_event, stop, until_stage)
+                        end = engine.run()
+                    return end
             except EngineError as e:
                 if not engine.replay_only:  # a reader's replay never changes a completed run
                     journal.set_state(str(RunState.FAILED), lab.clock.now(), str(e))
@@ -295,6 +304,63 @@ def execute(info: RunInfo, on_event: Callable[[Event], None] | None = None,
                 lab.close()
             if journal is not None:
                 journal.close()
+
+
+#: The file a browser view (``mscrobot ui``) holds a shared lock on in the runs folder it
+#: serves, for as long as it serves it; the kernel drops the lock when it dies.
+UI_LOCK = ".ui.lock"
+#: How often a run waiting for an answer looks for it in its journal.
+ANSWER_POLL_S = 0.2
+
+
+@contextmanager
+def ui_attached(runs_dir: Path) -> Iterator[None]:
+    """Say, while inside, that a browser view serves ``runs_dir``: its runs that ask the
+    operator wait for the answer instead of exiting (``execute``)."""
+    fd = os.open(runs_dir / UI_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def is_ui_attached(runs_dir: Path) -> bool:
+    """Whether a live ``mscrobot ui`` serves ``runs_dir`` now."""
+    try:
+        fd = os.open(runs_dir / UI_LOCK, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _answered_in_ui(path: Path, journal: Journal, end: RunEnd, stop: threading.Event,
+                    on_event: Callable[[Event], None] | None, lab: Lab) -> bool:
+    """Wait, while a browser view is attached, for the answer to the run's question; True
+    once it is journaled. False at once with no view (today's behaviour: the run exits and
+    waits in its journal), or when the view goes away or a stop is asked for while waiting."""
+    from mscrobot.engine.events import EventKind
+
+    assert end.pending is not None
+    step = end.pending["step"]
+    if step is None or not is_ui_attached(path.parent):
+        return False
+    if on_event is not None:
+        on_event(Event(EventKind.STATE, 0, lab_t=lab.clock.now(),
+                       message="awaiting_operator: waiting for the answer in the browser "
+                       "(mscrobot ui)"))
+    while not stop.wait(ANSWER_POLL_S):
+        if journal.operator_answer(step) is not None:
+            return True
+        if not is_ui_attached(path.parent):
+            return False
+    return False
 
 
 #: How often a run in progress looks in its journal for a stop request (``request_stop``).

@@ -71,6 +71,11 @@ class _Display(LiveView):
         elif event.kind == EventKind.RETRY and not self.quiet:
             self.console.print(f"retrying step {event.n}: {event.message}", highlight=False,
                                soft_wrap=True)
+        elif event.kind == EventKind.STATE and "in the browser" in event.message \
+                and not self.quiet:
+            self.console.print(f"[{event.lab_t / 60:6.1f} min] {event.message}; Ctrl-C "
+                               "leaves the question in the journal", highlight=False,
+                               soft_wrap=True)
         elif event.kind == EventKind.RESTORE and not self.quiet:
             self.console.print(f"before step {event.n}: {event.message}", highlight=False,
                                soft_wrap=True)

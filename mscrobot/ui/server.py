@@ -313,8 +313,12 @@ def make_guard(host: str, token: str | None = None) -> Guard:
 
 
 def serve(runs_dir: Path, host: str, port: int, guard: Guard) -> None:
-    """Serve until interrupted (uvicorn; imported here, so the CLI stays fast)."""
+    """Serve until interrupted (uvicorn; imported here, so the CLI stays fast). While it
+    serves, a run in ``runs_dir`` that asks the operator waits for the answer given here."""
     import uvicorn
 
-    uvicorn.run(create_app(runs_dir, guard), host=host, port=port, log_level="warning",
-                access_log=False)
+    from mscrobot.app.runs import ui_attached
+
+    with ui_attached(runs_dir):  # runs that ask wait for the answer here instead of exiting
+        uvicorn.run(create_app(runs_dir, guard), host=host, port=port, log_level="warning",
+                    access_log=False)

@@ -295,3 +295,28 @@ def test_pages_carry_the_token_for_their_posts_and_no_run_text(runs: Path) -> No
         page.headers["content-security-policy"]
     assert client.get("/run/no-such-run").status_code == 404
     assert client.get("/api/runs/..%2F..%2Fetc").status_code == 404
+
+
+def test_with_a_browser_view_attached_a_run_waits_for_the_answer_and_goes_on(
+        tmp_path: Path) -> None:
+    """The run's process does not exit at the question: it waits in the journal for the
+    browser's answer, then goes on by itself (no `run --resume`)."""
+    from mscrobot.app.runs import ui_attached
+    from tests.engine.runs import SUBTHRESHOLD
+
+    info = new_run(tmp_path, SUBTHRESHOLD)
+    ends: list[Any] = []
+    with ui_attached(tmp_path):
+        thread = threading.Thread(target=lambda: ends.append(execute(info)))
+        thread.start()
+        client = _client(tmp_path)
+        deadline = time.monotonic() + 30
+        pending = None
+        while pending is None and time.monotonic() < deadline:
+            pending = client.get(f"/api/runs/{info.id}").json()["summary"]["pending"]
+            time.sleep(0.05)
+        assert pending is not None and thread.is_alive()  # waiting, not exited
+        assert _answer(client, info.id, pending["step"], "abort").status_code == 200
+        thread.join(30)
+    (end,) = ends
+    assert end.state == RunState.COMPLETED and "abort" in end.reason

@@ -120,31 +120,31 @@ def test_a_question_is_answered_by_a_click_and_the_other_browser_sees_it(
             page.wait_for_selector("#question:not([hidden]) button.choice", timeout=5000)
         _shot(a, tmp_path, "run-page-question.png")
         a.fill("#who", "Ana")
-        a.click('button[data-choice="extend"]')
+        a.click('button[data-choice="abort"]')
         a.wait_for_selector("#message.ok", timeout=5000)
         assert "recorded" in (a.text_content("#message") or "")
         b.wait_for_function("() => document.getElementById('question-answer').textContent"
-                            ".includes('answered: extend')", timeout=2000)
-        assert b.is_disabled('button[data-choice="abort"]')
+                            ".includes('answered: abort')", timeout=2000)
+        assert b.is_disabled('button[data-choice="extend"]')
         # a click in the second browser that raced the first is told it lost (409)
-        b.evaluate("() => { document.querySelector('button[data-choice=abort]').disabled = "
+        b.evaluate("() => { document.querySelector('button[data-choice=extend]').disabled = "
                    "false; }")
-        b.click('button[data-choice="abort"]')
+        b.click('button[data-choice="extend"]')
         b.wait_for_selector("#message.bad", timeout=5000)
-        assert "answered already (--extend)" in (b.text_content("#message") or "")
+        assert "answered already (--abort)" in (b.text_content("#message") or "")
         journal = Journal(runs / rid / "journal.sqlite")
         try:
             (answer,) = journal.answers()
             (request,) = journal.requests()
         finally:
             journal.close()
-        assert answer["answer"] == "extend" and request["who"] == "Ana at 127.0.0.1"
-        # the run goes on from the answer
+        assert answer["answer"] == "abort" and request["who"] == "Ana at 127.0.0.1"
+        # the run (whose process exited: no view was attached when it asked) goes on from it
         resumed = subprocess.run([sys.executable, "-m", "mscrobot.cli", "run", "--resume", rid,
                                   "--out", str(runs), "--json"], cwd=ROOT, capture_output=True,
                                  text=True, timeout=120, check=False)
-        assert '"replayed_steps"' in resumed.stdout, resumed.stderr
-        a.wait_for_function("() => document.body.dataset.state !== 'running'", timeout=5000)
+        assert '"state": "completed"' in resumed.stdout, resumed.stderr
+        a.wait_for_selector("body[data-state=completed]", timeout=5000)
         a.wait_for_selector("#requests tbody tr", timeout=5000)
         assert "Ana at 127.0.0.1" in (a.text_content("#requests") or "")
 
@@ -217,3 +217,27 @@ def test_recipe_text_stays_text(tmp_path: Path) -> None:
         assert page.evaluate("() => window.pwned") is None
         assert page.query_selector("main img") is None and page.query_selector(
             "main script") is None
+
+
+def test_with_the_ui_open_the_run_waits_and_a_click_lets_it_finish_by_itself(
+        tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
+        proc, rid = paced_run(runs, SUBTHRESHOLD, 0.0)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/run/{rid}")
+            page.wait_for_selector("#conn.ok", timeout=5000)
+            go(proc)
+            page.wait_for_selector("#question:not([hidden]) button.choice", timeout=60000)
+            assert page.text_content("#live") == "executing now"  # waiting, not exited
+            assert proc.poll() is None
+            page.click('button[data-choice="abort"]')
+            page.wait_for_selector("body[data-state=completed]", timeout=10000)
+            assert proc.wait(30) == 0  # it ended by itself: no `run --resume`
+            assert "abort" in (page.text_content("#reason") or "")
+            _shot(page, tmp_path, "run-page-answered.png")
+        finally:
+            proc.kill()
+            proc.wait()

@@ -55,8 +55,10 @@ function renderQuestion(s) {
   document.getElementById("question-text").textContent = pending.question;
   const choices = document.getElementById("choices");
   clear(choices);
-  document.getElementById("question-answer").textContent = pending.answer
-    ? `answered: ${pending.answer} — the run goes on from it when it is resumed` : "";
+  document.getElementById("question-answer").textContent = !pending.answer ? ""
+    : s.live ? `answered: ${pending.answer} — the run goes on from it`
+    : `answered: ${pending.answer} — the run goes on from it once resumed ` +
+      `(mscrobot run --resume ${s.id})`;
   for (const choice of pending.choices) {
     const b = el("button", {class: "choice", "data-choice": choice, text: choice.replace("_", " ")});
     b.disabled = !!pending.answer || pending.step === null;
