@@ -28,7 +28,6 @@ import numpy as np
 from mscrobot.app.runs import is_live
 from mscrobot.engine.journal import JOURNAL_NAME
 from mscrobot.report.data import UnreadableRunError, read_run
-from mscrobot.report.summary import summarize
 from mscrobot.spectra.types import Spectrum
 
 #: The sample spectra kept (and sent to a page that opens) per phase.
@@ -112,23 +111,65 @@ def _requests(run_dir: Path) -> list[dict[str, Any]]:
             for r in rows]
 
 
-def run_state(run_dir: Path) -> dict[str, Any]:
-    """Everything of the run page but its spectra: summary, question, fractions against lab
-    time with the threshold, verdicts, the step log, the operators' requests."""
+#: What a run's record says of its chemistry, by run: it never changes once the run is
+#: created, and parsing the recipe again is most of the cost of reading a run.
+_CHEMISTRY: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _chemistry(run_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     from mscrobot.recipe.loader import load_recipe_text
+    from mscrobot.report.chemistry import amount_rows, chemistry_of
     from mscrobot.yamldoc import DocumentError
 
+    key = (str(run_dir.resolve()), str(meta.get("id")) + str(meta.get("created")))
+    found = _CHEMISTRY.get(key)
+    if found is None:
+        chem = chemistry_of(meta)
+        threshold = None
+        try:
+            recipe = load_recipe_text(meta["recipe_text"],
+                                      meta.get("recipe_source") or "<recipe>").recipe
+            threshold = recipe.monitoring.thresholds.complete_fraction
+        except (KeyError, DocumentError):
+            pass
+        found = {"amounts": None if chem.amounts is None else chem.amounts.as_dict(),
+                 "amounts_text": dict(amount_rows(chem)), "warnings": chem.warnings,
+                 "beyond_the_paper": [r.as_dict() for r in chem.beyond],
+                 "verdict_note": chem.verdict_note(), "threshold": threshold}
+        _CHEMISTRY[key] = found
+    return found
+
+
+def _last_verdict(verdicts: list[dict[str, Any]], stage: str) -> dict[str, Any] | None:
+    found = [v for v in verdicts if v["stage"] == stage]
+    if not found:
+        return None
+    v = found[-1]
+    return {"step": v["step"], "lab_time_s": v["lab_t"], "state": v["state"],
+            "action": v["action"], "reasons": list(v["reasons"])}
+
+
+def run_state(run_dir: Path) -> dict[str, Any]:
+    """Everything of the run page but its spectra: summary (the keys of ``runs show
+    --json``), question, fractions against lab time with the threshold, verdicts, the step
+    log, the operators' requests."""
     data = read_run(run_dir, spectra=False)
-    summary = summarize(data)
-    if summary["state"] == "running" and not summary["live"]:
-        summary["state"] = "interrupted"
-    threshold = None
-    try:
-        recipe = load_recipe_text(data.meta["recipe_text"],
-                                  data.meta.get("recipe_source") or "<recipe>").recipe
-        threshold = recipe.monitoring.thresholds.complete_fraction
-    except (KeyError, DocumentError):
-        pass
+    chem = dict(_chemistry(run_dir, data.meta))
+    threshold = chem.pop("threshold")
+    meta = data.meta
+    live = is_live(run_dir)
+    history = data.volume_history()
+    report = data.report_path
+    summary = {
+        "id": meta.get("id", run_dir.name),
+        "recipe": {"name": meta.get("recipe_name"), "source": meta.get("recipe_source")},
+        "lab": meta.get("lab_name"), "seed": meta.get("seed"), "created": meta.get("created"),
+        "state": "interrupted" if data.state == "running" and not live else data.state,
+        "live": live, "reason": data.reason, "lab_time_s": data.lab_time_s,
+        "steps": len(data.steps), "forward": _last_verdict(data.verdicts, "forward"),
+        "back": _last_verdict(data.verdicts, "back"),
+        "volumes": history[-1][1] if history else None, "pending": data.pending(),
+        "report": None if report is None else str(report), **chem}
     fractions = [{"t": v["lab_t"], "stage": v["stage"], "step": v["step"],
                   "alkane": _finite(v["numbers"].get("remaining")),
                   "polar": _finite(v["numbers"].get("polar"))}

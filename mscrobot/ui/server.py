@@ -321,4 +321,4 @@ def serve(runs_dir: Path, host: str, port: int, guard: Guard) -> None:
 
     with ui_attached(runs_dir):  # runs that ask wait for the answer here instead of exiting
         uvicorn.run(create_app(runs_dir, guard), host=host, port=port, log_level="warning",
-                    access_log=False)
+                    access_log=False, timeout_graceful_shutdown=2)

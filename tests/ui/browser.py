@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ def ui_server(runs: Path, host: str = "127.0.0.1") -> Iterator[tuple[str, str]]:
     proc = subprocess.Popen([sys.executable, "-m", "mscrobot.cli", "ui", "--runs", str(runs),
                              "--host", host, "--port", str(port)], cwd=ROOT,
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    said: list[str] = []
     try:
         assert proc.stderr is not None
         banner = proc.stderr.readline()
@@ -49,10 +51,17 @@ def ui_server(runs: Path, host: str = "127.0.0.1") -> Iterator[tuple[str, str]]:
                 time.sleep(0.05)
         if host == "0.0.0.0":
             banner += proc.stderr.readline()
+        # keep reading what it says, so a full pipe can never block the server
+        threading.Thread(target=lambda: said.extend(proc.stderr or ()), daemon=True).start()
         yield f"http://127.0.0.1:{port}", banner
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError("mscrobot ui did not end on SIGTERM: " + "".join(said[-20:]))
 
 
 @contextmanager
