@@ -84,7 +84,7 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
     app = FastAPI(title="mscrobot ui", docs_url=None, redoc_url=None, openapi_url=None)
     cache = _Cache()
     page_text = {name: (STATIC / name).read_text(encoding="utf-8")
-                 for name in ("runs.html", "run.html")}
+                 for name in ("runs.html", "run.html", "recipe.html")}
 
     @app.middleware("http")
     async def _guard(request: Request, call_next: Any) -> Response:
@@ -216,6 +216,34 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
                     yield ": alive\n\n"
                 await asyncio.sleep(POLL_S)
         return _sse(stream())
+
+    @app.get("/recipe", include_in_schema=False)
+    async def recipe_page() -> HTMLResponse:
+        return page("recipe.html")
+
+    @app.get("/api/recipe/start")
+    async def api_recipe_start(run: str | None = None) -> dict[str, Any]:
+        """The text to start editing from: a run's recipe as journaled, or a new recipe."""
+        from mscrobot.ui.editor import template
+
+        if run is None:
+            return {"text": await run_in_threadpool(template), "source": "new-recipe.yaml"}
+        from mscrobot.report.data import read_run
+
+        data = await run_in_threadpool(read_run, _run_dir(runs_dir, run), spectra=False)
+        return {"text": data.meta.get("recipe_text", ""),
+                "source": Path(str(data.meta.get("recipe_source") or f"{run}.yaml")).name}
+
+    @app.post("/api/recipe/check")
+    async def api_recipe_check(request: Request) -> dict[str, Any]:
+        """``recipe check`` of the editor's text (a POST: the text is the body)."""
+        from mscrobot.ui.editor import check_text
+
+        body = await _json(request)
+        text, source = body.get("text"), body.get("source") or "<editor>"
+        if not isinstance(text, str) or not isinstance(source, str):
+            raise HTTPException(400, "give the recipe text")
+        return await run_in_threadpool(check_text, text, Path(source).name)
 
     @app.post("/api/runs/{run_id}/answer")
     async def api_answer(run_id: str, request: Request) -> dict[str, Any]:

@@ -320,3 +320,27 @@ def test_with_a_browser_view_attached_a_run_waits_for_the_answer_and_goes_on(
         thread.join(30)
     (end,) = ends
     assert end.state == RunState.COMPLETED and "abort" in end.reason
+
+
+def test_the_editor_checks_text_with_the_clis_messages_at_their_lines(runs: Path) -> None:
+    from mscrobot.recipe import RecipeError
+    from mscrobot.recipe.loader import load_recipe_text
+
+    client = _client(runs)
+    start = client.get("/api/recipe/start").json()
+    ok = client.post("/api/recipe/check", json={"text": start["text"]},
+                     headers={TOKEN_HEADER: TOKEN}).json()
+    assert ok["valid"] and any("per cluster" in line for line in ok["amounts"])
+    bad = start["text"].replace("concentration: 20 uM", "concentration: 20 kg", 1)
+    doc = client.post("/api/recipe/check", json={"text": bad, "source": "x/mine.yaml"},
+                      headers={TOKEN_HEADER: TOKEN}).json()
+    with pytest.raises(RecipeError) as cli:
+        load_recipe_text(bad, "mine.yaml")
+    assert not doc["valid"]
+    assert [p["text"] for p in doc["problems"]] == [str(p) for p in cli.value.problems]
+    (problem,) = doc["problems"]
+    assert bad.splitlines()[problem["line"] - 1].strip().startswith("concentration: 20 kg")
+    rid = _by_recipe(client.get("/api/runs").json()["runs"], SCRIPT_NAME)["id"]
+    journaled = client.get("/api/recipe/start", params={"run": rid}).json()
+    assert SCRIPT_NAME.replace("'", "''") in journaled["text"]
+    assert client.post("/api/recipe/check", json={"text": bad}).status_code == 403

@@ -241,3 +241,23 @@ def test_with_the_ui_open_the_run_waits_and_a_click_lets_it_finish_by_itself(
         finally:
             proc.kill()
             proc.wait()
+
+
+def test_the_recipe_editor_shows_a_mistake_at_its_line_as_you_type(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
+        page = browser.new_page()
+        page.goto(url + "/recipe")
+        page.wait_for_selector("body[data-valid=true]", timeout=10000)
+        text = page.input_value("#text")
+        bad = text.replace("concentration: 20 uM", "concentration: 20 kg", 1)
+        line = next(i for i, s in enumerate(bad.splitlines(), 1) if "20 kg" in s)
+        page.fill("#text", bad)
+        item = page.wait_for_selector(f'#problems li.error[data-line="{line}"]', timeout=5000)
+        assert item is not None and "'20 kg' is a mass" in item.inner_text()
+        assert page.query_selector(f'#gutter div.mark.error[data-line="{line}"]') is not None
+        assert page.get_attribute("body", "data-valid") == "false"
+        _shot(page, tmp_path, "recipe-editor.png")
+        page.fill("#text", text)
+        page.wait_for_selector("body[data-valid=true]", timeout=5000)

@@ -7,6 +7,7 @@ const spectra = {nonpolar: [], polar: []};
 let doc = null;
 
 document.getElementById("run-id").textContent = RUN;
+document.getElementById("edit").href = "/recipe?run=" + encodeURIComponent(RUN);
 const who = document.getElementById("who");
 who.value = localStorage.getItem("mscrobot-who") || "";
 who.addEventListener("change", () => localStorage.setItem("mscrobot-who", who.value));
