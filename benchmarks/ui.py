@@ -52,8 +52,9 @@ SPECTRA = 2000
 def _latest_sample(journal: Path) -> tuple[int, str] | None:
     con = sqlite3.connect(f"{journal.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        row = con.execute("select id, phase from spectra where role = 'sample' "
-                          "order by id desc limit 1").fetchone()
+        row = con.execute(
+            "select id, phase from spectra where role = 'sample' order by id desc limit 1"
+        ).fetchone()
     except sqlite3.Error:
         return None
     finally:
@@ -83,8 +84,11 @@ def latencies(tmp: Path, runs_count: int) -> list[float]:
                 seen = now
                 page.wait_for_function(
                     "([phase, sid]) => Number(document.getElementById('spectra-' + phase)"
-                    ".dataset.latest || 0) >= sid", arg=list(now[::-1]), timeout=5000,
-                    polling=5)
+                    ".dataset.latest || 0) >= sid",
+                    arg=list(now[::-1]),
+                    timeout=5000,
+                    polling=5,
+                )
                 out.append(time.perf_counter() - written)
             proc.wait()
     return out
@@ -96,9 +100,11 @@ def long_run(runs: Path) -> str:
     info, _ = completed_run(runs)
     con = sqlite3.connect(info.path / "journal.sqlite")
     with con:
-        measures = con.execute("select n, kind, params, idempotent, started_t, ended_t, outcome "
-                               "from steps where kind = 'measure' and status = 'done' "
-                               "order by n").fetchall()
+        measures = con.execute(
+            "select n, kind, params, idempotent, started_t, ended_t, outcome "
+            "from steps where kind = 'measure' and status = 'done' "
+            "order by n"
+        ).fetchall()
         have = con.execute("select count(*) from spectra where role = 'sample'").fetchone()[0]
         n = con.execute("select max(n) from steps").fetchone()[0]
         t = con.execute("select max(ended_t) from steps").fetchone()[0]
@@ -106,13 +112,18 @@ def long_run(runs: Path) -> str:
         while have < SPECTRA:
             src = measures[i % len(measures)]
             n, t, i, have = n + 1, t + 7.0, i + 1, have + 1
-            con.execute("insert into steps (n, kind, params, idempotent, status, started_t, "
-                        "ended_t, outcome) values (?, ?, ?, ?, 'done', ?, ?, ?)",
-                        (n, src[1], src[2], src[3], t - 5.0, t, src[6]))
-            con.execute("insert into spectra (step, role, phase, integration_ms, scans, "
-                        "full_scale, axis, counts, meta) select ?, role, phase, integration_ms,"
-                        " scans, full_scale, axis, counts, meta from spectra where step = ? "
-                        "and role = 'sample'", (n, src[0]))
+            con.execute(
+                "insert into steps (n, kind, params, idempotent, status, started_t, "
+                "ended_t, outcome) values (?, ?, ?, ?, 'done', ?, ?, ?)",
+                (n, src[1], src[2], src[3], t - 5.0, t, src[6]),
+            )
+            con.execute(
+                "insert into spectra (step, role, phase, integration_ms, scans, "
+                "full_scale, axis, counts, meta) select ?, role, phase, integration_ms,"
+                " scans, full_scale, axis, counts, meta from spectra where step = ? "
+                "and role = 'sample'",
+                (n, src[0]),
+            )
     con.close()
     return info.id
 
@@ -133,8 +144,10 @@ def loads(tmp: Path, count: int) -> dict[str, object]:
     runs = tmp / "long"
     runs.mkdir()
     rid = long_run(runs)
-    drawn = ("() => ['nonpolar', 'polar'].every(p => Number(document.getElementById("
-             "'spectra-' + p).dataset.count || 0) > 0)")
+    drawn = (
+        "() => ['nonpolar', 'polar'].every(p => Number(document.getElementById("
+        "'spectra-' + p).dataset.count || 0) > 0)"
+    )
     cold: list[float] = []
     warm: list[float] = []
     rss: dict[str, float] = {}
@@ -156,8 +169,13 @@ def loads(tmp: Path, count: int) -> dict[str, object]:
                     bucket.append(took)
                     context.close()  # type: ignore[attr-defined]
                 if k == count - 1:
-                    pid = int(next(p for p in Path("/proc").iterdir() if p.name.isdigit()
-                                   and _is_server(p, runs)).name)
+                    pid = int(
+                        next(
+                            p
+                            for p in Path("/proc").iterdir()
+                            if p.name.isdigit() and _is_server(p, runs)
+                        ).name
+                    )
                     rss["idle"] = _rss_mb(pid)
                     watching = [open_page(url)[0] for _ in range(10)]
                     time.sleep(2)
@@ -165,8 +183,13 @@ def loads(tmp: Path, count: int) -> dict[str, object]:
                     for context in watching:
                         context.close()  # type: ignore[attr-defined]
         browser.close()
-    return {"cold_s": statistics.median(cold), "warm_s": statistics.median(warm),
-            "cold_all_s": cold, "warm_all_s": warm, "rss_mb": rss}
+    return {
+        "cold_s": statistics.median(cold),
+        "warm_s": statistics.median(warm),
+        "cold_all_s": cold,
+        "warm_all_s": warm,
+        "rss_mb": rss,
+    }
 
 
 def _is_server(proc: Path, runs: Path) -> bool:
@@ -190,9 +213,12 @@ def main() -> None:
     doc = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "python": platform.python_version(),
-        "latency_ms": {"n": len(lat), "p50": 1000 * statistics.median(lat),
-                       "p95": 1000 * lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))],
-                       "max": 1000 * lat[-1]},
+        "latency_ms": {
+            "n": len(lat),
+            "p50": 1000 * statistics.median(lat),
+            "p95": 1000 * lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))],
+            "max": 1000 * lat[-1],
+        },
         "load_2000": load,
     }
     print(json.dumps(doc, indent=2) if args.json else doc)

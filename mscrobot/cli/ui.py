@@ -14,13 +14,20 @@ from mscrobot.cli.common import EXIT_BAD_INPUT, fail
 
 
 def ui(
-    runs: Annotated[Path, typer.Option("--runs", "--out", help="Folder holding the runs.")]
-    = Path("runs"),
-    host: Annotated[str, typer.Option(help="Address to listen on; any but the loopback "
-                                      "needs the token printed at start.")] = "127.0.0.1",
+    runs: Annotated[Path, typer.Option("--runs", "--out", help="Folder holding the runs.")] = Path(
+        "runs"
+    ),
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on; any but the loopback needs the token printed at start."
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
-    token_file: Annotated[Path | None, typer.Option(
-        "--token-file", help="Read the token from this file instead of making one.")] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="Read the token from this file instead of making one."),
+    ] = None,
 ) -> None:
     """A local web app: runs and their spectra live, answer a question or stop a run."""
     from mscrobot.ui.server import make_guard, serve
@@ -41,12 +48,14 @@ def ui(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     if guard.required_to_read:
-        typer.echo(f"mscrobot ui: {runs}/ at {url}?token={guard.token}\n"
-                   "  every request needs that token; give the URL only to who may act on "
-                   "these runs", err=True)
+        typer.echo(
+            f"mscrobot ui: {runs}/ at {url}?token={guard.token}\n"
+            "  every request needs that token; give the URL only to who may act on "
+            "these runs",
+            err=True,
+        )
     else:
-        typer.echo(f"mscrobot ui: {runs}/ at {url} (this machine only; Ctrl-C ends it)",
-                   err=True)
+        typer.echo(f"mscrobot ui: {runs}/ at {url} (this machine only; Ctrl-C ends it)", err=True)
     try:
         serve(runs, host, port, guard)
     except OSError as exc:

@@ -17,10 +17,19 @@ def check_text(text: str, source: str = "<editor>") -> dict[str, Any]:
     from mscrobot.recipe.loader import load_recipe_text
 
     if len(text.encode("utf-8")) > MAX_TEXT:
-        return {"valid": False, "problems": [{"line": 1, "column": 1, "field": "",
-                                              "severity": "error", "text": f"{source}: more "
-                                              f"than {MAX_TEXT // 1024} KiB: not a recipe"}],
-                "amounts": []}
+        return {
+            "valid": False,
+            "problems": [
+                {
+                    "line": 1,
+                    "column": 1,
+                    "field": "",
+                    "severity": "error",
+                    "text": f"{source}: more than {MAX_TEXT // 1024} KiB: not a recipe",
+                }
+            ],
+            "amounts": [],
+        }
     try:
         loaded = load_recipe_text(text, source)
     except RecipeError as exc:
@@ -29,14 +38,23 @@ def check_text(text: str, source: str = "<editor>") -> dict[str, Any]:
         lines = describe(amounts(loaded.recipe))
     except (ValueError, KeyError) as exc:
         lines = [f"amounts cannot be worked out: {exc}"]
-    return {"valid": True, "problems": [_problem(p) for p in loaded.warnings],
-            "amounts": lines, "name": loaded.recipe.name}
+    return {
+        "valid": True,
+        "problems": [_problem(p) for p in loaded.warnings],
+        "amounts": lines,
+        "name": loaded.recipe.name,
+    }
 
 
 def _problem(p: Any) -> dict[str, Any]:
     d = p.as_dict()
-    return {"line": d.get("line"), "column": d.get("column"), "field": d.get("field"),
-            "severity": d.get("severity", "error"), "text": str(p)}
+    return {
+        "line": d.get("line"),
+        "column": d.get("column"),
+        "field": d.get("field"),
+        "severity": d.get("severity", "error"),
+        "text": str(p),
+    }
 
 
 def template() -> str:

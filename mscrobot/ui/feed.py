@@ -56,8 +56,9 @@ def run_dirs(runs_dir: Path) -> list[Path]:
     """The run folders in ``runs_dir``, oldest first (ids start with the time)."""
     if not runs_dir.is_dir():
         return []
-    return sorted(p for p in runs_dir.iterdir()
-                  if not p.name.startswith(".") and (p / JOURNAL_NAME).is_file())
+    return sorted(
+        p for p in runs_dir.iterdir() if not p.name.startswith(".") and (p / JOURNAL_NAME).is_file()
+    )
 
 
 def _verdict_text(v: dict[str, Any] | None) -> str | None:
@@ -69,18 +70,34 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     try:
         data = read_run(run_dir, spectra=False)
     except UnreadableRunError as e:
-        return {"id": run_dir.name, "recipe": None, "lab": None, "state": "unreadable",
-                "reason": str(e), "live": False, "verdict": None, "lab_time_s": None,
-                "waiting": False, "created": None}
+        return {
+            "id": run_dir.name,
+            "recipe": None,
+            "lab": None,
+            "state": "unreadable",
+            "reason": str(e),
+            "live": False,
+            "verdict": None,
+            "lab_time_s": None,
+            "waiting": False,
+            "created": None,
+        }
     live = is_live(run_dir)
     state = data.state
     if state == "running" and not live:
         state = "interrupted"
-    return {"id": data.meta.get("id", run_dir.name), "recipe": data.meta.get("recipe_name"),
-            "lab": data.meta.get("lab_name"), "state": state, "reason": data.reason,
-            "live": live, "created": data.meta.get("created"),
-            "verdict": _verdict_text(data.verdicts[-1] if data.verdicts else None),
-            "lab_time_s": data.lab_time_s, "waiting": data.pending() is not None}
+    return {
+        "id": data.meta.get("id", run_dir.name),
+        "recipe": data.meta.get("recipe_name"),
+        "lab": data.meta.get("lab_name"),
+        "state": state,
+        "reason": data.reason,
+        "live": live,
+        "created": data.meta.get("created"),
+        "verdict": _verdict_text(data.verdicts[-1] if data.verdicts else None),
+        "lab_time_s": data.lab_time_s,
+        "waiting": data.pending() is not None,
+    }
 
 
 def _describe(kind: str, params: dict[str, Any]) -> str:
@@ -98,17 +115,20 @@ def _finite(x: Any) -> float | None:
 
 def _requests(run_dir: Path) -> list[dict[str, Any]]:
     try:
-        con = sqlite3.connect(f"{(run_dir / JOURNAL_NAME).resolve().as_uri()}?mode=ro",
-                              uri=True, timeout=0.5)
+        con = sqlite3.connect(
+            f"{(run_dir / JOURNAL_NAME).resolve().as_uri()}?mode=ro", uri=True, timeout=0.5
+        )
         try:
-            rows = con.execute("select seq, kind, who, wall, step, detail from requests "
-                               "order by seq").fetchall()
+            rows = con.execute(
+                "select seq, kind, who, wall, step, detail from requests order by seq"
+            ).fetchall()
         finally:
             con.close()
     except sqlite3.Error:
         return []  # a journal from before requests were kept
-    return [dict(zip(("seq", "kind", "who", "wall", "step", "detail"), r, strict=True))
-            for r in rows]
+    return [
+        dict(zip(("seq", "kind", "who", "wall", "step", "detail"), r, strict=True)) for r in rows
+    ]
 
 
 #: What a run's record says of its chemistry, by run: it never changes once the run is
@@ -127,15 +147,20 @@ def _chemistry(run_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
         chem = chemistry_of(meta)
         threshold = None
         try:
-            recipe = load_recipe_text(meta["recipe_text"],
-                                      meta.get("recipe_source") or "<recipe>").recipe
+            recipe = load_recipe_text(
+                meta["recipe_text"], meta.get("recipe_source") or "<recipe>"
+            ).recipe
             threshold = recipe.monitoring.thresholds.complete_fraction
         except (KeyError, DocumentError):
             pass
-        found = {"amounts": None if chem.amounts is None else chem.amounts.as_dict(),
-                 "amounts_text": dict(amount_rows(chem)), "warnings": chem.warnings,
-                 "beyond_the_paper": [r.as_dict() for r in chem.beyond],
-                 "verdict_note": chem.verdict_note(), "threshold": threshold}
+        found = {
+            "amounts": None if chem.amounts is None else chem.amounts.as_dict(),
+            "amounts_text": dict(amount_rows(chem)),
+            "warnings": chem.warnings,
+            "beyond_the_paper": [r.as_dict() for r in chem.beyond],
+            "verdict_note": chem.verdict_note(),
+            "threshold": threshold,
+        }
         _CHEMISTRY[key] = found
     return found
 
@@ -145,8 +170,13 @@ def _last_verdict(verdicts: list[dict[str, Any]], stage: str) -> dict[str, Any] 
     if not found:
         return None
     v = found[-1]
-    return {"step": v["step"], "lab_time_s": v["lab_t"], "state": v["state"],
-            "action": v["action"], "reasons": list(v["reasons"])}
+    return {
+        "step": v["step"],
+        "lab_time_s": v["lab_t"],
+        "state": v["state"],
+        "action": v["action"],
+        "reasons": list(v["reasons"]),
+    }
 
 
 def run_state(run_dir: Path) -> dict[str, Any]:
@@ -163,25 +193,64 @@ def run_state(run_dir: Path) -> dict[str, Any]:
     summary = {
         "id": meta.get("id", run_dir.name),
         "recipe": {"name": meta.get("recipe_name"), "source": meta.get("recipe_source")},
-        "lab": meta.get("lab_name"), "seed": meta.get("seed"), "created": meta.get("created"),
+        "lab": meta.get("lab_name"),
+        "seed": meta.get("seed"),
+        "created": meta.get("created"),
         "state": "interrupted" if data.state == "running" and not live else data.state,
-        "live": live, "reason": data.reason, "lab_time_s": data.lab_time_s,
-        "steps": len(data.steps), "forward": _last_verdict(data.verdicts, "forward"),
+        "live": live,
+        "reason": data.reason,
+        "lab_time_s": data.lab_time_s,
+        "steps": len(data.steps),
+        "forward": _last_verdict(data.verdicts, "forward"),
         "back": _last_verdict(data.verdicts, "back"),
-        "volumes": history[-1][1] if history else None, "pending": data.pending(),
-        "report": None if report is None else str(report), **chem}
-    fractions = [{"t": v["lab_t"], "stage": v["stage"], "step": v["step"],
-                  "alkane": _finite(v["numbers"].get("remaining")),
-                  "polar": _finite(v["numbers"].get("polar"))}
-                 for v in data.verdicts if "remaining" in v["numbers"]]
-    steps = [{"n": r.n, "kind": r.kind, "text": _describe(r.kind, r.params),
-              "status": r.status, "started_t": r.started_t, "ended_t": r.ended_t,
-              "error": r.error, "attempts": r.attempts} for r in data.steps[-MAX_STEPS:]]
-    verdicts = [{**v, "numbers": {k: _finite(x) if isinstance(x, float) else x
-                                  for k, x in v["numbers"].items()}} for v in data.verdicts]
-    return {"summary": summary, "threshold": threshold, "fractions": fractions,
-            "verdicts": verdicts, "steps": steps, "steps_total": len(data.steps),
-            "answers": data.answers, "requests": _requests(run_dir)}
+        "volumes": history[-1][1] if history else None,
+        "pending": data.pending(),
+        "report": None if report is None else str(report),
+        **chem,
+    }
+    fractions = [
+        {
+            "t": v["lab_t"],
+            "stage": v["stage"],
+            "step": v["step"],
+            "alkane": _finite(v["numbers"].get("remaining")),
+            "polar": _finite(v["numbers"].get("polar")),
+        }
+        for v in data.verdicts
+        if "remaining" in v["numbers"]
+    ]
+    steps = [
+        {
+            "n": r.n,
+            "kind": r.kind,
+            "text": _describe(r.kind, r.params),
+            "status": r.status,
+            "started_t": r.started_t,
+            "ended_t": r.ended_t,
+            "error": r.error,
+            "attempts": r.attempts,
+        }
+        for r in data.steps[-MAX_STEPS:]
+    ]
+    verdicts = [
+        {
+            **v,
+            "numbers": {
+                k: _finite(x) if isinstance(x, float) else x for k, x in v["numbers"].items()
+            },
+        }
+        for v in data.verdicts
+    ]
+    return {
+        "summary": summary,
+        "threshold": threshold,
+        "fractions": fractions,
+        "verdicts": verdicts,
+        "steps": steps,
+        "steps_total": len(data.steps),
+        "answers": data.answers,
+        "requests": _requests(run_dir),
+    }
 
 
 @dataclass
@@ -201,8 +270,9 @@ class SpectraFeed:
     def update(self) -> None:
         """Read the spectra journaled since the last update."""
         with self.lock:
-            con = sqlite3.connect(f"{(self.run_dir / JOURNAL_NAME).resolve().as_uri()}"
-                                  "?mode=ro", uri=True, timeout=0.5)
+            con = sqlite3.connect(
+                f"{(self.run_dir / JOURNAL_NAME).resolve().as_uri()}?mode=ro", uri=True, timeout=0.5
+            )
             try:
                 con.execute("begin")
                 self._read(con)
@@ -218,8 +288,9 @@ class SpectraFeed:
 
             meta = dict(con.execute("select key, value from meta").fetchall())
             try:
-                recipe = load_recipe_text(json.loads(meta["recipe_text"]),
-                                          json.loads(meta.get("recipe_source", '""'))).recipe
+                recipe = load_recipe_text(
+                    json.loads(meta["recipe_text"]), json.loads(meta.get("recipe_source", '""'))
+                ).recipe
                 self.window = analysis_windows(recipe).window
             except (KeyError, DocumentError, ValueError):
                 self.window = (200.0, 1100.0)
@@ -229,7 +300,8 @@ class SpectraFeed:
         rows = con.execute(
             "select s.id, s.step, s.role, s.phase, st.params, st.ended_t from spectra s "
             "join steps st on st.n = s.step where s.id > ? order by s.id",
-            (self.last_id,)).fetchall()
+            (self.last_id,),
+        ).fetchall()
         if not rows:
             return
         samples = [r for r in rows if r[2] == "sample"]
@@ -253,8 +325,7 @@ class SpectraFeed:
                 reads = blank_reads.setdefault(step, {})
                 reads.setdefault(role, spectra[sid])
                 if {"dark", "reference"} <= reads.keys():
-                    self.refs.setdefault(blank, []).append((sid, reads["dark"],
-                                                            reads["reference"]))
+                    self.refs.setdefault(blank, []).append((sid, reads["dark"], reads["reference"]))
             elif role == "sample" and sid in wanted:
                 ref = self.refs.get(blank)
                 if not ref:
@@ -263,22 +334,35 @@ class SpectraFeed:
                 sample = spectra[sid]
                 t = sample.meta.get("time_s", ended_t)
                 kept = self.recent.setdefault(str(phase), deque(maxlen=KEEP_PER_PHASE))
-                kept.append({"id": sid, "step": step, "phase": phase,
-                                    "t": _finite(t),
-                                    **_thin(sample, dark, reference, window)})
+                kept.append(
+                    {
+                        "id": sid,
+                        "step": step,
+                        "phase": phase,
+                        "t": _finite(t),
+                        **_thin(sample, dark, reference, window),
+                    }
+                )
         self.last_id = rows[-1][0]
 
     def _load(self, con: sqlite3.Connection, ids: list[int]) -> dict[int, Spectrum]:
         out: dict[int, Spectrum] = {}
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            q = ("select s.id, s.integration_ms, s.scans, s.full_scale, a.wavelengths, "
-                 "s.counts, s.meta from spectra s join axes a on a.id = s.axis "
-                 f"where s.id in ({','.join('?' * len(chunk))})")
+            chunk = ids[i : i + 500]
+            q = (
+                "select s.id, s.integration_ms, s.scans, s.full_scale, a.wavelengths, "
+                "s.counts, s.meta from spectra s join axes a on a.id = s.axis "
+                f"where s.id in ({','.join('?' * len(chunk))})"
+            )
             for sid, integ, scans, fs, wl, counts, meta in con.execute(q, chunk):
-                out[sid] = Spectrum(np.frombuffer(wl, "<f8").copy(),
-                                    np.frombuffer(counts, "<f8").copy(), integ, scans, fs,
-                                    json.loads(meta) if meta else {})
+                out[sid] = Spectrum(
+                    np.frombuffer(wl, "<f8").copy(),
+                    np.frombuffer(counts, "<f8").copy(),
+                    integ,
+                    scans,
+                    fs,
+                    json.loads(meta) if meta else {},
+                )
         return out
 
     def since(self, after: int) -> list[dict[str, Any]]:
@@ -288,8 +372,9 @@ class SpectraFeed:
         return sorted(items, key=lambda s: s["id"])
 
 
-def _thin(sample: Spectrum, dark: Spectrum, reference: Spectrum,
-          window: tuple[float, float] | None) -> dict[str, list[float | None]]:
+def _thin(
+    sample: Spectrum, dark: Spectrum, reference: Spectrum, window: tuple[float, float] | None
+) -> dict[str, list[float | None]]:
     """Absorbance within the analysis window, at most ``MAX_POINTS`` points, for the plot."""
     from mscrobot.spectra.correction import to_absorbance
 
@@ -300,5 +385,7 @@ def _thin(sample: Spectrum, dark: Spectrum, reference: Spectrum,
         wl, a = wl[keep], a[keep]
     step = max(1, math.ceil(len(wl) / MAX_POINTS))
     wl, a = wl[::step], a[::step]
-    return {"wl": [round(float(x), 2) for x in wl],
-            "a": [round(float(y), 5) if math.isfinite(y) else None for y in a]}
+    return {
+        "wl": [round(float(x), 2) for x in wl],
+        "a": [round(float(y), 5) if math.isfinite(y) else None for y in a],
+    }

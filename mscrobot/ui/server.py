@@ -83,33 +83,49 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
     """The app serving the runs in ``runs_dir``."""
     app = FastAPI(title="mscrobot ui", docs_url=None, redoc_url=None, openapi_url=None)
     cache = _Cache()
-    page_text = {name: (STATIC / name).read_text(encoding="utf-8")
-                 for name in ("runs.html", "run.html", "recipe.html")}
+    page_text = {
+        name: (STATIC / name).read_text(encoding="utf-8")
+        for name in ("runs.html", "run.html", "recipe.html")
+    }
 
     @app.middleware("http")
     async def _guard(request: Request, call_next: Any) -> Response:
         host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]").lower()
         if guard.allowed_hosts and host not in guard.allowed_hosts:
-            return JSONResponse({"error": f"this server does not answer for host '{host}'"},
-                                status_code=421)
-        given = (request.headers.get(TOKEN_HEADER) or request.cookies.get(COOKIE)
-                 or request.query_params.get("token"))
+            return JSONResponse(
+                {"error": f"this server does not answer for host '{host}'"}, status_code=421
+            )
+        given = (
+            request.headers.get(TOKEN_HEADER)
+            or request.cookies.get(COOKIE)
+            or request.query_params.get("token")
+        )
         if request.method not in ("GET", "HEAD"):
-            if request.headers.get("sec-fetch-site") not in (None, "same-origin", "none") \
-                    or not _same_origin(request):
-                return JSONResponse({"error": "refused: a request from another site"},
-                                    status_code=403)
+            if request.headers.get("sec-fetch-site") not in (
+                None,
+                "same-origin",
+                "none",
+            ) or not _same_origin(request):
+                return JSONResponse(
+                    {"error": "refused: a request from another site"}, status_code=403
+                )
             if not guard.matches(request.headers.get(TOKEN_HEADER)):
-                return JSONResponse({"error": f"refused: the {TOKEN_HEADER} header is missing "
-                                     "or wrong"}, status_code=403)
+                return JSONResponse(
+                    {"error": f"refused: the {TOKEN_HEADER} header is missing or wrong"},
+                    status_code=403,
+                )
         elif guard.required_to_read and not guard.matches(given):
-            return JSONResponse({"error": "a token is required: open the URL `mscrobot ui` "
-                                 "printed"}, status_code=401)
-        if request.method == "GET" and request.query_params.get("token") \
-                and guard.matches(request.query_params.get("token")):
+            return JSONResponse(
+                {"error": "a token is required: open the URL `mscrobot ui` printed"},
+                status_code=401,
+            )
+        if (
+            request.method == "GET"
+            and request.query_params.get("token")
+            and guard.matches(request.query_params.get("token"))
+        ):
             # the printed URL: keep the token in a cookie, and out of the address bar
-            response = RedirectResponse(request.url.remove_query_params("token"),
-                                        status_code=303)
+            response = RedirectResponse(request.url.remove_query_params("token"), status_code=303)
             response.set_cookie(COOKIE, guard.token, httponly=True, samesite="strict")
             return response
         return await call_next(request)
@@ -119,9 +135,14 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
     def page(name: str) -> HTMLResponse:
         # the token goes in a meta tag for the page's POSTs; another origin cannot read it
         html = page_text[name].replace("{{token}}", guard.token)
-        return HTMLResponse(html, headers={"Cache-Control": "no-store",
-                                           "Content-Security-Policy": _CSP,
-                                           "X-Content-Type-Options": "nosniff"})
+        return HTMLResponse(
+            html,
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Security-Policy": _CSP,
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:
@@ -192,6 +213,7 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
                     quiet = time.monotonic()
                     yield ": alive\n\n"
                 await asyncio.sleep(LIST_POLL_S)
+
         return _sse(stream())
 
     @app.get("/api/runs/{run_id}/events")
@@ -215,6 +237,7 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
                     quiet = time.monotonic()
                     yield ": alive\n\n"
                 await asyncio.sleep(POLL_S)
+
         return _sse(stream())
 
     @app.get("/recipe", include_in_schema=False)
@@ -231,8 +254,10 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
         from mscrobot.report.data import read_run
 
         data = await run_in_threadpool(read_run, _run_dir(runs_dir, run), spectra=False)
-        return {"text": data.meta.get("recipe_text", ""),
-                "source": Path(str(data.meta.get("recipe_source") or f"{run}.yaml")).name}
+        return {
+            "text": data.meta.get("recipe_text", ""),
+            "source": Path(str(data.meta.get("recipe_source") or f"{run}.yaml")).name,
+        }
 
     @app.post("/api/recipe/check")
     async def api_recipe_check(request: Request) -> dict[str, Any]:
@@ -256,14 +281,14 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
             raise HTTPException(400, "give the step (a number) and the choice (a text)")
         who = _who(body, request)
         try:
-            waiting = await run_in_threadpool(resolve, path, step, choice,
-                                              f"answered from the browser by {who}", who)
+            waiting = await run_in_threadpool(
+                resolve, path, step, choice, f"answered from the browser by {who}", who
+            )
         except AlreadyAnsweredError as e:
             raise HTTPException(409, str(e)) from None
         except RunError as e:
             raise HTTPException(409 if "not waiting" in str(e) else 400, str(e)) from None
-        return {"recorded": True, "step": step, "choice": choice, "who": who,
-                "waiting": waiting}
+        return {"recorded": True, "step": step, "choice": choice, "who": who, "waiting": waiting}
 
     @app.post("/api/runs/{run_id}/stop")
     async def api_stop(run_id: str, request: Request) -> dict[str, Any]:
@@ -280,8 +305,10 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
     return app
 
 
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 
 def _same_origin(request: Request) -> bool:
@@ -321,8 +348,11 @@ def _who(body: dict[str, Any], request: Request) -> str:
 
 
 def _sse(stream: AsyncIterator[str]) -> StreamingResponse:
-    return StreamingResponse(stream, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 def loopback_hosts(host: str, port: int) -> frozenset[str]:
@@ -336,8 +366,11 @@ def make_guard(host: str, token: str | None = None) -> Guard:
     import secrets
 
     loopback = is_loopback(host)
-    return Guard(token or secrets.token_urlsafe(24), required_to_read=not loopback,
-                 allowed_hosts=loopback_hosts(host, 0) if loopback else frozenset())
+    return Guard(
+        token or secrets.token_urlsafe(24),
+        required_to_read=not loopback,
+        allowed_hosts=loopback_hosts(host, 0) if loopback else frozenset(),
+    )
 
 
 def serve(runs_dir: Path, host: str, port: int, guard: Guard) -> None:
@@ -348,5 +381,11 @@ def serve(runs_dir: Path, host: str, port: int, guard: Guard) -> None:
     from mscrobot.app.runs import ui_attached
 
     with ui_attached(runs_dir):  # runs that ask wait for the answer here instead of exiting
-        uvicorn.run(create_app(runs_dir, guard), host=host, port=port, log_level="warning",
-                    access_log=False, timeout_graceful_shutdown=2)
+        uvicorn.run(
+            create_app(runs_dir, guard),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )

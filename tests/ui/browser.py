@@ -17,9 +17,15 @@ from typing import Any
 import numpy as np
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,9 +39,24 @@ def free_port() -> int:
 def ui_server(runs: Path, host: str = "127.0.0.1") -> Iterator[tuple[str, str]]:
     """``mscrobot ui`` in its own process; yields its base URL and what it printed at start."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mscrobot.cli", "ui", "--runs", str(runs),
-                             "--host", host, "--port", str(port)], cwd=ROOT,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mscrobot.cli",
+            "ui",
+            "--runs",
+            str(runs),
+            "--host",
+            host,
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     said: list[str] = []
     try:
         assert proc.stderr is not None
@@ -61,7 +82,9 @@ def ui_server(runs: Path, host: str = "127.0.0.1") -> Iterator[tuple[str, str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            raise RuntimeError("mscrobot ui did not end on SIGTERM: " + "".join(said[-20:]))
+            raise RuntimeError(
+                "mscrobot ui did not end on SIGTERM: " + "".join(said[-20:])
+            ) from None
 
 
 @contextmanager
@@ -71,22 +94,39 @@ def chromium(tmp: Path) -> Iterator[Any]:
 
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(tmp / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-            headless=True, viewport={"width": 1280, "height": 1300})
+            str(tmp / "profile"),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 1300},
+        )
         try:
             yield context
         finally:
             context.close()
 
 
-def paced_run(out: Path, recipe: Path, delay: float, name: str | None = None
-              ) -> tuple[subprocess.Popen[str], str]:
+def paced_run(
+    out: Path, recipe: Path, delay: float, name: str | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """A twin run slowed to real time in its own process (``tests/ui/paced.py``), created
     and waiting for ``go(proc)``; its id."""
-    proc = subprocess.Popen([sys.executable, "-m", "tests.ui.paced", str(out), str(recipe),
-                             str(delay), *([name] if name else [])], cwd=ROOT,
-                            stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True,
-                            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.ui.paced",
+            str(out),
+            str(recipe),
+            str(delay),
+            *([name] if name else []),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
 

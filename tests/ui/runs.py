@@ -11,7 +11,7 @@ from mscrobot.recipe.loader import load_recipe_text
 from tests.engine.runs import REFERENCE, SUBTHRESHOLD
 
 #: A recipe name a page must show as text, never run.
-SCRIPT_NAME = "<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">"
+SCRIPT_NAME = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
 
 
 def new_run(out: Path, recipe: Path = REFERENCE, name: str | None = None) -> RunInfo:
@@ -23,8 +23,9 @@ def new_run(out: Path, recipe: Path = REFERENCE, name: str | None = None) -> Run
         lines[at] = "name: " + _yaml_str(name)
         text = "\n".join(lines) + "\n"
     lab, lab_text = load_lab("twin")
-    return create_run(load_recipe_text(text, str(recipe)).recipe, text, str(recipe), lab,
-                      lab_text, 0, out)
+    return create_run(
+        load_recipe_text(text, str(recipe)).recipe, text, str(recipe), lab, lab_text, 0, out
+    )
 
 
 def _yaml_str(s: str) -> str:

@@ -27,8 +27,7 @@ TOKEN = "a-test-token-of-enough-length"
 
 
 def _client(runs: Path, guard: Guard | None = None) -> TestClient:
-    guard = guard or Guard(TOKEN, required_to_read=False,
-                           allowed_hosts=frozenset({"testserver"}))
+    guard = guard or Guard(TOKEN, required_to_read=False, allowed_hosts=frozenset({"testserver"}))
     return TestClient(create_app(runs, guard))
 
 
@@ -55,10 +54,10 @@ def test_the_runs_list_says_state_recipe_lab_verdict_and_lab_time(runs: Path) ->
     assert _by_recipe(rows, SCRIPT_NAME)["recipe"] == SCRIPT_NAME
 
 
-def test_the_run_document_has_both_phases_spectra_fractions_and_the_threshold(
-        runs: Path) -> None:
-    rid = _by_recipe(_client(runs).get("/api/runs").json()["runs"],
-                     "(CdS)34 with ZnCl2 in DMF")["id"]
+def test_the_run_document_has_both_phases_spectra_fractions_and_the_threshold(runs: Path) -> None:
+    rid = _by_recipe(_client(runs).get("/api/runs").json()["runs"], "(CdS)34 with ZnCl2 in DMF")[
+        "id"
+    ]
     doc = _client(runs).get(f"/api/runs/{rid}").json()
     journal = Journal(runs / rid / "journal.sqlite")
     try:
@@ -72,10 +71,10 @@ def test_the_run_document_has_both_phases_spectra_fractions_and_the_threshold(
     assert len(first["wl"]) == len(first["a"]) <= 400
     assert max(a for a in first["a"] if a is not None) > 0.1  # the clusters' band, corrected
     assert doc["threshold"] == 0.05
-    assert [f["step"] for f in doc["fractions"]] == [v["step"] for v in verdicts
-                                                    if "remaining" in v["numbers"]]
-    assert doc["fractions"][-1]["alkane"] == pytest.approx(
-        verdicts[-1]["numbers"]["remaining"])
+    assert [f["step"] for f in doc["fractions"]] == [
+        v["step"] for v in verdicts if "remaining" in v["numbers"]
+    ]
+    assert doc["fractions"][-1]["alkane"] == pytest.approx(verdicts[-1]["numbers"]["remaining"])
     assert [v["step"] for v in doc["verdicts"]] == [v["step"] for v in verdicts]
     assert doc["steps"][-1]["text"] and doc["steps_total"] == len(journal_steps(runs / rid))
 
@@ -89,7 +88,8 @@ def journal_steps(path: Path) -> list[Any]:
 
 
 def test_the_event_stream_sends_the_run_at_once_and_a_page_that_reconnects_gets_it_again(
-        runs: Path) -> None:
+    runs: Path,
+) -> None:
     rid = sorted(p.name for p in runs.iterdir())[0]
     client = _client(runs)
     for _ in range(2):
@@ -117,12 +117,16 @@ def asking(asking_template: tuple[Path, str, int], tmp_path: Path) -> tuple[Path
     return tmp_path, rid, step
 
 
-def _answer(client: TestClient, rid: str, step: int, choice: str,
-            token: str | None = TOKEN, **headers: str) -> Any:
+def _answer(
+    client: TestClient, rid: str, step: int, choice: str, token: str | None = TOKEN, **headers: str
+) -> Any:
     if token is not None:
         headers[TOKEN_HEADER] = token
-    return client.post(f"/api/runs/{rid}/answer", json={"step": step, "choice": choice,
-                                                         "who": "Ana"}, headers=headers)
+    return client.post(
+        f"/api/runs/{rid}/answer",
+        json={"step": step, "choice": choice, "who": "Ana"},
+        headers=headers,
+    )
 
 
 def test_a_waiting_run_stands_out_and_offers_its_choices(asking: tuple[Path, str, int]) -> None:
@@ -134,7 +138,8 @@ def test_a_waiting_run_stands_out_and_offers_its_choices(asking: tuple[Path, str
 
 
 def test_an_answer_is_journaled_with_who_and_the_second_is_told_it_lost(
-        asking: tuple[Path, str, int]) -> None:
+    asking: tuple[Path, str, int],
+) -> None:
     runs, rid, step = asking
     client = _client(runs)
     first = _answer(client, rid, step, "extend")
@@ -179,13 +184,18 @@ def test_two_answers_at_once_one_wins(asking: tuple[Path, str, int]) -> None:
 
 
 def test_an_answer_the_question_does_not_offer_is_refused_and_nothing_is_recorded(
-        asking: tuple[Path, str, int]) -> None:
+    asking: tuple[Path, str, int],
+) -> None:
     runs, rid, step = asking
     client = _client(runs)
     assert _answer(client, rid, step, "done").status_code == 400
     assert _answer(client, rid, step + 1, "extend").status_code == 409
-    assert client.post(f"/api/runs/{rid}/answer", content=b"[1]",
-                       headers={TOKEN_HEADER: TOKEN}).status_code == 400
+    assert (
+        client.post(
+            f"/api/runs/{rid}/answer", content=b"[1]", headers={TOKEN_HEADER: TOKEN}
+        ).status_code
+        == 400
+    )
     journal = Journal(runs / rid / "journal.sqlite")
     try:
         assert journal.answers() == [] and journal.requests() == []
@@ -193,8 +203,7 @@ def test_an_answer_the_question_does_not_offer_is_refused_and_nothing_is_recorde
         journal.close()
 
 
-def test_the_answered_run_resumes_from_the_browsers_answer(asking: tuple[Path, str, int]
-                                                          ) -> None:
+def test_the_answered_run_resumes_from_the_browsers_answer(asking: tuple[Path, str, int]) -> None:
     runs, rid, step = asking
     assert _answer(_client(runs), rid, step, "abort").status_code == 200
     from mscrobot.app.runs import load_run
@@ -203,21 +212,29 @@ def test_the_answered_run_resumes_from_the_browsers_answer(asking: tuple[Path, s
     assert end.state == RunState.COMPLETED and "abort" in end.reason
 
 
-@pytest.mark.parametrize("headers", [
-    {},  # no token
-    {TOKEN_HEADER: "wrong"},
-    {TOKEN_HEADER: TOKEN, "Origin": "http://evil.example"},
-    {TOKEN_HEADER: TOKEN, "Sec-Fetch-Site": "cross-site"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # no token
+        {TOKEN_HEADER: "wrong"},
+        {TOKEN_HEADER: TOKEN, "Origin": "http://evil.example"},
+        {TOKEN_HEADER: TOKEN, "Sec-Fetch-Site": "cross-site"},
+    ],
+)
 def test_actions_need_the_token_in_a_header_and_the_same_origin(
-        asking: tuple[Path, str, int], headers: dict[str, str]) -> None:
+    asking: tuple[Path, str, int], headers: dict[str, str]
+) -> None:
     runs, rid, step = asking
     client = _client(runs)
-    response = client.post(f"/api/runs/{rid}/answer", json={"step": step, "choice": "abort"},
-                           headers=headers)
+    response = client.post(
+        f"/api/runs/{rid}/answer", json={"step": step, "choice": "abort"}, headers=headers
+    )
     assert response.status_code == 403
-    ok = client.post(f"/api/runs/{rid}/answer", json={"step": step, "choice": "abort"},
-                     headers={TOKEN_HEADER: TOKEN, "Origin": "http://testserver"})
+    ok = client.post(
+        f"/api/runs/{rid}/answer",
+        json={"step": step, "choice": "abort"},
+        headers={TOKEN_HEADER: TOKEN, "Origin": "http://testserver"},
+    )
     assert ok.status_code == 200  # the same request, from the page itself
 
 
@@ -245,16 +262,18 @@ def test_a_stop_from_the_browser_stops_the_executing_run_safely(tmp_path: Path) 
     thread.start()
     assert first_step.wait(10)
     client = _client(tmp_path)
-    response = client.post(f"/api/runs/{info.id}/stop", json={"who": "Bo"},
-                           headers={TOKEN_HEADER: TOKEN})
+    response = client.post(
+        f"/api/runs/{info.id}/stop", json={"who": "Bo"}, headers={TOKEN_HEADER: TOKEN}
+    )
     thread.join(30)
     assert response.status_code == 200, response.text
     (end,) = ends
     assert end.state == RunState.STOPPED
     journal = Journal(info.path / "journal.sqlite")
     try:
-        assert "stopped by the operator (from the browser by Bo at testclient)" in \
-            journal.state()[1]  # type: ignore[index]
+        assert (
+            "stopped by the operator (from the browser by Bo at testclient)" in journal.state()[1]
+        )  # type: ignore[index]
         assert [r["kind"] for r in journal.requests()] == ["stop"]
     finally:
         journal.close()
@@ -291,14 +310,17 @@ def test_pages_carry_the_token_for_their_posts_and_no_run_text(runs: Path) -> No
     rid = _by_recipe(client.get("/api/runs").json()["runs"], SCRIPT_NAME)["id"]
     page = client.get(f"/run/{rid}")
     assert page.status_code == 200 and TOKEN in page.text
-    assert "<script>window" not in page.text and "script-src 'self'" in \
-        page.headers["content-security-policy"]
+    assert (
+        "<script>window" not in page.text
+        and "script-src 'self'" in page.headers["content-security-policy"]
+    )
     assert client.get("/run/no-such-run").status_code == 404
     assert client.get("/api/runs/..%2F..%2Fetc").status_code == 404
 
 
 def test_with_a_browser_view_attached_a_run_waits_for_the_answer_and_goes_on(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """The run's process does not exit at the question: it waits in the journal for the
     browser's answer, then goes on by itself (no `run --resume`)."""
     from mscrobot.app.runs import ui_attached
@@ -328,12 +350,16 @@ def test_the_editor_checks_text_with_the_clis_messages_at_their_lines(runs: Path
 
     client = _client(runs)
     start = client.get("/api/recipe/start").json()
-    ok = client.post("/api/recipe/check", json={"text": start["text"]},
-                     headers={TOKEN_HEADER: TOKEN}).json()
+    ok = client.post(
+        "/api/recipe/check", json={"text": start["text"]}, headers={TOKEN_HEADER: TOKEN}
+    ).json()
     assert ok["valid"] and any("per cluster" in line for line in ok["amounts"])
     bad = start["text"].replace("concentration: 20 uM", "concentration: 20 kg", 1)
-    doc = client.post("/api/recipe/check", json={"text": bad, "source": "x/mine.yaml"},
-                      headers={TOKEN_HEADER: TOKEN}).json()
+    doc = client.post(
+        "/api/recipe/check",
+        json={"text": bad, "source": "x/mine.yaml"},
+        headers={TOKEN_HEADER: TOKEN},
+    ).json()
     with pytest.raises(RecipeError) as cli:
         load_recipe_text(bad, "mine.yaml")
     assert not doc["valid"]

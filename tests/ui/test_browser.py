@@ -29,9 +29,13 @@ from tests.ui.browser import (
 )
 from tests.ui.runs import SCRIPT_NAME, completed_run
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium "
-                                 "(apt-get install chromium; .ci/run installs it)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium (apt-get install chromium; .ci/run installs it)",
+    ),
+]
 
 
 def _shots(tmp_path: Path) -> Path:
@@ -50,8 +54,9 @@ def _shot(page: object, tmp_path: Path, name: str) -> Path:
 def _latest_sample(journal: Path) -> tuple[int, str] | None:
     con = sqlite3.connect(f"{journal.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        row = con.execute("select id, phase from spectra where role = 'sample' "
-                          "order by id desc limit 1").fetchone()
+        row = con.execute(
+            "select id, phase from spectra where role = 'sample' order by id desc limit 1"
+        ).fetchone()
     except sqlite3.Error:
         return None
     finally:
@@ -60,7 +65,8 @@ def _latest_sample(journal: Path) -> tuple[int, str] | None:
 
 
 def test_the_run_page_draws_each_spectrum_within_a_second_of_its_journal_write(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     runs = tmp_path / "runs"
     runs.mkdir()
     with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
@@ -87,7 +93,10 @@ def test_the_run_page_draws_each_spectrum_within_a_second_of_its_journal_write(
                 sid, phase = now
                 page.wait_for_function(
                     "([phase, sid]) => Number(document.getElementById('spectra-' + phase)"
-                    ".dataset.latest || 0) >= sid", arg=[phase, sid], timeout=1000)
+                    ".dataset.latest || 0) >= sid",
+                    arg=[phase, sid],
+                    timeout=1000,
+                )
                 latencies.append(time.monotonic() - written)
             assert len(latencies) == 5, "the run wrote fewer spectra than expected"
             assert max(latencies) < 1.0, latencies
@@ -102,8 +111,7 @@ def test_the_run_page_draws_each_spectrum_within_a_second_of_its_journal_write(
             proc.wait()
 
 
-def test_a_question_is_answered_by_a_click_and_the_other_browser_sees_it(
-        tmp_path: Path) -> None:
+def test_a_question_is_answered_by_a_click_and_the_other_browser_sees_it(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     runs.mkdir()
     proc, rid = paced_run(runs, SUBTHRESHOLD, 0.0)
@@ -123,12 +131,16 @@ def test_a_question_is_answered_by_a_click_and_the_other_browser_sees_it(
         a.click('button[data-choice="abort"]')
         a.wait_for_selector("#message.ok", timeout=5000)
         assert "recorded" in (a.text_content("#message") or "")
-        b.wait_for_function("() => document.getElementById('question-answer').textContent"
-                            ".includes('answered: abort')", timeout=2000)
+        b.wait_for_function(
+            "() => document.getElementById('question-answer').textContent"
+            ".includes('answered: abort')",
+            timeout=2000,
+        )
         assert b.is_disabled('button[data-choice="extend"]')
         # a click in the second browser that raced the first is told it lost (409)
-        b.evaluate("() => { document.querySelector('button[data-choice=extend]').disabled = "
-                   "false; }")
+        b.evaluate(
+            "() => { document.querySelector('button[data-choice=extend]').disabled = false; }"
+        )
         b.click('button[data-choice="extend"]')
         b.wait_for_selector("#message.bad", timeout=5000)
         assert "answered already (--abort)" in (b.text_content("#message") or "")
@@ -140,9 +152,24 @@ def test_a_question_is_answered_by_a_click_and_the_other_browser_sees_it(
             journal.close()
         assert answer["answer"] == "abort" and request["who"] == "Ana at 127.0.0.1"
         # the run (whose process exited: no view was attached when it asked) goes on from it
-        resumed = subprocess.run([sys.executable, "-m", "mscrobot.cli", "run", "--resume", rid,
-                                  "--out", str(runs), "--json"], cwd=ROOT, capture_output=True,
-                                 text=True, timeout=120, check=False)
+        resumed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mscrobot.cli",
+                "run",
+                "--resume",
+                rid,
+                "--out",
+                str(runs),
+                "--json",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert '"state": "completed"' in resumed.stdout, resumed.stderr
         a.wait_for_selector("body[data-state=completed]", timeout=5000)
         a.wait_for_selector("#requests tbody tr", timeout=5000)
@@ -207,20 +234,21 @@ def test_recipe_text_stays_text(tmp_path: Path) -> None:
     with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
         page = browser.new_page()
         page.goto(url + "/")
-        cell = page.wait_for_selector(f'tr[data-run="{info.id}"] td:nth-child(3)',
-                                      timeout=5000)
+        cell = page.wait_for_selector(f'tr[data-run="{info.id}"] td:nth-child(3)', timeout=5000)
         assert cell is not None and cell.inner_text() == SCRIPT_NAME
         page.goto(f"{url}/run/{info.id}")
         page.wait_for_selector("#conn.ok", timeout=5000)
         page.wait_for_function("() => document.getElementById('recipe').textContent.length")
         assert page.text_content("#recipe") == SCRIPT_NAME
         assert page.evaluate("() => window.pwned") is None
-        assert page.query_selector("main img") is None and page.query_selector(
-            "main script") is None
+        assert (
+            page.query_selector("main img") is None and page.query_selector("main script") is None
+        )
 
 
 def test_with_the_ui_open_the_run_waits_and_a_click_lets_it_finish_by_itself(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     runs = tmp_path / "runs"
     runs.mkdir()
     with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
