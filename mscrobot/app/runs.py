@@ -385,10 +385,10 @@ def _stop_requests(path: Path, stop: threading.Event) -> Iterator[None]:
                 continue  # busy for a moment: look again
             for r in found:
                 seen = r["seq"]
-                if r["kind"] == "stop" and not stop.is_set():
+                if r["kind"] in ("stop", "pause") and not stop.is_set():
                     by = f"from the browser by {r['who']}"
                     if isinstance(stop, StopRequest):
-                        stop.request(by)
+                        stop.request(by, pause=r["kind"] == "pause")
                     else:
                         stop.set()
 
@@ -402,14 +402,16 @@ def _stop_requests(path: Path, stop: threading.Event) -> Iterator[None]:
         reader.close()
 
 
-def request_stop(path: Path, who: str) -> int:
-    """Journal a request (by ``who``) that the run executing in ``path`` stop safely; the
-    process executing it sees it within ``STOP_POLL_S``. A run nothing executes is refused."""
+def request_stop(path: Path, who: str, pause: bool = False) -> int:
+    """Journal a request (by ``who``) that the run executing in ``path`` stop safely at its
+    next step boundary (``pause``: and be left ``paused``); the process executing it sees it
+    within ``STOP_POLL_S``. A run nothing executes is refused."""
     if not is_live(path):
-        raise RunError(f"run {path.name} is not executing: there is nothing to stop")
+        raise RunError(f"run {path.name} is not executing: there is nothing to "
+                       + ("pause" if pause else "stop"))
     journal = Journal(path / JOURNAL_NAME)
     try:
-        return journal.request("stop", who)
+        return journal.request("pause" if pause else "stop", who)
     except sqlite3.Error as e:
         raise RunError(f"cannot record the stop request in {path}: {e}") from None
     finally:

@@ -45,12 +45,14 @@ class Event:
 
 class StopRequest(threading.Event):
     """A request to stop safely at the next step boundary that says who made it; the engine
-    puts ``by`` in the stopped state's reason (a plain ``threading.Event`` is a Ctrl-C)."""
+    puts ``by`` in the state's reason (a plain ``threading.Event`` is a Ctrl-C), and leaves the
+    run ``paused`` rather than ``stopped`` when ``pause`` is asked for."""
 
     def __init__(self, by: str = "Ctrl-C") -> None:
         super().__init__()
         self.by = by
+        self.pause = False
 
-    def request(self, by: str) -> None:
-        self.by = by
+    def request(self, by: str, pause: bool = False) -> None:
+        self.by, self.pause = by, pause
         self.set()

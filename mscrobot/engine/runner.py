@@ -212,8 +212,9 @@ class Engine:
                     if self.stop_requested.is_set():
                         reason = self._safe_stop()
                         by = getattr(self.stop_requested, "by", "Ctrl-C")
-                        self._move(RunState.STOPPED, f"stopped by the operator ({by})" + reason)
-                        return RunEnd(self.state, "stopped by the operator" + reason,
+                        to, what = self._stop_kind()
+                        self._move(to, f"{what} by the operator ({by})" + reason)
+                        return RunEnd(self.state, f"{what} by the operator" + reason,
                                       self.lab.clock.now(), n - 1, replayed=replayed,
                                       stage=self.stage)
                     if rec is not None:
@@ -232,9 +233,9 @@ class Engine:
                           replayed=replayed, stage=self.stage)
         except (WaitInterrupted, OperationInterrupted) as cut:
             reason = self._safe_stop()
-            self._move(RunState.STOPPED, f"stopped by the operator during step {n}: {cut}"
-                       + reason)
-            return RunEnd(self.state, "stopped by the operator" + reason, self.lab.clock.now(),
+            to, what = self._stop_kind()
+            self._move(to, f"{what} by the operator during step {n}: {cut}" + reason)
+            return RunEnd(self.state, f"{what} by the operator" + reason, self.lab.clock.now(),
                           n - 1, replayed=replayed, stage=self.stage)
         except _OperatorNeededError as ask:
             reason = self._safe_stop()
@@ -250,6 +251,13 @@ class Engine:
                           stage=self.stage)
         finally:
             gen.close()  # a wrapper of the plan gives back what it holds now, not when collected
+
+    def _stop_kind(self) -> tuple[RunState, str]:
+        """A stop request that asks for a pause (``StopRequest.pause``) leaves the run
+        ``paused``; any other, ``stopped``. Both stop the same way and resume alike."""
+        if getattr(self.stop_requested, "pause", False):
+            return RunState.PAUSED, "paused"
+        return RunState.STOPPED, "stopped"
 
     def _stage_over(self) -> bool:
         """Whether the step in hand belongs to a stage after ``until_stage``."""

@@ -292,15 +292,22 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
 
     @app.post("/api/runs/{run_id}/stop")
     async def api_stop(run_id: str, request: Request) -> dict[str, Any]:
+        return await _stop(run_id, request, pause=False)
+
+    @app.post("/api/runs/{run_id}/pause")
+    async def api_pause(run_id: str, request: Request) -> dict[str, Any]:
+        return await _stop(run_id, request, pause=True)
+
+    async def _stop(run_id: str, request: Request, pause: bool) -> dict[str, Any]:
         from mscrobot.app.runs import RunError, request_stop
 
         path = _run_dir(runs_dir, run_id)
         who = _who(await _json(request), request)
         try:
-            seq = await run_in_threadpool(request_stop, path, who)
+            seq = await run_in_threadpool(request_stop, path, who, pause)
         except RunError as e:
             raise HTTPException(409, str(e)) from None
-        return {"requested": True, "seq": seq, "who": who}
+        return {"requested": "pause" if pause else "stop", "seq": seq, "who": who}
 
     return app
 

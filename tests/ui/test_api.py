@@ -370,3 +370,34 @@ def test_the_editor_checks_text_with_the_clis_messages_at_their_lines(runs: Path
     journaled = client.get("/api/recipe/start", params={"run": rid}).json()
     assert SCRIPT_NAME.replace("'", "''") in journaled["text"]
     assert client.post("/api/recipe/check", json={"text": bad}).status_code == 403
+
+
+def test_a_pause_from_the_browser_leaves_the_run_paused_and_it_resumes(tmp_path: Path) -> None:
+    from mscrobot.app.runs import load_run
+
+    info = new_run(tmp_path)
+    ends: list[Any] = []
+    first_step = threading.Event()
+
+    def paced(event: Any) -> None:
+        first_step.set()
+        time.sleep(0.05)
+
+    thread = threading.Thread(target=lambda: ends.append(execute(info, paced)))
+    thread.start()
+    assert first_step.wait(10)
+    response = _client(tmp_path).post(
+        f"/api/runs/{info.id}/pause", json={"who": "Cy"}, headers={TOKEN_HEADER: TOKEN}
+    )
+    thread.join(30)
+    assert response.status_code == 200, response.text
+    assert ends[0].state == RunState.PAUSED
+    journal = Journal(info.path / "journal.sqlite")
+    try:
+        state = journal.state()
+        assert state is not None and state[0] == "paused"
+        assert "paused by the operator (from the browser by Cy at testclient)" in state[1]
+        assert [r["kind"] for r in journal.requests()] == ["pause"]
+    finally:
+        journal.close()
+    assert execute(load_run(info.path)).state == RunState.COMPLETED

@@ -132,6 +132,7 @@ function render(update) {
   document.getElementById("live").textContent = s.live ? "executing now" : "no process executing it";
   document.getElementById("reason").textContent = s.reason || "";
   document.getElementById("stop").hidden = !s.live;
+  document.getElementById("pause").hidden = !s.live || !!s.pending;
   for (const sp of update.spectra || []) {
     const list = spectra[sp.phase] || (spectra[sp.phase] = []);
     if (list.length && list[list.length - 1].id >= sp.id) continue;
@@ -146,10 +147,12 @@ function render(update) {
   renderTables(s);
 }
 
-document.getElementById("stop").addEventListener("click", async () => {
-  const r = await post(`/api/runs/${encodeURIComponent(RUN)}/stop`, {who: who.value});
-  if (r.status === 200) say("stop requested: the run stops safely at its next step");
-  else say(r.doc.detail || r.doc.error || `refused (${r.status})`, true);
-});
+for (const [id, what] of [["stop", "stop"], ["pause", "pause"]]) {
+  document.getElementById(id).addEventListener("click", async () => {
+    const r = await post(`/api/runs/${encodeURIComponent(RUN)}/${what}`, {who: who.value});
+    if (r.status === 200) say(`${what} requested: the run ${what}s safely at its next step`);
+    else say(r.doc.detail || r.doc.error || `refused (${r.status})`, true);
+  });
+}
 window.addEventListener("resize", () => { if (doc) { drawSpectra("nonpolar"); drawSpectra("polar"); drawFractions(); } });
 stream(`/api/runs/${encodeURIComponent(RUN)}/events`, "run", render);
