@@ -389,3 +389,21 @@ def _thin(
         "wl": [round(float(x), 2) for x in wl],
         "a": [round(float(y), 5) if math.isfinite(y) else None for y in a],
     }
+
+
+def recipe_differences(texts: dict[str, str]) -> list[dict[str, Any]]:
+    """How each run's recipe differs from the first's, as unified diff lines (comments too:
+    they say what a chemist meant)."""
+    import difflib
+
+    names = list(texts)
+    if not names:
+        return []
+    first = texts[names[0]].splitlines()
+    out = []
+    for name in names[1:]:
+        lines = list(
+            difflib.unified_diff(first, texts[name].splitlines(), names[0], name, lineterm="", n=1)
+        )
+        out.append({"against": names[0], "run": name, "lines": lines})
+    return out

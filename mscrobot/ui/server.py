@@ -85,7 +85,7 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
     cache = _Cache()
     page_text = {
         name: (STATIC / name).read_text(encoding="utf-8")
-        for name in ("runs.html", "run.html", "recipe.html")
+        for name in ("runs.html", "run.html", "recipe.html", "compare.html")
     }
 
     @app.middleware("http")
@@ -239,6 +239,40 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
                 await asyncio.sleep(POLL_S)
 
         return _sse(stream())
+
+    @app.get("/compare", include_in_schema=False)
+    async def compare_page() -> HTMLResponse:
+        return page("compare.html")
+
+    @app.get("/api/compare")
+    async def api_compare(request: Request) -> dict[str, Any]:
+        """Chosen runs side by side: fractions, latest spectrum of each phase, recipes' diff."""
+        from mscrobot.report.data import read_run
+        from mscrobot.ui.feed import recipe_differences
+
+        ids = request.query_params.getlist("run")[:8]
+        out, texts = [], {}
+        for rid in ids:
+            path = _run_dir(runs_dir, rid)
+            _, doc = await run_in_threadpool(state, path)
+            if "summary" not in doc:
+                continue
+            latest: dict[str, Any] = {}
+            for sp in cache.spectra[path.name].since(0):
+                latest[str(sp["phase"])] = sp
+            data = await run_in_threadpool(read_run, path, spectra=False)
+            texts[rid] = str(data.meta.get("recipe_text", ""))
+            out.append(
+                {
+                    "id": rid,
+                    "recipe": doc["summary"]["recipe"]["name"],
+                    "state": doc["summary"]["state"],
+                    "fractions": doc["fractions"],
+                    "threshold": doc["threshold"],
+                    "latest": latest,
+                }
+            )
+        return {"runs": out, "differences": recipe_differences(texts)}
 
     @app.get("/recipe", include_in_schema=False)
     async def recipe_page() -> HTMLResponse:

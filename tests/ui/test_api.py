@@ -401,3 +401,18 @@ def test_a_pause_from_the_browser_leaves_the_run_paused_and_it_resumes(tmp_path:
     finally:
         journal.close()
     assert execute(load_run(info.path)).state == RunState.COMPLETED
+
+
+def test_compare_sets_runs_side_by_side_with_their_recipes_differences(runs: Path) -> None:
+    client = _client(runs)
+    rows = client.get("/api/runs").json()["runs"]
+    ids = [_by_recipe(rows, "(CdS)34 with ZnCl2 in DMF")["id"], _by_recipe(rows, SCRIPT_NAME)["id"]]
+    doc = client.get("/api/compare", params=[("run", i) for i in ids]).json()
+    assert [r["id"] for r in doc["runs"]] == ids
+    assert all(set(r["latest"]) == {"nonpolar", "polar"} for r in doc["runs"])
+    assert all(len(r["fractions"]) > 3 for r in doc["runs"])
+    (diff,) = doc["differences"]
+    changed = [
+        line for line in diff["lines"] if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    assert changed == ["-name: (CdS)34 with ZnCl2 in DMF", "+name: '" + SCRIPT_NAME + "'"]

@@ -234,7 +234,7 @@ def test_recipe_text_stays_text(tmp_path: Path) -> None:
     with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
         page = browser.new_page()
         page.goto(url + "/")
-        cell = page.wait_for_selector(f'tr[data-run="{info.id}"] td:nth-child(3)', timeout=5000)
+        cell = page.wait_for_selector(f'tr[data-run="{info.id}"] td:nth-child(4)', timeout=5000)
         assert cell is not None and cell.inner_text() == SCRIPT_NAME
         page.goto(f"{url}/run/{info.id}")
         page.wait_for_selector("#conn.ok", timeout=5000)
@@ -289,3 +289,21 @@ def test_the_recipe_editor_shows_a_mistake_at_its_line_as_you_type(tmp_path: Pat
         _shot(page, tmp_path, "recipe-editor.png")
         page.fill("#text", text)
         page.wait_for_selector("body[data-valid=true]", timeout=5000)
+
+
+def test_two_runs_compared(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    first, _ = completed_run(runs)
+    second, _ = completed_run(runs, name="(CdS)34 again")
+    with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
+        page = browser.new_page()
+        page.goto(url + "/")
+        for info in (first, second):
+            page.check(f'tr[data-run="{info.id}"] input.choose', timeout=5000)
+        page.click("#compare")
+        page.wait_for_selector("#diffs pre", timeout=5000)
+        assert page.get_attribute("#spectra-nonpolar", "data-count") == "2"
+        assert page.get_attribute("#fractions", "data-count") == "2"
+        assert "+name: '(CdS)34 again'" in (page.text_content("#diffs") or "")
+        _shot(page, tmp_path, "compare-page.png")

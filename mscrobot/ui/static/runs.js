@@ -1,6 +1,13 @@
 "use strict";
 
 let latest = [];
+const chosen = new Set();
+
+function updateCompare() {
+  const link = document.getElementById("compare");
+  link.hidden = chosen.size < 2;
+  link.href = "/compare?" + [...chosen].map((id) => "run=" + encodeURIComponent(id)).join("&");
+}
 
 function render() {
   const filter = document.getElementById("filter").value;
@@ -11,7 +18,13 @@ function render() {
     const state = el("td", {}, el("span", {class: "badge s-" + r.state, text: r.state}));
     if (r.waiting) state.append(" ", el("span", {class: "badge waits", text: "waits for you"}));
     if (r.live) state.append(" ", el("span", {class: "muted", text: "(executing)"}));
+    const box = el("input", {type: "checkbox", class: "choose", checked: chosen.has(r.id)});
+    box.addEventListener("change", () => {
+      if (box.checked) chosen.add(r.id); else chosen.delete(r.id);
+      updateCompare();
+    });
     body.append(el("tr", {class: r.waiting ? "waiting" : null, "data-run": r.id},
+      el("td", {}, box),
       el("td", {class: "mono"}, el("a", {href: "/run/" + encodeURIComponent(r.id), text: r.id})),
       state,
       el("td", {text: r.recipe || ""}),
