@@ -407,3 +407,91 @@ def recipe_differences(texts: dict[str, str]) -> list[dict[str, Any]]:
         )
         out.append({"against": names[0], "run": name, "lines": lines})
     return out
+
+
+#: A campaign folder (``mscrobot campaign --out``) holds these; its runs are under ``runs/``.
+CAMPAIGN_FILES = ("campaign.yaml", "summary.json")
+
+
+def campaign_dirs(runs_dir: Path) -> list[Path]:
+    """The campaign folders in ``runs_dir``, oldest first."""
+    if not runs_dir.is_dir():
+        return []
+    return sorted(
+        p
+        for p in runs_dir.iterdir()
+        if not p.name.startswith(".") and all((p / f).is_file() for f in CAMPAIGN_FILES)
+    )
+
+
+def campaign_fingerprint(path: Path) -> tuple[int, int]:
+    try:
+        st = os.stat(path / "summary.json")
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def campaign_state(path: Path) -> dict[str, Any]:
+    """A campaign's record as its page shows it: each run's position, times and verdicts, who
+    held which resource when (the Gantt chart), the stock and tip sheets. Read from its
+    ``summary.json``, which the campaign rewrites atomically as it goes."""
+    try:
+        doc = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        return {"id": path.name, "error": f"{path / 'summary.json'} cannot be read: {e}"}
+    runs = [
+        {
+            k: r.get(k)
+            for k in (
+                "index",
+                "id",
+                "recipe",
+                "state",
+                "reason",
+                "forward",
+                "back",
+                "position",
+                "start_s",
+                "placed_s",
+                "end_s",
+                "transfer_s",
+                "lab_time_s",
+                "error",
+            )
+        }
+        | {"ref": f"{path.name}~{r.get('id')}"}
+        for r in doc.get("runs", [])
+    ]
+    return {
+        "id": doc.get("id", path.name),
+        "name": doc.get("campaign"),
+        "lab": doc.get("lab"),
+        "positions": doc.get("positions"),
+        "makespan_s": doc.get("makespan_s"),
+        "lower_bound_s": doc.get("lower_bound_s"),
+        "unfinished": doc.get("unfinished") or [],
+        "runs": runs,
+        "intervals": doc.get("intervals") or [],
+        "stocks": doc.get("stocks") or [],
+        "tips": doc.get("tips") or [],
+    }
+
+
+def campaign_row(path: Path) -> dict[str, Any]:
+    """One line of the campaigns list."""
+    doc = campaign_state(path)
+    states: dict[str, int] = {}
+    for r in doc.get("runs", []):
+        states[str(r["state"])] = states.get(str(r["state"]), 0) + 1
+    return {
+        "id": doc["id"],
+        "name": doc.get("name"),
+        "lab": doc.get("lab"),
+        "runs": len(doc.get("runs", [])),
+        "states": states,
+        "makespan_s": doc.get("makespan_s"),
+        "unfinished": len(doc.get("unfinished", [])),
+        "waiting": states.get("awaiting_operator", 0) > 0,
+        "error": doc.get("error"),
+    }

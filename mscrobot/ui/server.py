@@ -34,7 +34,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from mscrobot.ui.feed import Fingerprint, SpectraFeed, fingerprint, run_dirs, run_row, run_state
+from mscrobot.ui.feed import (
+    Fingerprint,
+    SpectraFeed,
+    campaign_dirs,
+    campaign_fingerprint,
+    campaign_row,
+    campaign_state,
+    fingerprint,
+    run_dirs,
+    run_row,
+    run_state,
+)
 
 STATIC = Path(__file__).parent / "static"
 TOKEN_HEADER = "x-mscrobot-token"
@@ -85,7 +96,7 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
     cache = _Cache()
     page_text = {
         name: (STATIC / name).read_text(encoding="utf-8")
-        for name in ("runs.html", "run.html", "recipe.html", "compare.html")
+        for name in ("runs.html", "run.html", "recipe.html", "compare.html", "campaign.html")
     }
 
     @app.middleware("http")
@@ -188,9 +199,44 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
                 hit[1]["summary"]["samples"] = sum(feed.counts.values())
         return hit
 
+    def campaigns() -> list[dict[str, Any]]:
+        return [campaign_row(p) for p in campaign_dirs(runs_dir)]
+
+    def listing() -> dict[str, Any]:
+        return {"runs": rows(), "campaigns": campaigns()}
+
     @app.get("/api/runs")
     async def api_runs() -> dict[str, Any]:
-        return {"runs": await run_in_threadpool(rows)}
+        return await run_in_threadpool(listing)
+
+    @app.get("/campaign/{campaign_id}", include_in_schema=False)
+    async def campaign_page(campaign_id: str) -> HTMLResponse:
+        _campaign_dir(runs_dir, campaign_id)
+        return page("campaign.html")
+
+    @app.get("/api/campaigns/{campaign_id}")
+    async def api_campaign(campaign_id: str) -> dict[str, Any]:
+        return await run_in_threadpool(campaign_state, _campaign_dir(runs_dir, campaign_id))
+
+    @app.get("/api/campaigns/{campaign_id}/events")
+    async def api_campaign_events(campaign_id: str, request: Request) -> StreamingResponse:
+        path = _campaign_dir(runs_dir, campaign_id)
+
+        async def stream() -> AsyncIterator[str]:
+            seen = None
+            quiet = time.monotonic()
+            while not await request.is_disconnected():
+                fp = campaign_fingerprint(path)
+                if fp != seen:
+                    seen, quiet = fp, time.monotonic()
+                    doc = await run_in_threadpool(campaign_state, path)
+                    yield f"event: campaign\ndata: {json.dumps(doc)}\n\n"
+                elif time.monotonic() - quiet > KEEPALIVE_S:
+                    quiet = time.monotonic()
+                    yield ": alive\n\n"
+                await asyncio.sleep(LIST_POLL_S)
+
+        return _sse(stream())
 
     @app.get("/api/runs/{run_id}")
     async def api_run(run_id: str) -> dict[str, Any]:
@@ -204,8 +250,7 @@ def create_app(runs_dir: Path, guard: Guard) -> FastAPI:
             last = None
             quiet = time.monotonic()
             while not await request.is_disconnected():
-                now = await run_in_threadpool(rows)
-                text = json.dumps({"runs": now})
+                text = json.dumps(await run_in_threadpool(listing))
                 if text != last:
                     last, quiet = text, time.monotonic()
                     yield f"event: runs\ndata: {text}\n\n"
@@ -361,9 +406,21 @@ def _same_origin(request: Request) -> bool:
 
 
 def _run_dir(runs_dir: Path, run_id: str) -> Path:
-    path = runs_dir / run_id
-    if not _RUN_ID.match(run_id) or not (path / "journal.sqlite").is_file():
+    """The run ``run_id`` names: a run folder of ``runs_dir``, or ``CAMPAIGN~RUN`` for a run of
+    a campaign folder in it (``CAMPAIGN/runs/RUN``)."""
+    campaign, _, run = run_id.rpartition("~")
+    if campaign and not _RUN_ID.match(campaign):
         raise HTTPException(404, f"no run '{run_id}' in {runs_dir}/")
+    path = (runs_dir / campaign / "runs" / run) if campaign else runs_dir / run
+    if not _RUN_ID.match(run) or not (path / "journal.sqlite").is_file():
+        raise HTTPException(404, f"no run '{run_id}' in {runs_dir}/")
+    return path
+
+
+def _campaign_dir(runs_dir: Path, campaign_id: str) -> Path:
+    path = runs_dir / campaign_id
+    if not _RUN_ID.match(campaign_id) or not (path / "summary.json").is_file():
+        raise HTTPException(404, f"no campaign '{campaign_id}' in {runs_dir}/")
     return path
 
 

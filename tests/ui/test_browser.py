@@ -307,3 +307,48 @@ def test_two_runs_compared(tmp_path: Path) -> None:
         assert page.get_attribute("#fractions", "data-count") == "2"
         assert "+name: '(CdS)34 again'" in (page.text_content("#diffs") or "")
         _shot(page, tmp_path, "compare-page.png")
+
+
+def test_a_campaign_page_shows_its_gantt_runs_and_stock_sheet(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    campaign = tmp_path / "screen.yaml"
+    campaign.write_text(
+        "campaign_version: 1\nname: two salts\nresources:\n  stir_positions: 2\ngrid:\n"
+        f"  base: {REFERENCE}\n  vary:\n    salt.compound: [ZnCl2, Zn(OTf)2]\n",
+        encoding="utf-8",
+    )
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mscrobot.cli",
+            "campaign",
+            str(campaign),
+            "--lab",
+            "twin",
+            "--out",
+            str(runs),
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    (folder,) = [p for p in runs.iterdir() if not p.name.startswith(".")]
+    with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.click(f'tr[data-campaign="{folder.name}"] a', timeout=5000)
+        page.wait_for_selector("#runs tbody tr", timeout=5000)
+        assert page.text_content("#name") == "two salts"
+        assert len(page.query_selector_all("#runs tbody tr")) == 2
+        assert int(page.get_attribute("#gantt", "data-count") or 0) > 10
+        assert "ZnCl2" in (page.text_content("#stocks") or "")
+        _shot(page, tmp_path, "campaign-page.png")
+        page.click("#runs tbody tr:first-child a")  # a campaign's run opens its own page
+        page.wait_for_selector("body[data-state=completed]", timeout=5000)
+        assert int(page.get_attribute("#spectra-polar", "data-count") or 0) > 0

@@ -37,4 +37,26 @@ function render() {
 }
 
 document.getElementById("filter").addEventListener("change", render);
-stream("/api/events", "runs", (doc) => { latest = doc.runs; render(); });
+let campaigns = [];
+
+function renderCampaigns() {
+  const body = document.querySelector("#campaigns tbody");
+  clear(body);
+  document.getElementById("campaigns-box").hidden = campaigns.length === 0;
+  for (const c of campaigns.slice().reverse()) {
+    const states = Object.entries(c.states).map(([k, n]) => `${n} ${k}`).join(", ");
+    const cell = el("td", {text: states});
+    if (c.waiting) cell.append(" ", el("span", {class: "badge waits", text: "waits for you"}));
+    body.append(el("tr", {class: c.waiting ? "waiting" : null, "data-campaign": c.id},
+      el("td", {class: "mono"}, el("a", {href: "/campaign/" + encodeURIComponent(c.id), text: c.id})),
+      el("td", {text: c.name || c.error || ""}), el("td", {text: c.lab || ""}),
+      el("td", {text: c.runs}), cell, el("td", {text: minutes(c.makespan_s)})));
+  }
+}
+
+stream("/api/events", "runs", (doc) => {
+  latest = doc.runs;
+  campaigns = doc.campaigns || [];
+  render();
+  renderCampaigns();
+});
