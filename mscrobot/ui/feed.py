@@ -179,6 +179,35 @@ def _last_verdict(verdicts: list[dict[str, Any]], stage: str) -> dict[str, Any] 
     }
 
 
+def _device_readings(steps: list[Any]) -> list[dict[str, Any]]:
+    """Each device's last reading the journal holds: the stirrer's read-back speed, the liquid
+    handler's last operation (with the liquid height it sampled at), the spectrometer's last
+    integration time (the spectra themselves are on the charts)."""
+    out = []
+    last: dict[str, Any] = {}
+    for r in steps:
+        if r.status != "done" or not r.outcome:
+            continue
+        if "rpm" in r.outcome:
+            last["stirrer"] = (r, f"{float(r.outcome['rpm']):g} rpm (read back)")
+        if "vessels" in r.outcome:
+            extra = (
+                f", liquid at {float(r.outcome['height_mm']):.1f} mm"
+                if "height_mm" in r.outcome
+                else ""
+            )
+            last["liquid handler"] = (r, _describe(r.kind, r.params) + extra)
+        if "integration_ms" in r.outcome:
+            last["spectrometer"] = (
+                r,
+                f"integration {float(r.outcome['integration_ms']):g} ms "
+                f"({_describe(r.kind, r.params)})",
+            )
+    for device, (r, reading) in last.items():
+        out.append({"device": device, "reading": reading, "step": r.n, "t": r.ended_t})
+    return out
+
+
 def run_state(run_dir: Path) -> dict[str, Any]:
     """Everything of the run page but its spectra: summary (the keys of ``runs show
     --json``), question, fractions against lab time with the threshold, verdicts, the step
@@ -243,6 +272,7 @@ def run_state(run_dir: Path) -> dict[str, Any]:
     ]
     return {
         "summary": summary,
+        "devices": _device_readings(data.steps),
         "threshold": threshold,
         "fractions": fractions,
         "verdicts": verdicts,

@@ -76,6 +76,9 @@ def test_the_run_document_has_both_phases_spectra_fractions_and_the_threshold(ru
     ]
     assert doc["fractions"][-1]["alkane"] == pytest.approx(verdicts[-1]["numbers"]["remaining"])
     assert [v["step"] for v in doc["verdicts"]] == [v["step"] for v in verdicts]
+    devices = {d["device"]: d["reading"] for d in doc["devices"]}
+    assert devices["stirrer"] == "0 rpm (read back)"  # a finished run's stirrer is off
+    assert set(devices) == {"stirrer", "liquid handler", "spectrometer"}
     assert doc["steps"][-1]["text"] and doc["steps_total"] == len(journal_steps(runs / rid))
 
 

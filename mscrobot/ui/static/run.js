@@ -105,6 +105,11 @@ function renderTables(s) {
     w.append(el("li", {text: `beyond the paper: ${b.topic}: ${b.value} (${b.source})`}));
   if (s.verdict_note) w.append(el("li", {text: s.verdict_note}));
   if (!w.firstChild) w.append(el("li", {class: "muted", text: "none"}));
+  const dev = document.querySelector("#devices tbody");
+  clear(dev);
+  for (const d of doc.devices || [])
+    dev.append(el("tr", {}, el("td", {text: d.device}), el("td", {text: d.reading}),
+      el("td", {text: d.step}), el("td", {text: minutes(d.t)})));
   const vol = document.querySelector("#volumes tbody");
   clear(vol);
   for (const [k, x] of Object.entries(s.volumes || {}))
