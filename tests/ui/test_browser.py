@@ -74,10 +74,10 @@ def test_the_run_page_draws_each_spectrum_within_a_second_of_its_journal_write(
         page.goto(url + "/")
         proc, rid = paced_run(runs, REFERENCE, 0.1)
         try:
-            page.wait_for_selector(f'tr[data-run="{rid}"]', timeout=5000)  # listed live
+            page.wait_for_selector(f'tr[data-run="{rid}"]', timeout=15000)  # listed live
             _shot(page, tmp_path, "runs-page.png")
             page.goto(f"{url}/run/{rid}")
-            page.wait_for_selector("#conn.ok", timeout=5000)
+            page.wait_for_selector("#conn.ok", timeout=15000)
             journal = runs / rid / "journal.sqlite"
             seen = _latest_sample(journal)
             go(proc)
@@ -102,7 +102,7 @@ def test_the_run_page_draws_each_spectrum_within_a_second_of_its_journal_write(
             assert max(latencies) < 1.0, latencies
             _shot(page, tmp_path, "run-page-live.png")
             assert proc.wait(120) == 0
-            page.wait_for_selector("body[data-state=completed]", timeout=5000)
+            page.wait_for_selector("body[data-state=completed]", timeout=15000)
             assert page.text_content("#state") == "completed"
             assert int(page.get_attribute("#fractions", "data-count") or 0) >= 5
             _shot(page, tmp_path, "run-page.png")
@@ -120,16 +120,16 @@ def test_a_question_is_answered_by_a_click_and_the_other_browser_sees_it(tmp_pat
     with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
         listing = browser.new_page()
         listing.goto(url + "/")
-        row = listing.wait_for_selector(f'tr.waiting[data-run="{rid}"]', timeout=5000)
+        row = listing.wait_for_selector(f'tr.waiting[data-run="{rid}"]', timeout=15000)
         assert row is not None and "waits for you" in row.inner_text()
         a, b = browser.new_page(), browser.new_page()
         for page in (a, b):
             page.goto(f"{url}/run/{rid}")
-            page.wait_for_selector("#question:not([hidden]) button.choice", timeout=5000)
+            page.wait_for_selector("#question:not([hidden]) button.choice", timeout=15000)
         _shot(a, tmp_path, "run-page-question.png")
         a.fill("#who", "Ana")
         a.click('button[data-choice="abort"]')
-        a.wait_for_selector("#message.ok", timeout=5000)
+        a.wait_for_selector("#message.ok", timeout=15000)
         assert "recorded" in (a.text_content("#message") or "")
         b.wait_for_function(
             "() => document.getElementById('question-answer').textContent"
@@ -142,7 +142,7 @@ def test_a_question_is_answered_by_a_click_and_the_other_browser_sees_it(tmp_pat
             "() => { document.querySelector('button[data-choice=extend]').disabled = false; }"
         )
         b.click('button[data-choice="extend"]')
-        b.wait_for_selector("#message.bad", timeout=5000)
+        b.wait_for_selector("#message.bad", timeout=15000)
         assert "answered already (--abort)" in (b.text_content("#message") or "")
         journal = Journal(runs / rid / "journal.sqlite")
         try:
@@ -171,8 +171,8 @@ def test_a_question_is_answered_by_a_click_and_the_other_browser_sees_it(tmp_pat
             check=False,
         )
         assert '"state": "completed"' in resumed.stdout, resumed.stderr
-        a.wait_for_selector("body[data-state=completed]", timeout=5000)
-        a.wait_for_selector("#requests tbody tr", timeout=5000)
+        a.wait_for_selector("body[data-state=completed]", timeout=15000)
+        a.wait_for_selector("#requests tbody tr", timeout=15000)
         assert "Ana at 127.0.0.1" in (a.text_content("#requests") or "")
 
 
@@ -184,13 +184,13 @@ def test_a_stop_click_stops_the_run_safely(tmp_path: Path) -> None:
         try:
             page = browser.new_page()
             page.goto(f"{url}/run/{rid}")
-            page.wait_for_selector("#conn.ok", timeout=5000)
+            page.wait_for_selector("#conn.ok", timeout=15000)
             go(proc)
-            page.wait_for_selector("#stop:not([hidden])", timeout=5000)
+            page.wait_for_selector("#stop:not([hidden])", timeout=15000)
             page.fill("#who", "Bo")
             clicked = time.monotonic()
             page.click("#stop")
-            page.wait_for_selector("body[data-state=stopped]", timeout=5000)
+            page.wait_for_selector("body[data-state=stopped]", timeout=15000)
             stopped_after = time.monotonic() - clicked
             assert proc.wait(30) == 0
             assert page.is_hidden("#stop")  # nothing executes it any more
@@ -223,7 +223,7 @@ def test_off_the_loopback_the_token_is_required(tmp_path: Path) -> None:
         response = page.goto(f"{url}/?token={found.group(1)}")
         assert response is not None and response.status == 200
         assert "token" not in page.url  # kept in a cookie, out of the address bar
-        page.wait_for_selector("#runs tbody tr", timeout=5000)
+        page.wait_for_selector("#runs tbody tr", timeout=15000)
         _shot(page, tmp_path, "runs-page-token.png")
 
 
@@ -234,10 +234,10 @@ def test_recipe_text_stays_text(tmp_path: Path) -> None:
     with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
         page = browser.new_page()
         page.goto(url + "/")
-        cell = page.wait_for_selector(f'tr[data-run="{info.id}"] td:nth-child(4)', timeout=5000)
+        cell = page.wait_for_selector(f'tr[data-run="{info.id}"] td:nth-child(4)', timeout=15000)
         assert cell is not None and cell.inner_text() == SCRIPT_NAME
         page.goto(f"{url}/run/{info.id}")
-        page.wait_for_selector("#conn.ok", timeout=5000)
+        page.wait_for_selector("#conn.ok", timeout=15000)
         page.wait_for_function("() => document.getElementById('recipe').textContent.length")
         assert page.text_content("#recipe") == SCRIPT_NAME
         assert page.evaluate("() => window.pwned") is None
@@ -256,7 +256,7 @@ def test_with_the_ui_open_the_run_waits_and_a_click_lets_it_finish_by_itself(
         try:
             page = browser.new_page()
             page.goto(f"{url}/run/{rid}")
-            page.wait_for_selector("#conn.ok", timeout=5000)
+            page.wait_for_selector("#conn.ok", timeout=15000)
             go(proc)
             page.wait_for_selector("#question:not([hidden]) button.choice", timeout=60000)
             assert page.text_content("#live") == "executing now"  # waiting, not exited
@@ -282,13 +282,13 @@ def test_the_recipe_editor_shows_a_mistake_at_its_line_as_you_type(tmp_path: Pat
         bad = text.replace("concentration: 20 uM", "concentration: 20 kg", 1)
         line = next(i for i, s in enumerate(bad.splitlines(), 1) if "20 kg" in s)
         page.fill("#text", bad)
-        item = page.wait_for_selector(f'#problems li.error[data-line="{line}"]', timeout=5000)
+        item = page.wait_for_selector(f'#problems li.error[data-line="{line}"]', timeout=15000)
         assert item is not None and "'20 kg' is a mass" in item.inner_text()
         assert page.query_selector(f'#gutter div.mark.error[data-line="{line}"]') is not None
         assert page.get_attribute("body", "data-valid") == "false"
         _shot(page, tmp_path, "recipe-editor.png")
         page.fill("#text", text)
-        page.wait_for_selector("body[data-valid=true]", timeout=5000)
+        page.wait_for_selector("body[data-valid=true]", timeout=15000)
 
 
 def test_two_runs_compared(tmp_path: Path) -> None:
@@ -300,9 +300,9 @@ def test_two_runs_compared(tmp_path: Path) -> None:
         page = browser.new_page()
         page.goto(url + "/")
         for info in (first, second):
-            page.check(f'tr[data-run="{info.id}"] input.choose', timeout=5000)
+            page.check(f'tr[data-run="{info.id}"] input.choose', timeout=15000)
         page.click("#compare")
-        page.wait_for_selector("#diffs pre", timeout=5000)
+        page.wait_for_selector("#diffs pre", timeout=15000)
         assert page.get_attribute("#spectra-nonpolar", "data-count") == "2"
         assert page.get_attribute("#fractions", "data-count") == "2"
         assert "+name: '(CdS)34 again'" in (page.text_content("#diffs") or "")
@@ -342,13 +342,39 @@ def test_a_campaign_page_shows_its_gantt_runs_and_stock_sheet(tmp_path: Path) ->
     with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
         page = browser.new_page()
         page.goto(url + "/")
-        page.click(f'tr[data-campaign="{folder.name}"] a', timeout=5000)
-        page.wait_for_selector("#runs tbody tr", timeout=5000)
+        page.click(f'tr[data-campaign="{folder.name}"] a', timeout=15000)
+        page.wait_for_selector("#runs tbody tr", timeout=15000)
         assert page.text_content("#name") == "two salts"
         assert len(page.query_selector_all("#runs tbody tr")) == 2
         assert int(page.get_attribute("#gantt", "data-count") or 0) > 10
         assert "ZnCl2" in (page.text_content("#stocks") or "")
         _shot(page, tmp_path, "campaign-page.png")
         page.click("#runs tbody tr:first-child a")  # a campaign's run opens its own page
-        page.wait_for_selector("body[data-state=completed]", timeout=5000)
+        page.wait_for_selector("body[data-state=completed]", timeout=15000)
         assert int(page.get_attribute("#spectra-polar", "data-count") or 0) > 0
+
+
+def test_a_run_killed_while_watched_shows_as_interrupted(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    with ui_server(runs) as (url, _), chromium(tmp_path) as browser:
+        proc, rid = paced_run(runs, REFERENCE, 0.1)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/run/{rid}")
+            page.wait_for_selector("#conn.ok", timeout=15000)
+            go(proc)
+            page.wait_for_selector("body[data-state=running]", timeout=10000)
+            page.wait_for_function(
+                "() => Number(document.getElementById('spectra-nonpolar').dataset.count) > 0",
+                timeout=30000,
+            )
+            proc.kill()  # SIGKILL: no last journal write, only the lock goes
+            proc.wait()
+            killed = time.monotonic()
+            page.wait_for_selector("body[data-state=interrupted]", timeout=15000)
+            assert time.monotonic() - killed < 2.0
+            assert page.is_hidden("#stop")
+        finally:
+            proc.kill()
+            proc.wait()
