@@ -474,16 +474,26 @@ def make_guard(host: str, token: str | None = None) -> Guard:
 def serve(runs_dir: Path, host: str, port: int, guard: Guard) -> None:
     """Serve until interrupted (uvicorn; imported here, so the CLI stays fast). While it
     serves, a run in ``runs_dir`` that asks the operator waits for the answer given here."""
+    import socket
+
     import uvicorn
 
     from mscrobot.app.runs import ui_attached
 
+    # bound here, so an address in use is an OSError the command says in one line
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    config = uvicorn.Config(
+        create_app(runs_dir, guard),
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
     with ui_attached(runs_dir):  # runs that ask wait for the answer here instead of exiting
-        uvicorn.run(
-            create_app(runs_dir, guard),
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
+        uvicorn.Server(config).run(sockets=[sock])
