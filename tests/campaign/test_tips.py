@@ -32,23 +32,25 @@ def test_racks_hold_what_their_definitions_have() -> None:
 @pytest.mark.slow
 def test_a_campaign_sums_its_runs_tips_against_one_robots_racks(tmp_path: Path) -> None:
     lab = (ROOT / "hardware" / "labs" / "simulated.yaml").read_text(encoding="utf-8")
-    one_rack = lab.replace('tip_slots: ["11", "8", "7"]', 'tip_slots: ["11"]')
-    assert one_rack != lab
-    (tmp_path / "lab.yaml").write_text(one_rack.replace("name: simulated", "name: one-rack"),
+    # two racks hold one run's worst case (113 tips on the p300: a run is refused below it),
+    # not what seven runs take between them
+    two_racks = lab.replace('tip_slots: ["11", "8", "7"]', 'tip_slots: ["11", "8"]')
+    assert two_racks != lab
+    (tmp_path / "lab.yaml").write_text(two_racks.replace("name: simulated", "name: two-racks"),
                                        encoding="utf-8")
     recipe = ROOT / "recipes" / "cds34-zncl2.yaml"
     (tmp_path / "c.yaml").write_text(f"name: tips\nlab: lab.yaml\nresources: {{stir_positions: 2}}"
-                                     f"\nreplicates: 4\nrecipes: [{recipe}]\n", encoding="utf-8")
+                                     f"\nreplicates: 7\nrecipes: [{recipe}]\n", encoding="utf-8")
     loaded = load_campaign(tmp_path / "c.yaml")
     folder, infos = create_campaign(loaded, tmp_path / "out")
     summary = run_campaign(loaded, folder, infos)
     assert all(r["state"] == "completed" for r in summary["runs"])  # each alone had full racks
     right = next(t for t in summary["tips"] if t["mount"] == "right")
     samples = [sum(s["run"] == k and s["kind"] == "sample" for s in summary["steps"])
-               for k in range(4)]
-    assert len(right["per_run"]) == 4
-    assert all(right["per_run"][k] >= samples[k] > 0 for k in range(4))  # a fresh tip each
-    assert right["racks_hold"] == 96 and right["total"] == sum(right["per_run"]) > 96
+               for k in range(7)]
+    assert len(right["per_run"]) == 7
+    assert all(right["per_run"][k] >= samples[k] > 0 for k in range(7))  # a fresh tip each
+    assert right["racks_hold"] == 192 and right["total"] == sum(right["per_run"]) > 192
     assert right["refills"] == 1
     assert "<h2>Tips</h2>" in render(summary)
 
