@@ -137,11 +137,13 @@ def test_a_question_is_answered_by_a_click_and_the_other_browser_sees_it(tmp_pat
             timeout=2000,
         )
         assert b.is_disabled('button[data-choice="extend"]')
-        # a click in the second browser that raced the first is told it lost (409)
+        # a click in the second browser that raced the first is told it lost (409): enabled
+        # and clicked in one task, so a live update cannot redraw the button in between (a
+        # separate click waited 30 s for a redrawn, disabled button)
         b.evaluate(
-            "() => { document.querySelector('button[data-choice=extend]').disabled = false; }"
+            "() => { const button = document.querySelector('button[data-choice=extend]');"
+            " button.disabled = false; button.click(); }"
         )
-        b.click('button[data-choice="extend"]')
         b.wait_for_selector("#message.bad", timeout=15000)
         assert "answered already (--abort)" in (b.text_content("#message") or "")
         journal = Journal(runs / rid / "journal.sqlite")
