@@ -42,6 +42,20 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+#: Tests that time real devices against the wall clock (emulators at a speedup, where a ramp's
+#: allowance is a fraction of a second; a browser's latency; the watchdog's refresh): CI runs
+#: them one at a time (``-m 'slow and serial' -n 0``), the other slow ones two at a time.
+SERIAL = (Path(__file__).parent / "lab", Path(__file__).parent / "ui",
+          Path(__file__).parent / "engine" / "test_watchdog_loop.py",
+          Path(__file__).parent / "engine" / "test_wall_waits.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.path == p or p in item.path.parents for p in SERIAL):
+            item.add_marker(pytest.mark.serial)
+
+
 @pytest.fixture(autouse=True)
 def _own_state_dir(tmp_path_factory: pytest.TempPathFactory,
                    monkeypatch: pytest.MonkeyPatch) -> None:
