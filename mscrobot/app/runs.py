@@ -193,12 +193,18 @@ def is_live(path: Path) -> bool:
     """Whether a process is executing the run in ``path`` now (it holds the run's lock).
 
     A journal that says 'running' with no live process is a run that was killed: resumable."""
+    return _held(path / "lock", fcntl.LOCK_SH)
+
+
+def _held(lock: Path, mode: int) -> bool:
+    """Whether a live process holds ``lock`` so that ``mode`` cannot be had (a missing or
+    unreadable file: nobody)."""
     try:
-        fd = os.open(path / "lock", os.O_RDONLY)
+        fd = os.open(lock, os.O_RDONLY)
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
         return False
     except BlockingIOError:
         return True
@@ -327,17 +333,7 @@ def ui_attached(runs_dir: Path) -> Iterator[None]:
 
 def is_ui_attached(runs_dir: Path) -> bool:
     """Whether a live ``mscrobot ui`` serves ``runs_dir`` now."""
-    try:
-        fd = os.open(runs_dir / UI_LOCK, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
+    return _held(runs_dir / UI_LOCK, fcntl.LOCK_EX)
 
 
 def _answered_in_ui(path: Path, journal: Journal, end: RunEnd, stop: threading.Event,

@@ -35,6 +35,19 @@ def write_output(text: str, output: Path | None) -> None:
         fail(f"{output}: cannot write: {exc.strerror or exc}", EXIT_BAD_INPUT)
 
 
+def load_lab_or_exit(lab_ref: str | None) -> Any:
+    """The lab config named by ``--lab``; a bad one prints its problems and ends the command
+    with exit 2."""
+    from mscrobot.lab.config import LabError, load_lab
+
+    try:
+        return load_lab(lab_ref)[0]
+    except LabError as exc:
+        for p in exc.problems:
+            typer.echo(str(p), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
 def load_inputs(recipe_path: Path, lab_ref: str | None) -> tuple[Any, str, Any, str]:
     """The recipe and lab, each with the text validated (read once: either may be a pipe);
     a bad one prints its problems and ends the command with exit 2."""

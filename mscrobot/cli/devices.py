@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from mscrobot.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, LabOption, fail
+from mscrobot.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    LabOption,
+    fail,
+    load_lab_or_exit,
+)
 
 devices_app = typer.Typer(help="Talk to a lab's instruments.", no_args_is_help=True)
 
@@ -17,14 +23,8 @@ def devices_probe(lab: LabOption = None,
                   as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Print each instrument's identity and state, or why it cannot be reached (reads only)."""
     from mscrobot.app.probe import probe_lab
-    from mscrobot.lab.config import LabError, load_lab
 
-    try:
-        config, _ = load_lab(lab)
-    except LabError as exc:
-        for p in exc.problems:
-            typer.echo(str(p), err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    config = load_lab_or_exit(lab)
     from mscrobot.app.lablock import LabBusyError
 
     try:

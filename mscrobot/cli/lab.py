@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mscrobot.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, LabOption, fail
+from mscrobot.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, LabOption, fail, load_lab_or_exit
 
 lab_app = typer.Typer(help="A lab's labware offsets and tip inventory.", no_args_is_help=True)
 offsets_app = typer.Typer(help="Labware offsets (Labware Position Check).", no_args_is_help=True)
@@ -102,15 +102,9 @@ def tips(
     from mscrobot.app.lablock import LabBusyError, hold_lab
     from mscrobot.app.tips import inventory
     from mscrobot.app.tips import refill as refill_rack
-    from mscrobot.lab.config import LabError, load_lab
     from mscrobot.lab.protocols import LabRefusalError
 
-    try:
-        config, _ = load_lab(lab)
-    except LabError as exc:
-        for p in exc.problems:
-            typer.echo(str(p), err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    config = load_lab_or_exit(lab)
     try:
         if refill:
             with hold_lab(config, "tips", "lab tips --refill"):  # never under a running run
