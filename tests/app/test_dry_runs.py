@@ -4,6 +4,7 @@ lab whose every device points at a listening socket make zero connections."""
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ REFERENCE = "recipes/cds34-zncl2.yaml"
 @pytest.fixture
 def listening() -> Iterator[list[socket.socket]]:
     socks = []
-    for _ in range(4):  # robot, stirrer, spectrometer, its physics link
+    for _ in range(5):  # robot, stirrer, spectrometer, its physics link, its shutter line
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         s.listen(8)
@@ -35,13 +36,19 @@ def listening() -> Iterator[list[socket.socket]]:
 
 
 def _lab(tmp_path: Path, socks: list[socket.socket]) -> Path:
-    robot, stirrer, spectrometer, physics = (s.getsockname()[1] for s in socks)
-    text = (EMULATED.read_text()
-            .replace("http://127.0.0.1:31950", f"http://127.0.0.1:{robot}")
-            .replace("socket://127.0.0.1:4001", f"socket://127.0.0.1:{stirrer}")
-            .replace("127.0.0.1:4002", f"127.0.0.1:{spectrometer}")
-            .replace("127.0.0.1:4003", f"127.0.0.1:{physics}"))
-    assert text.count("127.0.0.1:") >= 4 and ":4001" not in text
+    robot, stirrer, spectrometer, physics, shutter = (s.getsockname()[1] for s in socks)
+    shipped = {"http://127.0.0.1:31950": f"http://127.0.0.1:{robot}",
+               "socket://127.0.0.1:4001": f"socket://127.0.0.1:{stirrer}",
+               "127.0.0.1:4002 ": f"127.0.0.1:{spectrometer} ",
+               "127.0.0.1:4003 ": f"127.0.0.1:{physics} ",
+               "rfc2217://127.0.0.1:4004": f"rfc2217://127.0.0.1:{shutter}"}
+    text = EMULATED.read_text()
+    for old, new in shipped.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    # every device address of the lab is one of the listening sockets
+    ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", text)}
+    assert ports == {s.getsockname()[1] for s in socks}, ports
     path = tmp_path / "lab.yaml"
     path.write_text(text)
     return path
