@@ -75,6 +75,16 @@ class Problem:
         }
 
 
+class FieldProblemError(ValueError):
+    """Raised by a model validator that checks several fields together, to place the problem
+    at the field that has to change (``at``, relative to the model) instead of the document's
+    first line, where pydantic puts every model-level error."""
+
+    def __init__(self, at: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.at = at
+
+
 class DocumentError(Exception):
     """A document that cannot be used; ``problems`` says every reason found, with places."""
 
@@ -459,6 +469,9 @@ _BOUND_WORDS = {
 
 def _problem_from_error(model: type[BaseModel], doc: Document, err: ErrorDetails) -> Problem:
     loc: Location = tuple(err["loc"])
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, FieldProblemError):
+        loc = (*loc, *cause.at)
     line, col, shown, _ = doc.locate(loc) if loc else (1, 1, "", False)
     kind = err["type"]
     value = err.get("input")

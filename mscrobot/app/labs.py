@@ -2,11 +2,12 @@
 against the lab first), and what only a simulation knows beside it.
 
 The simulated world is built only when the lab needs it (``LabConfig.simulated``: a simulated
-device, or an emulator's physics link); it is then the lab's virtual clock, and it follows
-every device that acts on it: the stirrer's read-back speed, and each liquid-handling
-operation the robot confirmed (``SimLiquidHandler`` attached to the Opentrons liquid handler
-as its follower; it answers for the robot only where every device is simulated). A lab of
-real instruments builds none and runs on the wall clock. The World
+device, or an emulator's physics link), and it follows every device that acts on it: the
+stirrer's read-back speed, and each liquid-handling operation the robot confirmed
+(``SimLiquidHandler`` attached to the Opentrons liquid handler as its follower; it answers for
+the robot only where every device is simulated). Its time is the lab's clock: virtual where
+every device is simulated, else the wall clock (sped up by the lab's one ``speedup`` for a lab
+of emulators), which the world is kept at. A lab of real instruments builds no world. The World
 is returned next to the ``Lab`` (``BuiltLab``), never inside it: the engine sees only devices.
 """
 
@@ -92,7 +93,8 @@ def _stirrer(config: LabConfig, recipe: Recipe, world: World | None,
 
     assert st.url is not None
     try:
-        device = open_stirrer(st.url, st.profile, timeout_s=st.timeout_s, speedup=st.speedup,
+        device = open_stirrer(st.url, st.profile, timeout_s=st.timeout_s,
+                              speedup=config.speedup,
                               watchdog_s=None if st.watchdog is None
                               else int(st.watchdog.m_as("s")))
     except (OSError, DocumentError, ValueError) as e:
@@ -242,7 +244,7 @@ def assemble_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path |
     operator``): a question and a timeout in, whether it was done in time out; while it waits,
     the lab's keepalives are its own business (``console_operator`` calls them)."""
     from mscrobot.lab.clock import LOG_NAME, WallClock
-    from mscrobot.lab.simulated.devices import VirtualClock
+    from mscrobot.lab.simulated.devices import VirtualClock, WorldOnWallClock
 
     world = None
     if config.simulated:
@@ -255,11 +257,19 @@ def assemble_lab(config: LabConfig, recipe: Recipe, seed: int, state_dir: Path |
                                 instrument or Instrument()),
                       None if state_dir is None else state_dir / "world.jsonl")
     clock: Clock
-    if world is None:
-        wall = WallClock(None if state_dir is None else state_dir / LOG_NAME)
-        clock, last = wall, wall.close
+    closing: list[Callable[[], None]] = [] if world is None else [world.close]
+    if config.clock == "wall":
+        wall = WallClock(None if state_dir is None else state_dir / LOG_NAME,
+                         speedup=config.speedup)
+        closing.append(wall.close)
+        clock = wall if world is None else WorldOnWallClock(world, wall)
     else:
-        clock, last = VirtualClock(world), world.close
+        assert world is not None, "a lab that simulates nothing keeps real time"
+        clock = VirtualClock(world)
+
+    def last() -> None:
+        for close in closing:
+            close()
     closers: list[Callable[[], None]] = []  # the devices, closed before the world or clock
     keepalives: list[Callable[[], object]] = []
     try:

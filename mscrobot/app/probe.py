@@ -30,7 +30,7 @@ def _ika(config: LabConfig) -> dict[str, Any]:
         profile = load_profile(st.profile)
         assert st.url is not None
         device = IkaStirrer(st.url, profile, timeout_s=st.timeout_s, keepalive=False,
-                            speedup=st.speedup)
+                            speedup=config.speedup)
         try:
             out["identity"] = device.identify()
             out["state"] = {"actual_rpm": device.speed(), "set_rpm": device.setpoint()}

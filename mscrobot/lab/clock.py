@@ -4,6 +4,10 @@ Virtual time belongs to the simulated world (``mscrobot.lab.simulated.devices.Vi
 a lab of real instruments waits in real time. The moment the run first started is kept in
 ``clock.jsonl`` in the run folder, so a resumed run's clock goes on from there: the time the
 process was down has passed, and a wait keeps its deadline.
+
+``speedup`` is for a lab of emulators all started with ``--speed X``: lab time runs X times
+faster than real time, for every device at once (a per-device speedup would let the stirrer's
+four minutes pass while the spectrometer's integration took real seconds).
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ class WallClock:
     real_time = True
 
     def __init__(self, path: Path | None, now: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self._now, self._sleep = now, sleep
+                 sleep: Callable[[float], None] = time.sleep, speedup: float = 1.0) -> None:
+        self._now, self._sleep, self.speedup = now, sleep, speedup
         self._start: float | None = None
         self._log = EventLog(path, self._apply)
         if self._start is None:
@@ -35,12 +39,12 @@ class WallClock:
 
     def now(self) -> float:
         assert self._start is not None
-        return self._now() - self._start
+        return (self._now() - self._start) * self.speedup
 
     def sleep_until(self, t: float) -> None:
         delay = t - self.now()
         if delay > 0:
-            self._sleep(delay)
+            self._sleep(delay / self.speedup)
 
     def close(self) -> None:
         self._log.close()

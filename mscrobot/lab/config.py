@@ -31,6 +31,7 @@ from mscrobot.strictmodel import StrictModel
 from mscrobot.yamldoc import (
     Document,
     DocumentError,
+    FieldProblemError,
     Problem,
     parse_document,
     read_document,
@@ -169,12 +170,21 @@ class StirrerConfig(StrictModel):
     watchdog: Duration | None = Field(None, description="ika: OUT_WD1@m time, 20-1500 s "
                                       "(default: the profile's)")
     timeout_s: float = Field(0.5, gt=0, le=30, description="ika: seconds to wait per reply")
-    speedup: float = Field(1.0, gt=0, le=1000, description="ika: only with an emulator "
-                           "started with --speed X")
+    speedup: float | None = Field(None, description="moved: the lab's `speedup` (one for "
+                                  "every device)")
     temperature_probe: bool = Field(False, description="ika: an external probe (PT1000) is "
                                     "in the vial; without one the recipe's temperature is "
                                     "neither controlled nor measured (the run says so). The "
                                     "heater is switched off at open and at every stop.")
+
+    @field_validator("speedup")
+    @classmethod
+    def _one_speed_per_lab(cls, v: float | None) -> float | None:
+        if v is not None:
+            raise ValueError("a lab runs at one speed: write `speedup: "
+                             f"{v:g}` at the top of the lab file instead (and start every "
+                             f"emulator with --speed {v:g})")
+        return v
 
     @field_validator("url")
     @classmethod
@@ -311,9 +321,12 @@ class SpectrometerConfig(StrictModel):
 class LabConfig(StrictModel):
     name: str = Field(min_length=1, max_length=80)
     description: str = ""
-    clock: Literal["virtual", "wall"] = Field("virtual", description="virtual: dry runs take "
-                                              "no real time (the simulated world's; a lab "
-                                              "that simulates nothing needs wall)")
+    clock: Literal["virtual", "wall"] | None = Field(
+        None, description="virtual: the simulated world's time, a dry run takes none (only a "
+        "lab whose every device is simulated); wall: real time. Left out: wall on a lab with "
+        "any real or emulated device, else virtual")
+    speedup: float = Field(1.0, gt=0, le=1000, description="wall clock: lab seconds per real "
+                           "second, for a lab of emulators all started with --speed X")
     liquid_handler: LiquidHandlerConfig = Field(default_factory=LiquidHandlerConfig)
     stirrer: StirrerConfig = Field(default_factory=StirrerConfig)
     spectrometer: SpectrometerConfig = Field(default_factory=SpectrometerConfig)
@@ -346,16 +359,25 @@ class LabConfig(StrictModel):
     @model_validator(mode="after")
     def _faults_are_the_twins(self) -> LabConfig:
         if self.liquid_handler.transient_failures and self.real_devices:
-            raise ValueError("liquid_handler.transient_failures injects faults into the "
-                             "simulated lab; a lab with a real device ("
-                             + ", ".join(self.real_devices) + ") takes none")
+            raise FieldProblemError(("liquid_handler", "transient_failures"),
+                               "injects faults into the simulated lab; a lab with a real "
+                               "device (" + ", ".join(self.real_devices) + ") takes none")
         return self
 
     @model_validator(mode="after")
-    def _virtual_time_is_the_worlds(self) -> LabConfig:
-        if self.clock == "virtual" and not self.simulated:
-            raise ValueError("clock: virtual is the simulated world's time, and this lab "
-                             "simulates nothing; a lab of real instruments needs clock: wall")
+    def _clock_fits_the_devices(self) -> LabConfig:
+        """Real (and emulated) devices keep real time: virtual time only where every device
+        is simulated, and a speedup only on a wall clock."""
+        real = self.real_devices
+        if self.clock is None:
+            self.clock = "wall" if real else "virtual"
+        elif self.clock == "virtual" and real:
+            raise FieldProblemError(("clock",), "virtual is the simulated world's time, and this "
+                               "lab speaks to devices that keep real time (" + ", ".join(real)
+                               + "): write clock: wall, or leave it out")
+        if self.speedup != 1 and self.clock == "virtual":
+            raise FieldProblemError(("speedup",), "speeds up a wall clock; this lab's clock is "
+                               "virtual and takes no real time")
         return self
 
 

@@ -14,6 +14,7 @@ liquid), and asks it about an operation only where the robot cannot say.
 from __future__ import annotations
 
 from mscrobot.lab.protocols import (
+    Clock,
     DeviceFaultError,
     LabRefusalError,
     OpStatus,
@@ -37,6 +38,27 @@ class VirtualClock:
 
     def sleep_until(self, t: float) -> None:
         self.world.advance(t)
+
+
+class WorldOnWallClock:
+    """The simulated world kept at real time: a lab whose real or emulated devices keep real
+    time, with parts simulated beside them (the emulated lab's vial and flow cell). The world
+    is brought up to the wall clock whenever the run reads the time or waits, so the vial
+    stirs, settles and transfers for as long as the devices really took."""
+
+    real_time = True
+
+    def __init__(self, world: World, wall: Clock) -> None:
+        self.world, self.wall = world, wall
+
+    def now(self) -> float:
+        t = self.wall.now()
+        self.world.advance(t)
+        return t
+
+    def sleep_until(self, t: float) -> None:
+        self.wall.sleep_until(t)
+        self.world.advance(self.wall.now())
 
 
 class SimLiquidHandler:
