@@ -35,9 +35,9 @@ def dry_counterpart(config: LabConfig) -> LabConfig:
     if (lh is config.liquid_handler and stirrer is config.stirrer
             and spectrometer is config.spectrometer and config.clock == "virtual"):
         return config
-    return config.model_copy(update={
-        "name": f"{config.name} (dry run)", "clock": "virtual", "liquid_handler": lh,
-        "stirrer": stirrer, "spectrometer": spectrometer})
+    return config.model_copy(update={  # virtual time takes no speedup (the lab's is real)
+        "name": f"{config.name} (dry run)", "clock": "virtual", "speedup": 1.0,
+        "liquid_handler": lh, "stirrer": stirrer, "spectrometer": spectrometer})
 
 
 def lab_text(config: LabConfig) -> str:

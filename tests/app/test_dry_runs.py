@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mscrobot.app.drylab import dry_counterpart
+from mscrobot.app.drylab import dry_counterpart, lab_text
 from mscrobot.cli import app
-from mscrobot.lab.config import load_lab
+from mscrobot.lab.config import lab_from_text, load_lab
 
 EMULATED = Path("hardware/labs/emulated.yaml")
 REFERENCE = "recipes/cds34-zncl2.yaml"
@@ -86,6 +86,10 @@ def test_the_counterpart_keeps_the_lab_as_written() -> None:
     assert dry.deck == lab.deck and dry.liquid_handler.pipettes == lab.liquid_handler.pipettes
     assert dry.liquid_handler.robot_type == lab.liquid_handler.robot_type
     assert dry.liquid_handler.robot == "simulate" and dry.clock == "virtual"
+    # the lab's speedup is for its emulators' wall clock: virtual time takes none, and the
+    # dry run's lab text (kept in its journal for a resume) loads again
+    assert lab.speedup == 20 and dry.speedup == 1
+    assert lab_from_text(lab_text(dry)).clock == "virtual"
     assert (dry.stirrer.backend, dry.spectrometer.backend) == ("simulated", "simulated")
     assert dry.spectrometer.range_max == lab.spectrometer.range_max
 

@@ -77,14 +77,64 @@ def test_hardware_copies_of_the_device_profiles_are_the_shipped_ones() -> None:
         assert (shipped / name).read_text() == (ROOT / "hardware/devices" / name).read_text()
 
 
-def test_a_lab_that_simulates_nothing_needs_the_wall_clock() -> None:
-    """Virtual time is the simulated world's: without a simulated device or an emulator's
-    physics link there is no World to keep it."""
+def test_the_clock_is_the_devices_wall_unless_every_device_is_simulated() -> None:
+    """Left out, the clock follows the devices: real time on a lab with any real or emulated
+    device (with or without a physics link), virtual only where everything is simulated."""
     emulated = (ROOT / "hardware/labs/emulated.yaml").read_text()
-    assert lab_from_text(emulated).simulated  # the physics link carries the simulated cell
-    real = emulated.replace("physics: 127.0.0.1:4003", "integration_ms: 10")
+    assert "clock:" not in emulated and "  speedup:" not in emulated
+    lab = lab_from_text(emulated)
+    assert lab.simulated and (lab.clock, lab.speedup) == ("wall", 20)  # the physics link
+    real = lab_from_text(emulated.replace("physics: 127.0.0.1:4003", "integration_ms: 10"))
+    assert not real.simulated and real.clock == "wall"
+    robot = load_lab(ROOT / "hardware/labs/opentrons-emulated.yaml")[0]
+    assert robot.simulated and (robot.clock, robot.speedup) == ("wall", 60)
+    for name in ("simulated", "twin"):
+        text = shipped_labs()[name].replace("clock: virtual\n", "")
+        assert "clock:" not in text
+        assert (lab_from_text(text).clock, lab_from_text(text).speedup) == ("virtual", 1)
+    assert lab_from_text(shipped_labs()["twin"].replace(
+        "clock: virtual", "clock: wall")).clock == "wall"  # real time, if asked
+
+
+def _problems(text: str) -> list[str]:
     with pytest.raises(LabError) as err:
-        lab_from_text(real, "real.yaml")
-    assert any("needs clock: wall" in str(p) for p in err.value.problems)
-    assert not lab_from_text(real.replace("clock: virtual", "clock: wall")).simulated
-    assert load_lab("twin")[0].simulated and load_lab()[0].simulated
+        lab_from_text(text, "lab.yaml")
+    return [str(p) for p in err.value.problems]
+
+
+def _line(text: str, line: str) -> int:
+    return text.splitlines().index(line) + 1
+
+
+def test_a_clock_that_contradicts_the_devices_is_refused_at_its_line() -> None:
+    emulated = (ROOT / "hardware/labs/emulated.yaml").read_text()
+    virtual = emulated.replace("\nspeedup: 20", "\nclock: virtual\nspeedup: 20")
+    assert _problems(virtual) == [
+        f"lab.yaml:{_line(virtual, 'clock: virtual')}:8: clock: virtual is the simulated "
+        "world's time, and this lab speaks to devices that keep real time (liquid_handler, "
+        "stirrer, spectrometer): write clock: wall, or leave it out"]
+    assert lab_from_text(virtual.replace("clock: virtual", "clock: wall")).clock == "wall"
+    sped = shipped_labs()["simulated"].replace("name: simulated", "name: simulated\nspeedup: 20")
+    assert _problems(sped) == [f"lab.yaml:{_line(sped, 'speedup: 20')}:10: speedup: speeds up "
+                               "a wall clock; this lab's clock is virtual and takes no real time"]
+
+
+def test_a_speedup_of_one_device_is_refused_with_where_it_moved() -> None:
+    emulated = (ROOT / "hardware/labs/emulated.yaml").read_text()
+    text = emulated.replace("  backend: ika\n", "  backend: ika\n  speedup: 8\n")
+    assert _problems(text) == [
+        f"lab.yaml:{_line(text, '  speedup: 8')}:12: stirrer.speedup: a lab runs at one speed: "
+        "write `speedup: 8` at the top of the lab file instead (and start every emulator with "
+        "--speed 8)"]
+
+
+def test_the_twins_faults_on_a_lab_with_a_real_stirrer_are_refused_at_their_field() -> None:
+    """A check of several fields is placed at the one to change, not at the file's 1:1."""
+    text = shipped_labs()["simulated"].replace(
+        "sample_time: 20 s", "sample_time: 20 s\n  transient_failures: 2").replace(
+        "backend: simulated\n  max_rpm", "backend: ika\n  url: socket://127.0.0.1:4001\n"
+        "  max_rpm", 1)
+    assert _problems(text) == [
+        f"lab.yaml:{_line(text, '  transient_failures: 2')}:23: "
+        "liquid_handler.transient_failures: injects faults into the simulated lab; a lab with "
+        "a real device (stirrer) takes none"]

@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 STIRRER, SPECTROMETER, PHYSICS = "127.0.0.1:4001", "127.0.0.1:4002", "127.0.0.1:4003"
 SHUTTER = "rfc2217://127.0.0.1:4004"
 ROBOT = "http://127.0.0.1:31950"
+#: the lab's one speedup, which every emulator that keeps time is started with
+SPEED = f"{lab_from_text((ROOT / 'hardware/labs/emulated.yaml').read_text()).speedup:g}"
 
 
 @dataclass
@@ -92,11 +94,11 @@ def robot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _instruments(logs: Path, robot: str, faults: dict[str, str]) -> Iterator[Emulators]:
     """The stirrer and spectrometer emulators on free ports (with ``faults``), and ``robot``."""
     stirrer, (stirrer_at,) = _start(logs / "stirrer.log", "stirrer", "--tcp", "0",
-                                    "--speed", "20", *(["--faults", faults["stirrer"]]
-                                                       if "stirrer" in faults else []))
+                                    "--speed", SPEED, *(["--faults", faults["stirrer"]]
+                                                        if "stirrer" in faults else []))
     spectro, (spectro_at, physics_at, shutter_at) = _start(
         logs / "spectrometer.log", "spectrometer", "--tcp", "0", "--physics", "0",
-        "--shutter", "0", "--speed", "4",
+        "--shutter", "0", "--speed", SPEED,
         *(["--faults", faults["spectrometer"]] if "spectrometer" in faults else []))
     try:
         yield Emulators(stirrer_at, spectro_at, physics_at, shutter_at, robot, logs)
@@ -286,8 +288,7 @@ def test_a_lab_that_simulates_nothing_builds_no_world(tmp_path: Path,
     """The three emulators as if they were the instruments: no physics link, the wall clock.
     The robot's handler tracks the volumes itself; no simulated world is built or written; the
     dark is taken with the lamp's shutter on its TTL line, as on a real HDX rig."""
-    text = emulators.lab(**{f"physics: {PHYSICS}": "integration_ms: 10",
-                            "clock: virtual": "clock: wall"})
+    text = emulators.lab(**{f"physics: {PHYSICS}": "integration_ms: 10"})
     run = tmp_path / "run"
     run.mkdir()
     built = assemble_lab(lab_from_text(text), load_recipe(REFERENCE).recipe, 0, run)

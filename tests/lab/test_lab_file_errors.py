@@ -74,3 +74,21 @@ def test_a_missing_stirrer_profile_is_placed(tmp_path: Path, command: str) -> No
              f"lab.yaml:{line}:12: stirrer.profile: 'ika-rct-basci': no such stirrer profile "
              "(shipped: ika-c-mag-hs7, ika-rct-basic; or a profile file's path)")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("old", "added", "needle"), [
+    ("\nspeedup: 20", "clock: virtual", "clock: virtual is the simulated world's time"),
+    ("\n  backend: ika", "  speedup: 20", "stirrer.speedup: a lab runs at one speed"),
+], ids=["virtual-clock", "stirrer-speedup"])
+def test_a_clock_that_contradicts_the_devices_is_refused_before_the_run_exists(
+        tmp_path: Path, old: str, added: str, needle: str) -> None:
+    text = (ROOT / "hardware/labs/emulated.yaml").read_text()
+    assert old in text
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(text.replace(old, f"\n{added}{old}" if "clock" in added
+                                else f"{old}\n{added}", 1))
+    line = lab.read_text().splitlines().index(added) + 1
+    out = tmp_path / "runs"
+    _refused(["run", str(REFERENCE), "--lab", str(lab), "--out", str(out)],
+             f"lab.yaml:{line}:", needle)
+    assert not out.exists()

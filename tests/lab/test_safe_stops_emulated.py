@@ -28,6 +28,7 @@ from mscrobot.engine.journal import Journal
 from mscrobot.engine.runner import Engine
 from mscrobot.engine.states import RunState
 from mscrobot.lab.clock import WallClock
+from mscrobot.lab.config import lab_from_text
 from mscrobot.lab.protocols import Lab
 from mscrobot.procedure.plan import PlannedStep, PlanResult
 from mscrobot.procedure.steps import Stir, StopStir, Wait
@@ -147,14 +148,15 @@ class Emulated:
 @pytest.fixture
 def emulated(tmp_path: Path) -> Iterator[Emulated]:
     """The three emulators as processes, and emulated.yaml (on a Flex) pointing at them."""
+    text = (ROOT / "hardware/labs/emulated.yaml").read_text()
+    speed = f"{lab_from_text(text).speedup:g}"  # every emulator at the lab's one speed
     robot, (robot_at,) = _start(tmp_path / "robot.log", "opentrons", "--port", "0",
                                 "--robot", "Flex")
     stirrer, (stirrer_at,) = _start(tmp_path / "stirrer.log", "stirrer", "--tcp", "0",
-                                    "--speed", "20")
+                                    "--speed", speed)
     spectro, (spectro_at, physics_at, shutter_at) = _start(
         tmp_path / "spectrometer.log", "spectrometer", "--tcp", "0", "--physics", "0",
-        "--shutter", "0", "--speed", "4")
-    text = (ROOT / "hardware/labs/emulated.yaml").read_text()
+        "--shutter", "0", "--speed", speed)
     for old, new in {**FLEX_EDITS, "http://127.0.0.1:31950": f"http://{robot_at}",
                      "socket://127.0.0.1:4001": f"socket://{stirrer_at}",
                      "address: 127.0.0.1:4002": f"address: {spectro_at}",
