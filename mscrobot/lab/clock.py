@@ -1,13 +1,17 @@
-"""The wall clock of a lab with nothing simulated: real seconds since the run first started.
+"""The wall clock of a lab with any real or emulated device: real seconds since the run first
+started.
 
-Virtual time belongs to the simulated world (``mscrobot.lab.simulated.devices.VirtualClock``);
-a lab of real instruments waits in real time. The moment the run first started is kept in
+Virtual time belongs to the simulated world (``mscrobot.lab.simulated.devices.VirtualClock``)
+and only a lab whose every device is simulated keeps it; a lab with a real or emulated device
+waits in real time (a simulated vial beside emulators is kept at this clock's time:
+``WorldOnWallClock``). The moment the run first started is kept in
 ``clock.jsonl`` in the run folder, so a resumed run's clock goes on from there: the time the
 process was down has passed, and a wait keeps its deadline.
 
 ``speedup`` is for a lab of emulators all started with ``--speed X``: lab time runs X times
 faster than real time, for every device at once (a per-device speedup would let the stirrer's
-four minutes pass while the spectrometer's integration took real seconds).
+four minutes pass while the spectrometer's integration took real seconds). A resumed run's
+downtime counts sped up too, as the emulators kept running at their speed.
 """
 
 from __future__ import annotations

@@ -319,6 +319,11 @@ class SpectrometerConfig(StrictModel):
 
 
 class LabConfig(StrictModel):
+    """One lab. Its clock follows its devices: real time wherever a real or emulated device
+    keeps it, the simulated world's only where every device is simulated; a ``clock`` that
+    contradicts the devices is refused at its line. ``speedup`` runs a lab of emulators (all
+    started with that ``--speed``) faster as a whole, never one device alone."""
+
     name: str = Field(min_length=1, max_length=80)
     description: str = ""
     clock: Literal["virtual", "wall"] | None = Field(
@@ -360,8 +365,8 @@ class LabConfig(StrictModel):
     def _faults_are_the_twins(self) -> LabConfig:
         if self.liquid_handler.transient_failures and self.real_devices:
             raise FieldProblemError(("liquid_handler", "transient_failures"),
-                               "injects faults into the simulated lab; a lab with a real "
-                               "device (" + ", ".join(self.real_devices) + ") takes none")
+                                    "injects faults into the simulated lab; a lab with a real "
+                                    "device (" + ", ".join(self.real_devices) + ") takes none")
         return self
 
     @model_validator(mode="after")
@@ -372,12 +377,12 @@ class LabConfig(StrictModel):
         if self.clock is None:
             self.clock = "wall" if real else "virtual"
         elif self.clock == "virtual" and real:
-            raise FieldProblemError(("clock",), "virtual is the simulated world's time, and this "
-                               "lab speaks to devices that keep real time (" + ", ".join(real)
-                               + "): write clock: wall, or leave it out")
+            raise FieldProblemError(("clock",), "virtual is the simulated world's time, and "
+                                    "this lab speaks to devices that keep real time ("
+                                    + ", ".join(real) + "): write clock: wall, or leave it out")
         if self.speedup != 1 and self.clock == "virtual":
-            raise FieldProblemError(("speedup",), "speeds up a wall clock; this lab's clock is "
-                               "virtual and takes no real time")
+            raise FieldProblemError(("speedup",), "speeds up a wall clock; this lab's clock "
+                                    "is virtual and takes no real time")
         return self
 
 
