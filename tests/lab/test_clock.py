@@ -67,7 +67,7 @@ def test_the_world_beside_emulators_keeps_the_wall_clocks_time(tmp_path: Path) -
     """On a lab of emulators with a simulated vial (``WorldOnWallClock``) the world is brought
     to the wall clock's time (sped up by the lab's one speedup) whenever the run reads the
     time or waits, so the vial stirs for as long as the emulated stirrer really ran; an
-    action the world times itself (a dispense's 15 s) is never taken back."""
+    action the world times itself (a dispense's 15 s) lasts as long on the wall clock."""
     recipe = load_recipe(REFERENCE).recipe
     config = lab_from_text(shipped_labs()["twin"].replace("clock: virtual",
                                                           "clock: wall\nspeedup: 20"))
@@ -83,14 +83,16 @@ def test_the_world_beside_emulators_keeps_the_wall_clocks_time(tmp_path: Path) -
     assert wall.slept == [12.0] and world.t == clock.now() == 300.0
     world.dispense("op/1", "salt_stock", "reaction", 1500.0, "polar")
     assert world.t == 315.0
-    wall.t += 0.5  # the emulated robot answered at once: the world is ahead, and stays
-    assert clock.now() == 310.0 and world.t == 315.0
+    wall.t += 0.25  # the emulated robot answered in 5 s of lab time: the rest is waited out
+    assert clock.now() == 315.0 and wall.slept == [12.0, 0.5] and world.t == 315.0
+    wall.t += 1.0  # a robot slower than the world's timing: nothing more is waited
+    assert clock.now() == 335.0 and world.t == 335.0 and wall.slept == [12.0, 0.5]
     clock.sleep_until(400.0)
     assert world.t == clock.now() == 400.0
     world.close()
     assert [(e["op"], e["t"]) for e in EventLog.events(log)] == [
         ("advance", 60.0), ("stir", 60.0), ("advance", 300.0), ("dispense", 315.0),
-        ("advance", 400.0)]
+        ("advance", 335.0), ("advance", 400.0)]
 
 
 def test_a_lab_keeps_the_worlds_virtual_time_only_where_everything_is_simulated() -> None:

@@ -44,7 +44,11 @@ class WorldOnWallClock:
     """The simulated world kept at real time: a lab whose real or emulated devices keep real
     time, with parts simulated beside them (the emulated lab's vial and flow cell). The world
     is brought up to the wall clock whenever the run reads the time or waits, so the vial
-    stirs, settles and transfers for as long as the devices really took."""
+    stirs, settles and transfers for as long as the devices really took. What the world times
+    itself (a simulated dispense's or sample's ``dispense_time``/``sample_time``, which an
+    emulated robot answering at once does not take) lasts that long on the wall clock too:
+    reading the time waits for the wall to catch up, as a robot's command is waited out, so
+    the vial sees the lab's time line as on the simulated lab."""
 
     real_time = True
 
@@ -52,6 +56,8 @@ class WorldOnWallClock:
         self.world, self.wall = world, wall
 
     def now(self) -> float:
+        if self.world.t > self.wall.now():
+            self.wall.sleep_until(self.world.t)
         t = self.wall.now()
         self.world.advance(t)
         return t

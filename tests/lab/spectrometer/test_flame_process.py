@@ -18,6 +18,9 @@ from mscrobot.lab.config import shipped_labs
 from tests.engine.runs import dry_run
 
 pytestmark = pytest.mark.slow
+#: the lab's one speedup (its clock is the wall's: the FLAME-S keeps real time), which the
+#: emulator is started with
+SPEED = 20.0
 
 
 @pytest.fixture
@@ -34,7 +37,7 @@ def flame(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
             "--physics",
             "0",
             "--speed",
-            "8",
+            f"{SPEED:g}",
             "--lamp",
             request.param,
         ],
@@ -54,7 +57,9 @@ def flame(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
 
 
 def _lab(usb: str, physics: str, dark: str) -> str:
-    text = shipped_labs()["twin"].replace("name: twin", "name: flame")
+    text = shipped_labs()["twin"].replace("name: twin", "name: flame").replace(
+        "clock: virtual", f"speedup: {SPEED:g}"
+    )
     start, end = text.index("spectrometer:"), text.index("deck:")
     return (
         text[:start] + "spectrometer:\n  backend: ocean\n  model: FLAME-S\n"
