@@ -133,11 +133,22 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> RunEnd:
 
 
 def _same_decisions(end: RunEnd, sim: RunEnd) -> None:
+    """The run ends as the simulated lab's: each stage's last verdict and action, through no
+    state the simulated run never saw. Not sample for sample: on the wall clock the robot's
+    real time (x the lab's speedup) comes on top of the simulated one's, so the samples fall
+    later and the exchange may be judged in progress once more or less (lab time ~1700 s
+    against 1260 s at speedup 20, 85 steps against 74)."""
     assert end.state == RunState.COMPLETED, end.reason
     assert end.result is not None and sim.result is not None
-    assert [(v.state, v.action) for v in end.result.forward] == \
-        [(v.state, v.action) for v in sim.result.forward]
-    assert [v.state for v in end.result.back] == [v.state for v in sim.result.back]
+    print(f"lab time {end.lab_t:.0f} s, {end.steps} steps (simulated: {sim.lab_t:.0f} s, "
+          f"{sim.steps} steps)")
+    for got, want in ((end.result.forward, sim.result.forward),
+                      (end.result.back, sim.result.back)):
+        print([(v.state.value, v.action.value) for v in got], "simulated:",
+              [(v.state.value, v.action.value) for v in want])
+        assert got and (got[-1].state, got[-1].action) == (want[-1].state, want[-1].action)
+        assert {v.state for v in got} <= {v.state for v in want}
+        assert abs(len(got) - len(want)) <= 3
 
 
 def _failed_safely(info: RunInfo, end: RunEnd, kind: str) -> None:
