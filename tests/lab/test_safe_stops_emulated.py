@@ -285,15 +285,17 @@ def test_signals_at_random_points_stop_safely_and_the_resumes_end_as_an_unbroken
     assert _tips_detected(emulated.robot) == {"left": False, "right": False}
 
 
-def _decisions(run: Path) -> tuple[dict[str, tuple[str, str]], list[dict[str, Any]]]:
-    """A run's last verdict of each stage, and its doses in order (each given once). Not
-    sample for sample: on the wall clock the robot's real time (x the lab's speedup) shifts
-    the samples, so an exchange may be judged in progress once more than on the simulated
-    lab (it was, in each of 4 reference runs on the emulated lab)."""
+def _decisions(run: Path) -> tuple[dict[str, tuple[str, str]], list[tuple[str, ...]]]:
+    """A run's last verdict of each stage, and its doses in order (each given once: what,
+    from where, to where). Not sample for sample: on the wall clock the robot's real time
+    (x the lab's speedup) shifts the samples, so an exchange may be judged in progress once
+    more than on the simulated lab (it was, in each of 4 reference runs on the emulated lab),
+    and the volumes drawn since then change the blank's."""
     journal = Journal(run / "journal.sqlite")
     try:
         last = {v["stage"]: (v["state"], v["action"]) for v in journal.verdicts()}
-        return last, [s.params for s in journal.steps() if s.kind == "dispense"]
+        return last, [(s.params["liquid"], s.params["source"], s.params["dest"])
+                      for s in journal.steps() if s.kind == "dispense"]
     finally:
         journal.close()
 
