@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from mscrobot.chemistry.facts import Fact, assumed, handbook, literature, paper
+from mscrobot.chemistry.facts import Fact, assumed, derived, handbook, literature, paper
 
 Material = Literal["CdS", "CdSe", "ZnSe"]
 Ligand = Literal["BTA", "OTA"]
@@ -45,7 +45,8 @@ class Cluster:
     paper_solvents: tuple[str, ...]
     #: Amines the cluster is capped with in the paper.
     paper_ligands: tuple[Ligand, ...]
-    #: Zn per cluster found after ZnCl2 exchange (ICP-OES); what ends up bound, not a dose rule.
+    #: Zn per cluster found after ZnCl2 exchange (ICP-OES): what ends up bound, not a dose rule
+    #: (the dose–response built on it, per salt, is ``chemistry.uptake``).
     zn_loading_per_cluster: Fact[tuple[float, float]]
 
     @property
@@ -75,7 +76,8 @@ CLUSTERS: dict[str, Cluster] = {
             assumed(1.0e5, "order of magnitude for a (CdS)34 first band; replace by a measurement"),
             ("hexane",),
             ("BTA",),
-            paper((7.5, 7.5), "22 % Zn (ICP-OES, Table S1) read as Zn:Cd = 0.22 x 34 Cd"),
+            paper((7.5, 7.5), "ICP-OES: '22% on the surfaces of each (CdS)34-ZnCl2 MSC, "
+                              "corresponding to 7.5 Zn atoms' (Table S1)"),
         ),
         Cluster(
             "CdSe", 34,
@@ -87,7 +89,8 @@ CLUSTERS: dict[str, Cluster] = {
             assumed(1.0e5, "order of magnitude; replace by a measurement"),
             ("hexene", "hexane"),
             ("OTA",),
-            paper((4.8, 10.5), "14-31 % Zn (Table S2) read as Zn:Cd x 34"),
+            derived((4.8, 10.5), "from the paper's '14-31% Zn' in the metal salt capped "
+                                "(CdSe)34 (Table S2) read as Zn:Cd x 34 Cd"),
         ),
         Cluster(
             "ZnSe", 34,
@@ -99,7 +102,8 @@ CLUSTERS: dict[str, Cluster] = {
             assumed(1.0e5, "order of magnitude; replace by a measurement"),
             ("hexane",),
             ("BTA", "OTA"),
-            assumed((7.5, 7.5), "no loading reported; taken from (CdS)34"),
+            assumed((7.5, 7.5), "no loading reported (Table S3 gives the composition; the "
+                                "cluster's own Zn hides a Zn ligand's); taken from (CdS)34"),
         ),
     )
 }

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
-Source = Literal["paper", "literature", "handbook", "assumed"]
-SOURCES: tuple[Source, ...] = ("paper", "literature", "handbook", "assumed")
+#: ``derived``: the software's own conversion of a sourced number (its note names the source and
+#: the arithmetic), so a converted number is never passed off as the source's.
+Source = Literal["paper", "literature", "handbook", "derived", "assumed"]
+SOURCES: tuple[Source, ...] = ("paper", "literature", "handbook", "derived", "assumed")
 
 T = TypeVar("T")
 
@@ -39,6 +41,10 @@ def literature(value: T, note: str = "") -> Fact[T]:
 
 def handbook(value: T, note: str = "") -> Fact[T]:
     return Fact(value, "handbook", note)
+
+
+def derived(value: T, note: str = "") -> Fact[T]:
+    return Fact(value, "derived", note)
 
 
 def assumed(value: T, note: str = "") -> Fact[T]:

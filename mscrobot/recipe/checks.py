@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mscrobot.chemistry import CLUSTERS, find_salt, find_solvent
+from mscrobot.chemistry.uptake import SHARPNESS, bound_loading, carried_fraction, equivalents_for
 from mscrobot.recipe.amounts import amounts, ola_volume_ul
 from mscrobot.recipe.models import AddSalt, Recipe
 from mscrobot.recipe.timings import timings
@@ -101,16 +102,43 @@ def _hydrate(r: Recipe) -> list[Finding]:
                     f"the knowledge base; known hydrates: {known}")]
 
 
+#: The dose–response must leave at most this fraction of ``complete_fraction`` in the alkane:
+#: the rest is room for a read's noise and the confirmation's 2-sd margin (assumed).
+DOSE_MARGIN = 0.5
+
+
+def dose_needed(r: Recipe) -> float:
+    """Metal ions per cluster below which the recipe's transfer may stall short of its
+    confirmation: from the dose–response the twin runs (``chemistry.uptake``)."""
+    cluster = CLUSTERS[f"{r.cluster.material}{r.cluster.size}"]
+    salt, _ = find_salt(r.salt.compound)
+    left = DOSE_MARGIN * r.monitoring.thresholds.complete_fraction
+    return equivalents_for(1.0 - left, bound_loading(cluster, salt).value)
+
+
 def _equivalents(r: Recipe) -> list[Finding]:
     cluster = CLUSTERS[f"{r.cluster.material}{r.cluster.size}"]
     salt, _ = find_salt(r.salt.compound)
     eq = r.equivalents_per_cluster()
-    needed = cluster.zn_loading_per_cluster.value[0]
+    needed = dose_needed(r)
     if eq >= needed:
         return []
-    return [Finding(("salt", "concentration"), f"{eq:.3g} {salt.metal} per cluster is below the "
-                    f"~{needed:g} the paper found bound per ({cluster.material}){cluster.size} "
-                    f"cluster; expect a partial, stalled transfer", "warning")]
+    loading = bound_loading(cluster, salt)
+    bound = {"paper": "the paper found bound", "derived": "bound (derived from the paper's Zn "
+             "content)"}.get(loading.source, f"bound ({loading.source})")
+    carried = carried_fraction(eq, loading.value)
+    shape = (f"the dose–response ({SHARPNESS.source}, chemistry/uptake.py) carries "
+             f"~{carried:.0%} across")
+    if eq < loading.value:
+        return [Finding(("salt", "concentration"), f"{eq:.3g} {salt.metal} per cluster is below "
+                        f"the ~{loading.value:g} {bound} per ({cluster.material}){cluster.size} "
+                        f"cluster; expect a partial, stalled transfer: {shape}", "warning")]
+    target = r.monitoring.thresholds.complete_fraction
+    enough = math.ceil(needed * 10) / 10
+    return [Finding(("salt", "concentration"), f"{eq:.3g} {salt.metal} per cluster is barely "
+                    f"above the ~{loading.value:g} {bound} per ({cluster.material})"
+                    f"{cluster.size} cluster: {shape}, and the transfer may stall short of the "
+                    f"{target:.0%} left that confirms it; use at least ~{enough:g}", "warning")]
 
 
 def _paper_support(r: Recipe) -> list[Finding]:

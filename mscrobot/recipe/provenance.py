@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from mscrobot.chemistry import CLUSTERS, Fact, find_salt, find_solvent
+from mscrobot.chemistry.uptake import SHARPNESS, bound_loading
 from mscrobot.recipe.models import Recipe
 
 #: The only polar solvent the paper runs the exchange in (it redisperses in NMF and acetone).
@@ -63,10 +64,11 @@ def beyond_the_paper(recipe: Recipe) -> list[Reliance]:
                                  f"{kb}.bands_{phase}[{i}]"))
     out.append(_fact("band absorptivity", cluster.epsilon_first_band,
                      f"{cluster.epsilon_first_band.value:g} M⁻¹cm⁻¹", f"{kb}.epsilon_first_band"))
-    out.append(_fact("bound metal per cluster", cluster.zn_loading_per_cluster,
-                     "–".join(f"{v:g}" for v in dict.fromkeys(
-                         cluster.zn_loading_per_cluster.value)),
-                     f"{kb}.zn_loading_per_cluster"))
+    loading = bound_loading(cluster, salt)
+    out.append(_fact("bound metal per cluster", loading,
+                     f"{loading.value:g} {salt.metal} per cluster (the dose–response's; "
+                     f"{SHARPNESS.source} shape)",
+                     f"chemistry/uptake.py bound_loading({key!r}, {salt.name!r})"))
     salts = f"chemistry/salts.py SALTS[{salt.name!r}]"
     if salt.transfers.source != "paper":
         out.append(_fact(f"{salt.name} transfer", salt.transfers, "transfers the clusters",

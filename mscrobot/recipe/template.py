@@ -13,7 +13,8 @@ from mscrobot.units import format_quantity, ureg
 
 
 def _tag(source: str) -> str:
-    return {"paper": "paper", "literature": "literature", "handbook": "handbook"}.get(
+    return {"paper": "paper", "literature": "literature", "handbook": "handbook",
+            "derived": "derived"}.get(
         source, "assumed")
 
 

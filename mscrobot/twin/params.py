@@ -36,7 +36,6 @@ class TwinParams:
     stir_exponent: float = 1.5
     still_fraction: float = 0.02
     activation_kj_per_mol: float = 40.0
-    plateau_sharpness: float = 8.0
     interface_release_per_s: float = 1 / 30
     back_rate_per_s: float = 1 / 10
     ola_per_cluster_needed: float = 50.0

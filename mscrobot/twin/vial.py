@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mscrobot.chemistry import CLUSTERS, OLEYLAMINE, find_salt
+from mscrobot.chemistry.uptake import bound_loading, carried_fraction
 from mscrobot.recipe.models import Recipe
 from mscrobot.twin.params import SALT_RATE_PER_S, TwinParams
 
@@ -111,7 +112,7 @@ class VialTwin:
         )
         self.n_initial = n_clusters
         self.base_rate = SALT_RATE_PER_S[self.salt.name].value * self.params.rate_scale
-        self.loading = self.cluster.zn_loading_per_cluster.value[0]
+        self.loading = bound_loading(self.cluster, self.salt).value
         self.temperature_k = float(recipe.exchange.temperature.m_as("K"))
 
     # --- actions ---------------------------------------------------------------------------
@@ -180,13 +181,13 @@ class VialTwin:
         return self.base_rate * stir * arrhenius
 
     def plateau(self) -> float:
-        """Fraction of intact clusters the salt present can carry across (soft minimum)."""
-        s, m = self.state, self.params.plateau_sharpness
+        """Fraction of intact clusters the salt present can carry across: the dose–response
+        the recipe check warns from (``chemistry.uptake``, assumed)."""
+        s = self.state
         intact = s.h + s.i + s.d
         if intact <= 0:
             return 1.0
-        x = s.metal_nmol / (self.loading * max(intact, 1e-12))
-        return x / (1.0 + x**m) ** (1.0 / m)
+        return carried_fraction(s.metal_nmol / max(intact, 1e-12), self.loading)
 
     def _step(self, dt: float) -> None:
         s, p = self.state, self.params

@@ -45,3 +45,15 @@ def test_bands_the_recipe_sets_are_tagged_as_the_recipes() -> None:
                                                     "polar": ["356 nm", "327.4 nm"]}))
     assert topics["nonpolar band 1"] == "recipe"
     assert "nonpolar band 2" not in topics  # the paper's 335 nm, written out
+
+
+def test_the_bound_loading_behind_the_dose_response_is_tagged_per_cluster_and_salt() -> None:
+    assert "bound metal per cluster" not in _topics(recipe_yaml())  # the paper's 7.5 Zn
+    assert _topics(recipe_yaml(salt__compound="InCl3"))["bound metal per cluster"] == "assumed"
+    znse = _topics(recipe_yaml(cluster__material="ZnSe"))
+    assert znse["bound metal per cluster"] == "assumed"
+    cdse = beyond_the_paper(load_recipe_text(recipe_yaml(
+        cluster__material="CdSe", cluster__solvent="hexene", cluster__ligand="OTA")).recipe)
+    loading = next(r for r in cdse if r.topic == "bound metal per cluster")
+    assert loading.source == "derived" and "14-31% Zn" in loading.note
+    assert loading.value.startswith("10.5 Zn per cluster")
