@@ -16,13 +16,19 @@ refinement is shaped as it is:
 - a broadened single-phase spectrum otherwise settles in a two-phase local minimum, so each
   band set's bands are also refined alone and the model with the lowest BIC wins.
 
+- a cluster's interband continuum rises steeply to the blue of its bands ((CdS)34: below
+  ~320 nm) and runs under the bluest bands: when its onsets are given, each is one more column,
+  a ramp in photon energy softened over ``CONTINUUM_SOFTNESS_EV`` with a free non-negative
+  amplitude, fitted with the bands in both stages (an approximation of the true edge's shape,
+  which the fit window keeps short).
+
 Uncertainties come from the Jacobian (data and priors) at the solution.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,7 +53,20 @@ SIGNIFICANCE = 3.0
 #: Position sd reported for a band that was not refined: a uniform over ±tolerance.
 UNREFINED_POSITION_SD_NM = POSITION_TOLERANCE_NM / np.sqrt(3.0)
 
+#: Softness (eV) of the continuum columns' onset: a ramp in photon energy u·ln(1 + e^(ΔE/u)).
+#: assumed: the order of an Urbach tail of small II-VI clusters, not tuned to any one spectrum.
+CONTINUUM_SOFTNESS_EV = 0.06
+
 _K = 4.0 * np.log(2.0)
+_HC_EV_NM = 1239.84198
+
+
+def continuum_basis(wl: FloatArray, onsets_nm: FloatArray) -> FloatArray:
+    """Unit continuum ramps (AU per eV above onset), shape (len(wl), len(onsets_nm))."""
+    e = _HC_EV_NM / np.asarray(wl, float)[:, None]
+    e0 = _HC_EV_NM / np.asarray(onsets_nm, float)[None, :]
+    u = CONTINUUM_SOFTNESS_EV
+    return np.asarray(u * np.logaddexp(0.0, (e - e0) / u), float)
 
 
 def gaussians(wl: FloatArray, positions: FloatArray, fwhm: FloatArray | float) -> FloatArray:
@@ -70,10 +89,15 @@ class BandFit:
     found: NDArray[np.bool_]
     failed: bool
     baseline: tuple[float, float, float]
+    continua: FloatArray = field(default_factory=lambda: np.zeros(0))  # onsets (nm)
+    continuum: FloatArray = field(default_factory=lambda: np.zeros(0))  # their amplitudes
 
     def model(self, wl: FloatArray) -> FloatArray:
-        """Summed band absorbance at ``wl`` (without the baseline)."""
-        return np.asarray(gaussians(wl, self.position, self.fwhm) @ self.height, float)
+        """Summed band and continuum absorbance at ``wl`` (without the baseline)."""
+        bands = gaussians(wl, self.position, self.fwhm) @ self.height
+        if self.continua.size:
+            bands = bands + continuum_basis(wl, self.continua) @ self.continuum
+        return np.asarray(bands, float)
 
     def baseline_at(self, wl: FloatArray) -> FloatArray:
         """The scatter baseline at ``wl``."""
@@ -113,6 +137,7 @@ def fit_bands(
     scatter_y: FloatArray,
     fwhm_nm: float = DEFAULT_FWHM_NM,
     groups: Sequence[Sequence[int]] = (),
+    continua: Sequence[float] = (),
 ) -> BandFit:
     """Fit Gaussian bands at ``expected`` positions to absorbance ``y`` over the band region.
 
@@ -128,27 +153,31 @@ def fit_bands(
     wins. A broadened or shifted single-phase spectrum otherwise settles in a local minimum
     that explains it as a two-phase mixture; a true mixture keeps both, as one group alone
     cannot fit it.
+
+    ``continua``: onsets (nm) of interband continua under the bands, one free column each.
     """
     k = expected.size
+    onsets = np.asarray(continua, float)
     base0 = (scatter.a, scatter.b, scatter.n)
-    g = gaussians(wl, expected, fwhm_nm)
+    g = np.hstack([gaussians(wl, expected, fwhm_nm), continuum_basis(wl, onsets)])
     y0 = y - scatter_value(scatter, wl)
-    h = _linear_heights(g, y0)
-    resid = y0 - g @ h
-    lin_var = max(sigma**2, float(resid @ resid) / max(y.size - k, 1), 1e-300)
-    h_sd = _sd_from(g, lin_var)
+    hc = _linear_heights(g, y0)
+    resid = y0 - g @ hc
+    lin_var = max(sigma**2, float(resid @ resid) / max(y.size - g.shape[1], 1), 1e-300)
+    h, c = hc[:k], hc[k:]
+    h_sd = _sd_from(g, lin_var)[:k]
     position = expected.astype(float).copy()
     fwhm = np.full(k, float(fwhm_nm))
     pos_sd = np.full(k, UNREFINED_POSITION_SD_NM)
     significant = h > SIGNIFICANCE * np.maximum(h_sd, 1e-300)
     found = np.zeros(k, bool)
     if not np.any(significant):
-        return BandFit(position, h, fwhm, pos_sd, h_sd, found, False, base0)
+        return BandFit(position, h, fwhm, pos_sd, h_sd, found, False, base0, onsets, c)
 
     x_all = np.concatenate([wl, scatter_wl])
     y_all = np.concatenate([y, scatter_y])
     refine = _Refinement(x_all, y_all, expected, h, significant, base0, float(fwhm_nm),
-                         np.sqrt(lin_var))
+                         np.sqrt(lin_var), onsets, c)
     candidates = [np.flatnonzero(significant)]
     for group in groups:
         alone = np.intersect1d(candidates[0], np.asarray(group, int))
@@ -165,7 +194,7 @@ def fit_bands(
         if best is None or bic < best[0]:
             best = (bic, free, p, sd)
     if best is None:
-        return BandFit(position, h, fwhm, pos_sd, h_sd, found, True, base0)
+        return BandFit(position, h, fwhm, pos_sd, h_sd, found, True, base0, onsets, c)
 
     _, sel, p, sd = best
     nband = 3 * sel.size
@@ -179,19 +208,22 @@ def fit_bands(
     found[sel] = (p[1:nband:3] > SIGNIFICANCE * sd[1:nband:3]) & ~pinned
     baseline = (float(p[nband]), float(p[nband + 1]), float(p[nband + 2])) if \
         refine.free_shape else (float(p[nband]), 0.0, 0.0)
-    return BandFit(position, h, fwhm, pos_sd, h_sd, found, False, baseline)
+    continuum = p[p.size - onsets.size:] if onsets.size else c
+    return BandFit(position, h, fwhm, pos_sd, h_sd, found, False, baseline, onsets,
+                   np.asarray(continuum, float))
 
 
 class _Refinement:
-    """Bounded nonlinear fit of chosen bands + baseline; other bands fixed at their linear
-    heights (bands left out of a candidate model are fixed at zero)."""
+    """Bounded nonlinear fit of chosen bands + baseline + continua; other bands fixed at their
+    linear heights (bands left out of a candidate model are fixed at zero)."""
 
     def __init__(self, x: FloatArray, y: FloatArray, expected: FloatArray, heights: FloatArray,
                  significant: NDArray[np.bool_], base0: tuple[float, float, float],
-                 fwhm_nm: float, noise: float) -> None:
+                 fwhm_nm: float, noise: float, onsets: FloatArray, c0: FloatArray) -> None:
         self.x, self.y, self.expected = x, y, expected
         self.heights, self.significant = heights, significant
         self.base0, self.fwhm_nm, self.noise = base0, fwhm_nm, noise
+        self.edges, self.c0 = continuum_basis(x, onsets), np.asarray(c0, float)
         self.ln_x = np.log(x / SCATTER_REFERENCE_NM)
         self.free_shape = base0[1] != 0.0 or base0[2] != 0.0  # a flat baseline refits a only
         fixed = ~significant
@@ -202,15 +234,16 @@ class _Refinement:
         x, ns, fw = self.x, sel.size, self.fwhm_nm
         exp = self.expected[sel]
         nb = 3 if self.free_shape else 1
+        edges, nc = self.edges, self.c0.size
         inf = np.inf
         x0 = np.concatenate([np.column_stack([exp, self.heights[sel], np.full(ns, fw)]).ravel(),
-                             np.asarray(self.base0[:nb], float)])
+                             np.asarray(self.base0[:nb], float), self.c0])
         lo = np.concatenate([np.column_stack([exp - POSITION_TOLERANCE_NM, np.zeros(ns),
                                               np.full(ns, FWHM_BOUNDS_NM[0])]).ravel(),
-                             [-inf, -inf, N_MIN][:nb]])
+                             [-inf, -inf, N_MIN][:nb], np.zeros(nc)])
         hi = np.concatenate([np.column_stack([exp + POSITION_TOLERANCE_NM, np.full(ns, inf),
                                               np.full(ns, FWHM_BOUNDS_NM[1])]).ravel(),
-                             [inf, inf, N_MAX][:nb]])
+                             [inf, inf, N_MAX][:nb], np.full(nc, inf)])
         x0 = np.clip(x0, lo, hi)
         nband = 3 * ns
         # priors as extra residuals in units of the noise: (p - p0) / prior_sd · noise
@@ -231,6 +264,8 @@ class _Refinement:
         def residual(p: FloatArray) -> FloatArray:
             _, amp, _, e, power = parts(p)
             base = p[nband] + (p[nband + 1] * power if free_shape else 0.0)
+            if nc:
+                base = base + edges @ p[p.size - nc:]
             prior = (p[prior_cols] - prior_centre) * prior_scale
             return np.concatenate([e @ amp + base - target, prior])
 
@@ -245,6 +280,8 @@ class _Refinement:
             if free_shape:
                 jac[:npx, nband + 1] = power
                 jac[:npx, nband + 2] = -p[nband + 1] * ln_x * power
+            if nc:
+                jac[:npx, p.size - nc:] = edges
             jac[npx + np.arange(prior_cols.size), prior_cols] = prior_scale
             return jac
 

@@ -112,6 +112,8 @@ def analyse_sample(
     scatter_window: Any,
     solvent_edge: Any = None,
     fwhm_nm: float = DEFAULT_FWHM_NM,
+    continua: Mapping[str, float] | None = None,
+    fit_from_nm: float | None = None,
 ) -> SampleAnalysis:
     """Analyse one sample read against its dark and reference.
 
@@ -119,8 +121,12 @@ def analyse_sample(
     335], "polar": [356, 327.4]}``; all bands of all sets are fitted jointly. ``window`` (nm)
     bounds the analysis, ``scatter_window`` is where clusters do not absorb (CdS: 430-600 nm),
     ``solvent_edge`` (nm) a range where the reference's solvent absorbs strongly (its absence
-    flags 'no_solvent'). Returns a flagged analysis for bad reads; raises SpectrumError for
-    input that cannot be analysed at all (mismatched axes or lengths, empty windows).
+    flags 'no_solvent'). ``continua`` maps a set name to the onset (nm) of its clusters'
+    interband continuum, fitted under the bands; ``fit_from_nm`` keeps the band fit to the red
+    of where that continuum grows beyond what its approximate shape describes (the window still
+    bounds the rest of the analysis). Returns a flagged analysis for bad reads; raises
+    SpectrumError for input that cannot be analysed at all (mismatched axes or lengths, empty
+    windows).
     """
     wl, _ = check_spectra(sample=sample, dark=dark, reference=reference)
     fwhm_nm = check_positive(fwhm_nm, "fwhm_nm")
@@ -148,12 +154,15 @@ def analyse_sample(
 
     top = float(np.max(expected)) + RED_TAIL_START_NM if expected.size else win[0]
     in_fit = ok_w & (wl_w <= top) & ((wl_w < swin[0]) | (wl_w > swin[1]))
+    if fit_from_nm is not None:
+        in_fit &= wl_w >= fit_from_nm
+    onsets = [float(v) for v in (continua or {}).values()]
     base0 = (scatter0.a, scatter0.b, scatter0.n)
     if expected.size and np.count_nonzero(in_fit) >= 3 * expected.size + 2:
         sigma = noise_sd(a_w[in_fit])
         fit = fit_bands(wl_w[in_fit], a_w[in_fit], expected, sigma=sigma, scatter=scatter0,
                         scatter_wl=wl_s[ok_s], scatter_y=a_s[ok_s], fwhm_nm=fwhm_nm,
-                        groups=list(set_index.values()))
+                        groups=list(set_index.values()), continua=onsets)
     else:
         sigma = noise_sd(a_w[ok_w])
         zeros = np.zeros(expected.size)

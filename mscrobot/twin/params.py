@@ -48,11 +48,8 @@ class TwinParams:
     settle_exponent: float = 2.4
     scatter_per_fraction: float = 4.0
     droplet_scatter_n: float = 0.4
-    # optics of the cluster bands (assumed; CdS positions come from the knowledge base)
+    # the flow cell's path (the lab's); band shapes come from chemistry.optical
     path_cm: float = 0.2
-    band_fwhm_nm: float = 12.0
-    second_band_ratio: float = 0.55
-    polar_epsilon_ratio: float = 0.92
     # degradation (off in a clean vial)
     degradation: DegradationMode | None = None
     degradation_rate_per_s: float = 0.0
