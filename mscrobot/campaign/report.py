@@ -18,6 +18,12 @@ from mscrobot.campaign.record import SUMMARY_NAME
 
 REPORT_NAME = "report.html"
 DPI = 110
+#: Fits any window from ~800 px: tables never grow past the page (a run folder's id or a stall's
+#: `resolve` command breaks where it must), figures shrink to it.
+STYLE = ("body{font-family:sans-serif;margin:2em}"
+         "table{border-collapse:collapse;max-width:100%}"
+         "td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%;overflow-wrap:anywhere}"
+         "img{max-width:100%;height:auto}")
 
 
 def write_campaign_report(path: Path) -> Path:
@@ -62,8 +68,7 @@ def render(summary: dict[str, Any]) -> str:
                                        ("schedule", _schedule_plot(summary))))
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Campaign {e(summary['campaign'])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 6px;font-size:90%}}img{{max-width:100%}}</style>
+<style>{STYLE}</style>
 </head><body><h1>Campaign: {e(summary['campaign'])}</h1>
 <p>{len(runs)} runs on lab {e(summary['lab'])}, {summary['positions']} stir positions, one robot
 arm, one spectrometer. {timing}</p>
