@@ -39,10 +39,16 @@ class BandShape:
 
 SHAPES: dict[str, BandShape] = {
     "CdS34": BandShape(
-        (assumed(14.0, "first band FWHM ~14 nm, typical of published (CdS)34 spectra"),
-         assumed(18.0, "second band broader, as in published (CdS)34 spectra")),
-        (assumed(1.0), assumed(0.62, "second band ~0.6 of the first, as the paper's Fig. S1a "
-                                     "shows qualitatively")),
+        (
+            assumed(14.0, "first band FWHM ~14 nm, typical of published (CdS)34 spectra"),
+            assumed(18.0, "second band broader, as in published (CdS)34 spectra"),
+        ),
+        (
+            assumed(1.0),
+            assumed(
+                0.62, "second band ~0.6 of the first, as the paper's Fig. S1a shows qualitatively"
+            ),
+        ),
         assumed(1.2, "salt-capped bands broader than the amine-capped ones (Fig. 1c vs S1a)"),
         assumed(318.0, "the absorption rises steeply below ~320 nm"),
         assumed(2.2, "the continuum at ~280 nm a few times the first band"),
@@ -68,21 +74,31 @@ SHAPES: dict[str, BandShape] = {
 
 #: Refractive index n_D at 20 °C (handbook).
 REFRACTIVE_INDEX: dict[str, Fact[float]] = {
-    "hexane": handbook(1.375), "hexene": handbook(1.388), "DMF": handbook(1.430),
-    "NMF": handbook(1.432), "DMSO": handbook(1.479), "acetonitrile": handbook(1.344),
-    "acetone": handbook(1.359), "toluene": handbook(1.497), "water": handbook(1.333),
+    "hexane": handbook(1.375),
+    "hexene": handbook(1.388),
+    "DMF": handbook(1.430),
+    "NMF": handbook(1.432),
+    "DMSO": handbook(1.479),
+    "acetonitrile": handbook(1.344),
+    "acetone": handbook(1.359),
+    "toluene": handbook(1.497),
+    "water": handbook(1.333),
 }
 #: The solvent the paper's polar band positions are measured in.
 REFERENCE_POLAR_SOLVENT = "DMF"
 #: Red shift of an exciton (eV) per unit of the polarisability function (n²-1)/(2n²+1): a more
 #: polarisable solvent lowers the transition energy.
-SOLVATION_EV_PER_F: Fact[float] = assumed(0.6, "a few meV per 0.01 of (n²-1)/(2n²+1), the "
-                                               "order of solvatochromic shifts of small "
-                                               "II-VI clusters; it moves a band ~2 nm at most")
+SOLVATION_EV_PER_F: Fact[float] = assumed(
+    0.6,
+    "a few meV per 0.01 of (n²-1)/(2n²+1), the "
+    "order of solvatochromic shifts of small "
+    "II-VI clusters; it moves a band ~2 nm at most",
+)
 #: Polar/alkane absorptivity of the first band in DMF (the local-field factor scales it
 #: in other solvents).
-POLAR_EPSILON_RATIO_DMF: Fact[float] = assumed(0.92, "the exchanged clusters absorb a little "
-                                                     "less per cluster (Fig. 1c vs S1a)")
+POLAR_EPSILON_RATIO_DMF: Fact[float] = assumed(
+    0.92, "the exchanged clusters absorb a little less per cluster (Fig. 1c vs S1a)"
+)
 
 
 def _polarisability(n: float) -> float:
@@ -94,8 +110,9 @@ def _local_field(n: float) -> float:
     return ((n * n + 2.0) / 3.0) ** 2 / n
 
 
-def solvent_shift_nm(band_nm: float, solvent: str,
-                     reference: str = REFERENCE_POLAR_SOLVENT) -> float:
+def solvent_shift_nm(
+    band_nm: float, solvent: str, reference: str = REFERENCE_POLAR_SOLVENT
+) -> float:
     """Where a band measured at ``band_nm`` in ``reference`` sits in ``solvent`` (assumed)."""
     n, n0 = REFRACTIVE_INDEX[solvent].value, REFRACTIVE_INDEX[reference].value
     delta_ev = -SOLVATION_EV_PER_F.value * (_polarisability(n) - _polarisability(n0))
