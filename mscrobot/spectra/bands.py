@@ -37,8 +37,9 @@ from scipy.optimize import least_squares, nnls
 from mscrobot.spectra.scatter import N_MAX, N_MIN, SCATTER_REFERENCE_NM, scatter_value
 from mscrobot.spectra.types import FloatArray, ScatterFit
 
-#: Default band FWHM (nm) for the linear stage. assumed: (CdS)34 first band ~12 nm wide, as
-#: in the twin (TwinParams.band_fwhm_nm).
+#: Default band FWHM (nm) for the linear stage and the centre of the width prior. assumed: the
+#: order of a magic-size cluster's band; the twin's are 11-18 nm (chemistry/optical.py), wider
+#: in the polar phase, so the refinement moves off it.
 DEFAULT_FWHM_NM = 12.0
 #: A band's fitted position may move this far (nm) from where it is expected.
 POSITION_TOLERANCE_NM = 6.0
