@@ -181,7 +181,9 @@ def degradation_signs(obs: Observation, base: Baseline, s: DecisionSettings,
                           f"({sample.sets[other][0].fwhm_nm:.0f} nm wide, "
                           f"{sample.height(other):.3f} AU)")
         if sample.extra_band_height > scale * s.new_band_fraction * base.height:
-            issues.append(f"new band at {sample.extra_band_nm:.0f} nm in the {phase} sample "
+            # an analysis may see the extra absorption without placing its peak
+            at = "" if sample.extra_band_nm is None else f" at {sample.extra_band_nm:.0f} nm"
+            issues.append(f"new band{at} in the {phase} sample "
                           f"({sample.extra_band_height:.3f} AU)")
         if band.height > _WIDTH_MIN_FRACTION * base.height:
             if _misfit(sample, base, scale):
